@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// The `triple-health` command: a dispatcher over one module per subcommand in ./commands/.
+import { pathToFileURL } from "node:url";
+
+/** Every subcommand module exports `run(args, io)` and resolves to the process exit code. */
+export interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+}
+export type CommandRun = (args: string[], io: CommandIo) => Promise<number>;
+
+const commands: Record<string, string> = {
+  serve: "run the demo server (health plus named services)",
+  check: "check a service's health (grpc_health_probe-compatible flags and exit codes)",
+  watch: "print every status change until interrupted",
+  list: "list every service's status",
+  decode: "decode captured envelopes (hex, base64 or raw) to JSON",
+  status: "show each status with its reason (admin surface)",
+  drain: "drain a server: every status NOT_SERVING until resumed (admin surface)",
+  resume: "resume a drained server (admin surface)",
+  set: "set one service's status (admin surface)",
+  proxy: "forward calls to healthy upstreams",
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, text]) => `  ${name.padEnd(8)} ${text}`);
+  return `usage: triple-health <command> [flags]\n\ncommands:\n${lines.join("\n")}\n`;
+}
+
+export async function main(argv: string[], io: CommandIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    (name === undefined ? io.stderr : io.stdout).write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  if (!(name in commands)) {
+    io.stderr.write(`triple-health: unknown command '${name}'\n\n${usage()}`);
+    return 1;
+  }
+  // Loaded on demand so `check` in a probe does not pay for the proxy or the server.
+  const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  const module = (await import(new URL(`./commands/${name}${extension}`, import.meta.url).href)) as {
+    run: CommandRun;
+  };
+  return module.run(args, io);
+}
+
+/* c8 ignore start: the process entry point; tests call main() or spawn this file */
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const io: CommandIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+  };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`triple-health: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+/* c8 ignore stop */

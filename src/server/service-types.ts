@@ -1,0 +1,85 @@
+import type { MessageCodec } from "../codec/message-codec.ts";
+import type { Metadata } from "../wire/rpc-error.ts";
+
+/** How a call arrived: which protocol family answers it. */
+export type ProtocolName = "grpc" | "grpc-web" | "triple";
+
+/** What a handler sees of its call, whatever the protocol and HTTP version. */
+export interface CallContext {
+  readonly service: string;
+  readonly method: string;
+  readonly protocol: ProtocolName;
+  /** `1.1` or `2`. */
+  readonly httpVersion: "1.1" | "2";
+  /** Request metadata: lower-case keys, pseudo and protocol headers left out. */
+  readonly requestMetadata: Metadata;
+  /** Absolute deadline in `Date.now()` milliseconds, from whichever timeout header the client sent. */
+  readonly deadline: number | undefined;
+  /** Aborted when the client cancels, disconnects, the deadline passes or the server closes. */
+  readonly signal: AbortSignal;
+  /** Dubbo's `tri-service-group` / `tri-service-version`, when sent. */
+  readonly serviceGroup: string | undefined;
+  readonly serviceVersion: string | undefined;
+  readonly remoteAddress: string | undefined;
+  /** Added to the response headers (before the first message). */
+  readonly responseMetadata: Metadata;
+  /** Added to the trailers. */
+  readonly trailerMetadata: Metadata;
+}
+
+export interface ServerStreamCall<O> extends CallContext {
+  /**
+   * Sends one message. Resolves when the transport can take more (so a loop awaiting it never queues
+   * without bound); rejects with an `RpcError` once the call has ended.
+   */
+  send(message: O): Promise<void>;
+}
+
+export type UnaryHandler<I, O> = (request: I, call: CallContext) => O | Promise<O>;
+export type ServerStreamingHandler<I, O> = (request: I, call: ServerStreamCall<O>) => void | Promise<void>;
+
+// biome-ignore lint/suspicious/noExplicitAny: one method table holds handlers of every message type
+export interface UnaryMethod<I extends object = any, O extends object = any> {
+  readonly kind: "unary";
+  readonly input: MessageCodec<I>;
+  readonly output: MessageCodec<O>;
+  readonly handler: UnaryHandler<I, O>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: one method table holds handlers of every message type
+export interface ServerStreamingMethod<I extends object = any, O extends object = any> {
+  readonly kind: "server_streaming";
+  readonly input: MessageCodec<I>;
+  readonly output: MessageCodec<O>;
+  readonly handler: ServerStreamingHandler<I, O>;
+}
+
+export type MethodDefinition = UnaryMethod | ServerStreamingMethod;
+
+/** Method name (`Check`) → definition. */
+export type ServiceMethods = Record<string, MethodDefinition>;
+
+/**
+ * A plain HTTP request the RPC router did not claim (admin surface, `/livez`, `/readyz`), given
+ * transport-free to the handlers configured on the server.
+ */
+export interface PlainHttpRequest {
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly remoteAddress: string | undefined;
+  readonly body: Uint8Array;
+}
+
+export interface PlainHttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+/** Answers a plain HTTP request, or returns undefined when the path is not its own. */
+export type PlainHttpHandler = (
+  request: PlainHttpRequest,
+) => PlainHttpResponse | undefined | Promise<PlainHttpResponse | undefined>;
