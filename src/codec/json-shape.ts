@@ -10,7 +10,7 @@ export function jsonShapeProblem(type: protobuf.Type, value: unknown, path = "")
     return `${path || "message"}: object expected`;
   }
   for (const [key, fieldValue] of Object.entries(value)) {
-    const field = type.fields[key] ?? findByJsonName(type, key);
+    const field = type.fields[key];
     if (field === undefined || fieldValue === null) continue;
     field.resolve();
     const where = path ? `${path}.${key}` : key;
@@ -30,13 +30,6 @@ export function jsonShapeProblem(type: protobuf.Type, value: unknown, path = "")
       const problem = scalarOrMessageProblem(field, fieldValue, where);
       if (problem) return problem;
     }
-  }
-  return undefined;
-}
-
-function findByJsonName(type: protobuf.Type, key: string): protobuf.Field | undefined {
-  for (const field of type.fieldsArray) {
-    if (field.options?.["json_name"] === key) return field;
   }
   return undefined;
 }

@@ -63,6 +63,9 @@ const tripleNames = [
   "unauthenticated",
 ] as const;
 
+// dubbo-go's tripleCodeToHTTP, which dubbo-js shares. Connect differs on four codes (canceled 499,
+// deadline_exceeded 504, failed_precondition 400, unimplemented 501); its clients read the JSON body's
+// code rather than the status, so the triple table serves both.
 const httpStatuses = [
   200, 408, 500, 400, 408, 404, 409, 403, 429, 412, 409, 400, 404, 500, 503, 500, 401,
 ] as const;
@@ -94,7 +97,10 @@ export function httpStatusFromCode(code: Code): number {
   return httpStatuses[code] ?? 500;
 }
 
-/** The code a client infers from a non-200 HTTP response that carries no usable error body. */
+/**
+ * The code a client infers from a non-200 HTTP response that carries no usable error body
+ * (dubbo-go's `tripleHTTPToCode`; other statuses, e.g. 409 and 415, are UNKNOWN as there).
+ */
 export function codeFromHttpStatus(status: number): Code {
   switch (status) {
     case 400:
@@ -111,8 +117,10 @@ export function codeFromHttpStatus(status: number): Code {
       return Code.FailedPrecondition;
     case 413:
     case 431:
-    case 429:
       return Code.ResourceExhausted;
+    // 429 is "try again later", not "too big": gRPC's http-grpc-status-mapping.md, dubbo-go's
+    // tripleHTTPToCode and dubbo-js all read it as UNAVAILABLE.
+    case 429:
     case 502:
     case 503:
     case 504:

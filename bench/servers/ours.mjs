@@ -1,0 +1,26 @@
+// This project's server: createTripleServer on one port for h2c and HTTP/1.1, the bench service SERVING.
+// Loads dist/ (after `npm run build`), or src/ with --from=src when the parent runs under a TypeScript
+// loader (the smoke test does, so that it needs no build).
+
+import { benchService } from "../lib/health-bytes.mjs";
+import { childFlag, runServerChild } from "../lib/server-child.mjs";
+
+const from = childFlag("from", "dist");
+const maxStreams = Number(childFlag("max-streams", "1000"));
+const maxWatchers = Number(childFlag("max-watchers", "100000"));
+const ext = from === "src" ? "ts" : "js";
+const base = new URL(`../../${from}/`, import.meta.url);
+const { createTripleServer } = await import(new URL(`server/triple-server.${ext}`, base).href);
+const { HealthRegistry } = await import(new URL(`health/registry.${ext}`, base).href);
+const { ServingStatus, parseServingStatus } = await import(new URL(`codec/health-types.${ext}`, base).href);
+
+const health = new HealthRegistry({ maxWatchers });
+const server = createTripleServer({ health, http2: { maxConcurrentStreams: maxStreams } });
+server.health.set(benchService, ServingStatus.Serving);
+const { port } = await server.listen(0, "127.0.0.1");
+runServerChild({
+  name: "ours",
+  ports: { h2: port, h1: port },
+  setStatus: (status) => server.health.set(benchService, parseServingStatus(status)),
+  close: () => server.close({ graceMs: 0 }),
+});

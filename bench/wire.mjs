@@ -1,0 +1,303 @@
+// Envelope framing micro-benchmark: our EnvelopeDecoder / encoder side by side with the real
+// decoders of @grpc/grpc-js and @connectrpc/connect, interleaved in one run so that a busy machine
+// skews all three alike. Run with `npm run bench:wire` (builds first; imports ../dist/wire/index.js).
+//
+// Peers, and which of their routines is measured:
+// - grpc-js: `StreamDecoder#write` (build/src/stream-decoder.js), what its server and client call on
+//   every DATA chunk; encode: `BaseServerInterceptingCall#serializeMessage` (server-interceptors.js)
+//   with an identity serializer, the framing its server does for every response.
+// - connect-es 1.7: `transformSplitEnvelope` (exported from @connectrpc/connect/protocol), the async
+//   generator every connect/gRPC/gRPC-Web handler and transport pipes the body through;
+//   encode: `encodeEnvelope` from the same module.
+//
+// Output: a table for people on stdout (progress on stderr), then one JSON line per case (`{"bench":"wire",...}`).
+// Options (env): WIRE_BENCH_MS (sample length, default 150), WIRE_BENCH_ROUNDS (default 5),
+// WIRE_BENCH_FILTER (substring of the case name).
+
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { PerformanceObserver } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+
+// Heap-per-op needs gc() and a young generation big enough that one sample does not trigger a GC.
+if (typeof globalThis.gc !== "function") {
+  const child = spawnSync(
+    process.execPath,
+    ["--expose-gc", "--max-semi-space-size=64", fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    { stdio: "inherit" },
+  );
+  process.exit(child.status ?? 1);
+}
+
+const { EnvelopeDecoder, encodeEnvelope, envelopeChunks } = await import("../dist/wire/index.js");
+const require = createRequire(import.meta.url);
+const { StreamDecoder } = require("@grpc/grpc-js/build/src/stream-decoder.js");
+const { BaseServerInterceptingCall } = require("@grpc/grpc-js/build/src/server-interceptors.js");
+const connectProtocol = require("@connectrpc/connect/protocol");
+
+const sampleMs = Number(process.env.WIRE_BENCH_MS ?? 150);
+const rounds = Number(process.env.WIRE_BENCH_ROUNDS ?? 5);
+const filter = process.env.WIRE_BENCH_FILTER ?? "";
+const maxBytes = 4 * 1024 * 1024 + 64;
+
+let sink = 0;
+
+// ---- decoders: each takes the chunks of one stream and returns the number of messages ----
+
+function decodeOurs(chunks) {
+  const decoder = new EnvelopeDecoder({ maxMessageBytes: maxBytes });
+  let n = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    decoder.push(chunks[i]);
+    let envelope = decoder.next();
+    while (envelope !== undefined) {
+      sink += envelope.payload.length + envelope.flags;
+      n++;
+      envelope = decoder.next();
+    }
+  }
+  decoder.end();
+  return n;
+}
+
+function decodeGrpcJs(chunks) {
+  const decoder = new StreamDecoder(maxBytes);
+  let n = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const messages = decoder.write(chunks[i]);
+    for (let j = 0; j < messages.length; j++) {
+      sink += messages[j].length + messages[j][0];
+      n++;
+    }
+  }
+  return n;
+}
+
+async function decodeConnect(chunks) {
+  let n = 0;
+  for await (const envelope of connectProtocol.transformSplitEnvelope(maxBytes)(chunks)) {
+    sink += envelope.data.length + envelope.flags;
+    n++;
+  }
+  return n;
+}
+
+// ---- encoders: each encodes the list of payloads and returns the number of messages ----
+
+function encodeOurs(payloads) {
+  for (let i = 0; i < payloads.length; i++) sink += encodeEnvelope(0, payloads[i]).length;
+  return payloads.length;
+}
+
+function encodeOursChunks(payloads) {
+  for (let i = 0; i < payloads.length; i++) sink += envelopeChunks(0, payloads[i]).length;
+  return payloads.length;
+}
+
+const grpcCall = { handler: { serialize: (value) => value } };
+const grpcSerialize = BaseServerInterceptingCall.prototype.serializeMessage;
+function encodeGrpcJs(payloads) {
+  for (let i = 0; i < payloads.length; i++) sink += grpcSerialize.call(grpcCall, payloads[i]).length;
+  return payloads.length;
+}
+
+function encodeConnect(payloads) {
+  for (let i = 0; i < payloads.length; i++) sink += connectProtocol.encodeEnvelope(0, payloads[i]).length;
+  return payloads.length;
+}
+
+// ---- inputs ----
+
+function payloadOf(size, seed) {
+  const payload = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) payload[i] = (i * 31 + seed) & 0xff;
+  return payload;
+}
+
+// Enough messages per stream that one pass takes a measurable time, without huge inputs.
+function messagesFor(size, chunking) {
+  if (chunking === "1b") return Math.max(4, Math.floor((32 * 1024) / (size + 5)));
+  return Math.max(4, Math.min(10_000, Math.floor((4 * 1024 * 1024) / (size + 5))));
+}
+
+function streamOf(size, count) {
+  const parts = [];
+  for (let i = 0; i < count; i++) parts.push(encodeEnvelope(0, payloadOf(size, i)));
+  return parts;
+}
+
+function chunk(parts, chunking) {
+  if (chunking === "whole") return parts;
+  const whole = Buffer.concat(parts);
+  const step = chunking === "16k" ? 16 * 1024 : 1;
+  const chunks = [];
+  for (let at = 0; at < whole.length; at += step) chunks.push(whole.subarray(at, at + step));
+  return chunks;
+}
+
+const sizes = [
+  [0, "0 B"],
+  [2, "2 B"],
+  [1024, "1 KiB"],
+  [64 * 1024, "64 KiB"],
+  [1024 * 1024, "1 MiB"],
+];
+
+const cases = [];
+for (const [size, label] of sizes) {
+  for (const chunking of ["whole", "16k", "1b"]) {
+    if (chunking === "1b" && size > 1024) continue;
+    const count = messagesFor(size, chunking);
+    const chunks = chunk(streamOf(size, count), chunking);
+    cases.push({
+      name: `decode ${label} ${chunking === "whole" ? "one chunk per message" : chunking === "16k" ? "16 KiB chunks" : "1-byte chunks"}`,
+      op: "decode",
+      size,
+      chunking,
+      count,
+      input: chunks,
+      impls: [
+        ["triple-health", decodeOurs],
+        ["grpc-js", decodeGrpcJs],
+        ["connect-es", decodeConnect],
+      ],
+    });
+  }
+  const count = messagesFor(size, "whole");
+  const payloads = Array.from({ length: count }, (_, i) => payloadOf(size, i));
+  cases.push({
+    name: `encode ${label}`,
+    op: "encode",
+    size,
+    chunking: "-",
+    count,
+    input: payloads,
+    impls: [
+      ["triple-health", encodeOurs],
+      ["triple-health chunks", encodeOursChunks],
+      ["grpc-js", encodeGrpcJs],
+      ["connect-es", encodeConnect],
+    ],
+  });
+}
+
+// ---- measurement ----
+
+let gcCount = 0;
+new PerformanceObserver((list) => {
+  gcCount += list.getEntries().length;
+}).observe({ entryTypes: ["gc"] });
+
+async function runOnce(fn, input) {
+  const n = fn(input);
+  return typeof n === "number" ? n : await n;
+}
+
+// Messages per second over one sample of about `sampleMs`.
+async function sample(fn, input) {
+  let messages = 0;
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(sampleMs) * 1_000_000n;
+  let now = start;
+  do {
+    messages += await runOnce(fn, input);
+    now = process.hrtime.bigint();
+  } while (now < deadline);
+  return (messages * 1e9) / Number(now - start);
+}
+
+// Bytes allocated per message on the JS heap and outside it (ArrayBuffers), over one pass with no GC.
+async function allocation(fn, input) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    globalThis.gc();
+    globalThis.gc();
+    // GC entries reach the observer asynchronously: let those of the forced GCs arrive first.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const gcBefore = gcCount;
+    const before = process.memoryUsage();
+    const n = await runOnce(fn, input);
+    const after = process.memoryUsage();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (gcCount === gcBefore) {
+      return {
+        heap: Math.max(0, (after.heapUsed - before.heapUsed) / n),
+        external: Math.max(0, (after.arrayBuffers - before.arrayBuffers) / n),
+      };
+    }
+  }
+  return { heap: Number.NaN, external: Number.NaN };
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const results = [];
+for (const c of cases) {
+  if (!c.name.includes(filter)) continue;
+  // Check the peers agree on the message count before timing anything.
+  for (const [name, fn] of c.impls) {
+    const n = await runOnce(fn, c.input);
+    if (n !== c.count) throw new Error(`${c.name}: ${name} decoded ${n} of ${c.count} messages`);
+  }
+  for (const [, fn] of c.impls) await sample(fn, c.input); // warm up
+  const rates = new Map(c.impls.map(([name]) => [name, []]));
+  const ratios = new Map(c.impls.map(([name]) => [name, []]));
+  for (let r = 0; r < rounds; r++) {
+    // Rotate the order each round so no implementation always runs first.
+    const order = c.impls.map((_, i) => c.impls[(i + r) % c.impls.length]);
+    const round = new Map();
+    for (const [name, fn] of order) round.set(name, await sample(fn, c.input));
+    for (const [name, rate] of round) {
+      rates.get(name).push(rate);
+      ratios.get(name).push(round.get("triple-health") / rate);
+    }
+  }
+  for (const [name, fn] of c.impls) {
+    const opsPerSec = median(rates.get(name));
+    const alloc = await allocation(fn, c.input);
+    const row = {
+      bench: "wire",
+      case: c.name,
+      op: c.op,
+      payloadBytes: c.size,
+      chunking: c.chunking,
+      impl: name,
+      opsPerSec: Math.round(opsPerSec),
+      mbPerSec: Number(((opsPerSec * c.size) / 1e6).toFixed(1)),
+      heapBytesPerOp: Number.isNaN(alloc.heap) ? null : Math.round(alloc.heap),
+      externalBytesPerOp: Number.isNaN(alloc.external) ? null : Math.round(alloc.external),
+      oursVsThis: Number(median(ratios.get(name)).toFixed(2)),
+      rounds,
+      sampleMs,
+      node: process.version,
+    };
+    results.push(row);
+    process.stderr.write(`${c.name} / ${name}: ${row.opsPerSec} ops/s\n`);
+  }
+}
+
+// Human table.
+const header = ["case", "impl", "ops/s", "MB/s", "heap B/op", "ext B/op", "ours ÷ this"];
+const lines = results.map((r) => [
+  r.case,
+  r.impl,
+  r.opsPerSec.toLocaleString("en-US"),
+  String(r.mbPerSec),
+  r.heapBytesPerOp === null ? "gc" : String(r.heapBytesPerOp),
+  r.externalBytesPerOp === null ? "gc" : String(r.externalBytesPerOp),
+  r.impl === "triple-health" ? "" : `${r.oursVsThis.toFixed(2)}x`,
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+const format = (cells) =>
+  `| ${cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(" | ")} |`;
+console.log(`wire framing, ${process.version}, ${rounds} interleaved rounds of ${sampleMs} ms, median`);
+console.log(format(header));
+console.log(
+  `|${widths.map((w, i) => (i < 2 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`,
+);
+for (const line of lines) console.log(format(line));
+for (const r of results) console.log(JSON.stringify(r));
+if (sink === 42) console.log(""); // keep the work observable

@@ -1,0 +1,217 @@
+// Flags shared by check, watch and list: where to connect and how (grpc_health_probe's names).
+import { readFileSync } from "node:fs";
+import { createHealthClient, type HealthClient, type HealthClientOptions } from "../client/health-client.ts";
+import type { ClientTlsOptions } from "../client/http-transport.ts";
+import { connectFailureKind } from "../client/transport-errors.ts";
+import { Code, grpcCodeName } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import type { CommandIo } from "./main.ts";
+import { FlagError, type FlagSpecs, type FlagValue, formatDuration } from "./flags.ts";
+import { createVerboseTrace } from "./verbose.ts";
+
+/** grpc_health_probe's exit codes. */
+export const ExitCode = {
+  Ok: 0,
+  InvalidArguments: 1,
+  ConnectionFailure: 2,
+  RpcFailure: 3,
+  Unhealthy: 4,
+} as const;
+
+export const clientFlags: FlagSpecs = {
+  addr: { kind: "string", hint: "host:port", description: "(required) server address: host:port, http(s)://host:port or tri://host:port" },
+  service: { kind: "string", hint: "name", description: 'service name (default: "", the whole server)' },
+  "connect-timeout": { kind: "duration", description: "timeout for establishing the connection (default 1s)" },
+  "rpc-timeout": { kind: "duration", description: "timeout for the health rpc (default 1s; watch: none)" },
+  "rpc-header": { kind: "list", hint: "'name: value'", description: "additional request metadata; repeatable" },
+  "user-agent": { kind: "string", hint: "text", description: "user-agent header (default: triple-health/<version>)" },
+  tls: { kind: "bool", description: "use TLS (default: false, plaintext HTTP/2 prior knowledge)" },
+  "tls-no-verify": { kind: "bool", description: "(with -tls) don't verify the server certificate (INSECURE)" },
+  "tls-ca-cert": { kind: "string", hint: "file", description: "(with -tls) trusted CA certificates (PEM) instead of the system roots" },
+  "tls-client-cert": { kind: "string", hint: "file", description: "(with -tls) client certificate (PEM); needs -tls-client-key" },
+  "tls-client-key": { kind: "string", hint: "file", description: "(with -tls) client private key (PEM); needs -tls-client-cert" },
+  "tls-server-name": { kind: "string", hint: "name", description: "(with -tls) server name for SNI and certificate checks" },
+  protocol: { kind: "string", hint: "grpc|triple", choices: ["grpc", "triple"], description: "wire protocol (default grpc)" },
+  codec: { kind: "string", hint: "proto|json", choices: ["proto", "json"], description: "message codec (default proto)" },
+  http1: { kind: "bool", description: "use HTTP/1.1 (triple only; gRPC needs HTTP/2)" },
+  json: { kind: "bool", description: "print JSON" },
+  verbose: { kind: "bool", aliases: ["v"], description: "print request and response headers, messages and trailers to stderr" },
+};
+
+export interface ClientSetup {
+  readonly client: HealthClient;
+  readonly addr: string;
+  readonly service: string;
+  readonly connectTimeoutMs: number;
+  readonly rpcTimeoutMs: number | undefined;
+  readonly json: boolean;
+  readonly verbose: boolean;
+}
+
+/** Validates the flags the way grpc_health_probe does and builds the client. Throws FlagError. */
+export function setupClient(
+  values: Readonly<Record<string, FlagValue>>,
+  positionals: readonly string[],
+  io: CommandIo,
+  defaults: { rpcTimeoutMs: number | undefined },
+): ClientSetup {
+  const addr = (values["addr"] as string | undefined) ?? positionals[0];
+  if (addr === undefined || addr === "") throw new FlagError("-addr not specified");
+  const connectTimeoutMs = (values["connect-timeout"] as number | undefined) ?? 1000;
+  const rpcTimeoutMs = (values["rpc-timeout"] as number | undefined) ?? defaults.rpcTimeoutMs;
+  if (connectTimeoutMs <= 0) {
+    throw new FlagError(`-connect-timeout must be greater than zero (specified: ${formatDuration(connectTimeoutMs)})`);
+  }
+  if (rpcTimeoutMs !== undefined && rpcTimeoutMs <= 0) {
+    throw new FlagError(`-rpc-timeout must be greater than zero (specified: ${formatDuration(rpcTimeoutMs)})`);
+  }
+  const tls = tlsFromFlags(values, addr);
+  const metadata: Record<string, string[]> = {};
+  for (const header of (values["rpc-header"] as string[] | undefined) ?? []) {
+    const colon = header.indexOf(":");
+    if (colon <= 0) throw new FlagError(`invalid -rpc-header ${JSON.stringify(header)}: want 'name: value'`);
+    const name = header.slice(0, colon).trim().toLowerCase();
+    (metadata[name] ??= []).push(header.slice(colon + 1).trim());
+  }
+  const verbose = values["verbose"] === true;
+  const options: HealthClientOptions = {
+    protocol: values["protocol"] as "grpc" | "triple" | undefined,
+    codec: values["codec"] as "proto" | "json" | undefined,
+    httpVersion: values["http1"] === true ? "1.1" : "2",
+    connectTimeoutMs,
+    metadata,
+    tls,
+    userAgent: values["user-agent"] as string | undefined,
+    trace: verbose ? createVerboseTrace(io.stderr) : undefined,
+  };
+  let client: HealthClient;
+  try {
+    client = createHealthClient(normalizeAddress(addr, tls !== undefined), options);
+  } catch (error) {
+    throw new FlagError(error instanceof RpcError ? error.rawMessage : String(error));
+  }
+  if (verbose) {
+    io.stderr.write(
+      `parsed options:\n> addr=${addr} conn_timeout=${formatDuration(connectTimeoutMs)} rpc_timeout=${
+        rpcTimeoutMs === undefined ? "none" : formatDuration(rpcTimeoutMs)
+      }\n> protocol=${client.calls.protocol} codec=${client.calls.codec} http=${client.calls.httpVersion} tls=${tls !== undefined}\n`,
+    );
+  }
+  return {
+    client,
+    addr,
+    service: (values["service"] as string | undefined) ?? "",
+    connectTimeoutMs,
+    rpcTimeoutMs,
+    json: values["json"] === true,
+    verbose,
+  };
+}
+
+/** `:5000` (Go's "this host") → `127.0.0.1:5000`; a bare `host:port` gets the scheme the TLS flag asks for. */
+function normalizeAddress(addr: string, tls: boolean): string {
+  const withHost = addr.startsWith(":") ? `127.0.0.1${addr}` : addr;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(withHost)) return withHost;
+  return `${tls ? "https" : "http"}://${withHost}`;
+}
+
+function tlsFromFlags(values: Readonly<Record<string, FlagValue>>, addr: string): ClientTlsOptions | undefined {
+  const on = values["tls"] === true || addr.startsWith("https://");
+  const noVerify = values["tls-no-verify"] === true;
+  const caCert = values["tls-ca-cert"] as string | undefined;
+  const clientCert = values["tls-client-cert"] as string | undefined;
+  const clientKey = values["tls-client-key"] as string | undefined;
+  const serverName = values["tls-server-name"] as string | undefined;
+  if (!on && noVerify) throw new FlagError("specified -tls-no-verify without specifying -tls");
+  if (!on && caCert !== undefined) throw new FlagError("specified -tls-ca-cert without specifying -tls");
+  if (!on && clientCert !== undefined) throw new FlagError("specified -tls-client-cert without specifying -tls");
+  if (!on && serverName !== undefined) throw new FlagError("specified -tls-server-name without specifying -tls");
+  if (clientCert !== undefined && clientKey === undefined) {
+    throw new FlagError("specified -tls-client-cert without specifying -tls-client-key");
+  }
+  if (clientCert === undefined && clientKey !== undefined) {
+    throw new FlagError("specified -tls-client-key without specifying -tls-client-cert");
+  }
+  if (noVerify && caCert !== undefined) {
+    throw new FlagError("cannot specify -tls-ca-cert with -tls-no-verify (CA cert would not be used)");
+  }
+  if (noVerify && serverName !== undefined) {
+    throw new FlagError("cannot specify -tls-server-name with -tls-no-verify (server name would not be used)");
+  }
+  if (!on) return undefined;
+  try {
+    return {
+      ca: caCert === undefined ? undefined : readFileSync(caCert),
+      cert: clientCert === undefined ? undefined : readFileSync(clientCert),
+      key: clientKey === undefined ? undefined : readFileSync(clientKey),
+      servername: serverName,
+      insecureSkipVerify: noVerify,
+    };
+  } catch (error) {
+    throw new FlagError(`failed to initialize tls credentials. error=${(error as Error).message}`);
+  }
+}
+
+/**
+ * Opens the connection within the connect timeout; on failure prints grpc_health_probe's message
+ * and returns exit code 2, else undefined.
+ */
+export async function connectOrReport(setup: ClientSetup, io: CommandIo): Promise<number | undefined> {
+  const started = Date.now();
+  if (setup.verbose) io.stderr.write("establishing connection\n");
+  try {
+    await setup.client.connect();
+  } catch (error) {
+    const err = RpcError.from(error);
+    if (setup.json) writeJson(io, { addr: setup.addr, service: setup.service, error: errorJson(err) });
+    if (connectFailureKind(err) === "timeout") {
+      io.stderr.write(`timeout: failed to connect service ${JSON.stringify(setup.addr)} within ${formatDuration(setup.connectTimeoutMs)}\n`);
+    } else {
+      io.stderr.write(`error: failed to connect service at ${JSON.stringify(setup.addr)}: ${causeText(err)}\n`);
+    }
+    return ExitCode.ConnectionFailure;
+  }
+  if (setup.verbose) io.stderr.write(`connection established (took ${formatDuration(Date.now() - started)})\n`);
+  return undefined;
+}
+
+/** Prints an RPC failure as grpc_health_probe does and returns its exit code (3, or 2 for a lost connection). */
+export function reportRpcError(error: unknown, setup: ClientSetup, io: CommandIo, what = "health rpc"): number {
+  const err = RpcError.from(error);
+  if (setup.json) writeJson(io, { addr: setup.addr, service: setup.service, error: errorJson(err) });
+  if (connectFailureKind(err) !== undefined) {
+    io.stderr.write(`error: failed to connect service at ${JSON.stringify(setup.addr)}: ${causeText(err)}\n`);
+    return ExitCode.ConnectionFailure;
+  }
+  if (err.code === Code.Unimplemented) {
+    io.stderr.write("error: this server does not implement the grpc health protocol (grpc.health.v1.Health)\n");
+  } else if (err.code === Code.DeadlineExceeded && setup.rpcTimeoutMs !== undefined) {
+    io.stderr.write(`timeout: ${what} did not complete within ${formatDuration(setup.rpcTimeoutMs)}\n`);
+  } else {
+    io.stderr.write(`error: ${what} failed: ${err.message}\n`);
+  }
+  return ExitCode.RpcFailure;
+}
+
+export function errorJson(error: RpcError): { code: string; message: string } {
+  return { code: grpcCodeName(error.code), message: error.rawMessage };
+}
+
+export function writeJson(io: CommandIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+function causeText(error: RpcError): string {
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  if (cause !== undefined && typeof cause.message === "string") {
+    return typeof cause.code === "string" && !cause.message.includes(cause.code)
+      ? `${cause.code}: ${cause.message}`
+      : cause.message;
+  }
+  return error.rawMessage;
+}
+
+/** Writes the usage of a command. */
+export function usage(io: CommandIo, text: string, stream: "stdout" | "stderr"): void {
+  io[stream].write(text);
+}

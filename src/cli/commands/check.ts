@@ -1,0 +1,64 @@
+// `triple-health check`: grpc_health_probe's flags, messages and exit codes, over gRPC or triple.
+import { ServingStatus, servingStatusName } from "../../codec/health-types.ts";
+import {
+  type ClientSetup,
+  clientFlags,
+  connectOrReport,
+  ExitCode,
+  reportRpcError,
+  setupClient,
+  writeJson,
+} from "../client-flags.ts";
+import { FlagError, flagHelp, parseFlags } from "../flags.ts";
+import type { CommandIo } from "../main.ts";
+
+const help = `usage: triple-health check -addr host:port [-service name] [flags]
+
+Calls grpc.health.v1.Health/Check once. Exit codes (as grpc_health_probe):
+  0 SERVING, 1 invalid arguments, 2 connection failed or timed out,
+  3 rpc failed or timed out (NOT_FOUND for an unknown service), 4 rpc succeeded but not SERVING
+
+flags:
+${flagHelp(clientFlags)}`;
+
+export async function run(args: string[], io: CommandIo): Promise<number> {
+  let setup: ClientSetup;
+  try {
+    const parsed = parseFlags(args, clientFlags);
+    if (parsed.help) {
+      io.stdout.write(help);
+      return ExitCode.Ok;
+    }
+    setup = setupClient(parsed.values, parsed.positionals, io, { rpcTimeoutMs: 1000 });
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    io.stderr.write(`error: ${error.message}\n`);
+    return ExitCode.InvalidArguments;
+  }
+  try {
+    return await checkOnce(setup, io);
+  } finally {
+    await setup.client.close();
+  }
+}
+
+async function checkOnce(setup: ClientSetup, io: CommandIo): Promise<number> {
+  const connectFailed = await connectOrReport(setup, io);
+  if (connectFailed !== undefined) return connectFailed;
+  const started = Date.now();
+  let status: ServingStatus;
+  try {
+    status = await setup.client.check(setup.service, { timeoutMs: setup.rpcTimeoutMs });
+  } catch (error) {
+    return reportRpcError(error, setup, io);
+  }
+  const name = servingStatusName(status);
+  if (setup.json) writeJson(io, { addr: setup.addr, service: setup.service, status: name });
+  if (status !== ServingStatus.Serving) {
+    io.stderr.write(`service unhealthy (responded with ${JSON.stringify(name)})\n`);
+    return ExitCode.Unhealthy;
+  }
+  if (setup.verbose) io.stderr.write(`time elapsed: rpc=${Date.now() - started}ms\n`);
+  if (!setup.json) io.stdout.write(`status: ${name}\n`);
+  return ExitCode.Ok;
+}

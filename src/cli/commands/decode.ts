@@ -1,0 +1,76 @@
+// `triple-health decode`: captured bytes → envelopes, flags and messages as JSON (or annotated hex).
+import { readFile } from "node:fs/promises";
+import { annotate, decodeBytes, detectFormat, type Framing, type InputFormat, loadTypes, toBytes } from "../envelope-dump.ts";
+import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
+import type { CommandIo } from "../main.ts";
+
+const decodeFlags: FlagSpecs = {
+  format: { kind: "string", hint: "auto|hex|base64|raw", choices: ["auto", "hex", "base64", "raw"], description: "input encoding (default auto: hex, else base64, else raw bytes)" },
+  framing: { kind: "string", hint: "auto|envelopes|unary", choices: ["auto", "envelopes", "unary"], description: "envelopes (gRPC, gRPC-Web, triple streaming) or one unary body (default auto)" },
+  proto: { kind: "list", hint: "file", description: ".proto file declaring the message type; repeatable" },
+  type: { kind: "string", hint: "name", description: "fully-qualified message type (default: grpc.health.v1 messages, guessed)" },
+  annotate: { kind: "bool", description: "print annotated hex instead of JSON" },
+};
+
+const help = `usage: triple-health decode [flags] [file|-]
+
+Reads a captured body (file or stdin; hex with optional # comments, base64, or raw bytes), splits it into
+envelopes, names the flags (compressed, end-stream, trailers), decodes the messages and prints JSON.
+gRPC-Web trailer frames and triple/Connect end-stream JSON are shown as such; gzip payloads are inflated.
+
+flags:
+${flagHelp(decodeFlags)}`;
+
+export async function run(args: string[], io: CommandIo): Promise<number> {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(args, decodeFlags);
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    io.stderr.write(`error: ${error.message}\n`);
+    return 1;
+  }
+  if (parsed.help) {
+    io.stdout.write(help);
+    return 0;
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) {
+    io.stderr.write("error: decode reads one file (or stdin)\n");
+    return 1;
+  }
+  const protoFiles = (values["proto"] as string[] | undefined) ?? [];
+  const typeName = values["type"] as string | undefined;
+  if (protoFiles.length > 0 && typeName === undefined) {
+    io.stderr.write("error: --proto needs --type\n");
+    return 1;
+  }
+  let input: Buffer;
+  try {
+    const file = positionals[0];
+    input = file === undefined || file === "-" ? await readAll(io.stdin) : await readFile(file);
+  } catch (error) {
+    io.stderr.write(`error: cannot read input: ${(error as Error).message}\n`);
+    return 1;
+  }
+  try {
+    const types = loadTypes(protoFiles, typeName);
+    const requested = (values["format"] as string | undefined) ?? "auto";
+    const format: InputFormat = requested === "auto" ? detectFormat(input) : (requested as InputFormat);
+    const bytes = toBytes(input, format);
+    const framing = ((values["framing"] as string | undefined) ?? "auto") as Framing | "auto";
+    const result = decodeBytes(bytes, framing, types);
+    if (values["annotate"] === true) io.stdout.write(annotate(bytes, result));
+    else io.stdout.write(`${JSON.stringify({ format, ...result }, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    io.stderr.write(`error: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,57 @@
+// `triple-health list`: every service's status from grpc.health.v1.Health/List.
+import { servingStatusName } from "../../codec/health-types.ts";
+import {
+  type ClientSetup,
+  clientFlags,
+  connectOrReport,
+  ExitCode,
+  reportRpcError,
+  setupClient,
+  writeJson,
+} from "../client-flags.ts";
+import { FlagError, flagHelp, parseFlags } from "../flags.ts";
+import type { CommandIo } from "../main.ts";
+
+const help = `usage: triple-health list -addr host:port [flags]
+
+Calls grpc.health.v1.Health/List and prints one "name: STATUS" line per service ("" is the whole server).
+Exit codes: 0 listed, 1 invalid arguments, 2 connection failed, 3 rpc failed (UNIMPLEMENTED: no List method).
+
+flags:
+${flagHelp(clientFlags)}`;
+
+export async function run(args: string[], io: CommandIo): Promise<number> {
+  let setup: ClientSetup;
+  try {
+    const parsed = parseFlags(args, clientFlags);
+    if (parsed.help) {
+      io.stdout.write(help);
+      return ExitCode.Ok;
+    }
+    setup = setupClient(parsed.values, parsed.positionals, io, { rpcTimeoutMs: 1000 });
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    io.stderr.write(`error: ${error.message}\n`);
+    return ExitCode.InvalidArguments;
+  }
+  try {
+    const connectFailed = await connectOrReport(setup, io);
+    if (connectFailed !== undefined) return connectFailed;
+    let statuses: Map<string, number>;
+    try {
+      statuses = await setup.client.list({ timeoutMs: setup.rpcTimeoutMs });
+    } catch (error) {
+      return reportRpcError(error, setup, io, "list rpc");
+    }
+    if (setup.json) {
+      const out: Record<string, string> = {};
+      for (const [name, status] of statuses) out[name] = servingStatusName(status);
+      writeJson(io, { addr: setup.addr, statuses: out });
+    } else {
+      for (const [name, status] of statuses) io.stdout.write(`${JSON.stringify(name)}: ${servingStatusName(status)}\n`);
+    }
+    return ExitCode.Ok;
+  } finally {
+    await setup.client.close();
+  }
+}

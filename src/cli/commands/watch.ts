@@ -1,0 +1,74 @@
+// `triple-health watch`: prints every status change with a timestamp until interrupted.
+import { servingStatusName } from "../../codec/health-types.ts";
+import {
+  type ClientSetup,
+  clientFlags,
+  connectOrReport,
+  ExitCode,
+  reportRpcError,
+  setupClient,
+  writeJson,
+} from "../client-flags.ts";
+import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
+import type { CommandIo } from "../main.ts";
+
+const watchFlags: FlagSpecs = {
+  ...clientFlags,
+  count: { kind: "int", hint: "n", description: "exit 0 after n statuses (default: run until interrupted)" },
+};
+
+const help = `usage: triple-health watch -addr host:port [-service name] [flags]
+
+Calls grpc.health.v1.Health/Watch and prints "<ISO time> <service> <STATUS>" for the current status and every
+change, until SIGINT or SIGTERM (exit 0). Exit codes: 1 invalid arguments, 2 connection failed, 3 the stream
+failed; 0 when interrupted, when -count statuses were printed, or when the server ended the stream with OK.
+
+flags:
+${flagHelp(watchFlags)}`;
+
+export async function run(args: string[], io: CommandIo): Promise<number> {
+  let setup: ClientSetup;
+  let count: number | undefined;
+  try {
+    const parsed = parseFlags(args, watchFlags);
+    if (parsed.help) {
+      io.stdout.write(help);
+      return ExitCode.Ok;
+    }
+    setup = setupClient(parsed.values, parsed.positionals, io, { rpcTimeoutMs: undefined });
+    count = parsed.values["count"] as number | undefined;
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    io.stderr.write(`error: ${error.message}\n`);
+    return ExitCode.InvalidArguments;
+  }
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    const connectFailed = await connectOrReport(setup, io);
+    if (connectFailed !== undefined) return connectFailed;
+    let seen = 0;
+    try {
+      for await (const status of setup.client.watch(setup.service, {
+        signal: controller.signal,
+        timeoutMs: setup.rpcTimeoutMs,
+      })) {
+        const time = new Date().toISOString();
+        const name = servingStatusName(status);
+        if (setup.json) writeJson(io, { time, service: setup.service, status: name });
+        else io.stdout.write(`${time} ${JSON.stringify(setup.service)} ${name}\n`);
+        if (count !== undefined && ++seen >= count) break;
+      }
+    } catch (error) {
+      return reportRpcError(error, setup, io, "watch rpc");
+    }
+    if (controller.signal.aborted && setup.verbose) io.stderr.write("cancellation received\n");
+    return ExitCode.Ok;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await setup.client.close();
+  }
+}

@@ -1,0 +1,129 @@
+import type { CodecName } from "../codec/message-codec.ts";
+import { Code } from "../wire/code.ts";
+import { defaultMaxMessageBytes } from "../wire/envelope.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import { type CallOptions, type MetadataInit, type MethodRef, toMetadata } from "./call-options.ts";
+import type { CallTrace } from "./call-trace.ts";
+import { grpcCalls } from "./grpc-call.ts";
+import { Http1Transport } from "./http1-transport.ts";
+import { Http2Transport } from "./http2-transport.ts";
+import type { HttpTransport, TransportOptions } from "./http-transport.ts";
+import type { CallEnv } from "./protocol-call.ts";
+import { tripleCalls } from "./triple-call.ts";
+
+/** The wire protocols a client speaks. */
+export type ClientProtocol = "grpc" | "triple";
+
+export interface CallClientOptions extends TransportOptions {
+  /** `grpc` (default: what grpc-go, grpc-js and dubbo-go's default client speak) or `triple`. */
+  protocol?: ClientProtocol;
+  /** Message codec: `proto` (default) or `json`. */
+  codec?: CodecName;
+  /** `2` (default; node:http2, cleartext prior knowledge or TLS+ALPN) or `1.1` (undici; triple only). */
+  httpVersion?: "2" | "1.1";
+  /** Default deadline of unary calls, in ms. Streams get a deadline only when a call asks for one. */
+  timeoutMs?: number;
+  /** Metadata sent with every call. */
+  metadata?: MetadataInit;
+  /** `user-agent` header. Default `triple-health/<version>`. */
+  userAgent?: string;
+  /** Largest response message accepted (RESOURCE_EXHAUSTED above). Default 4 MiB. */
+  maxMessageBytes?: number;
+  /** Receives every header, frame and trailer of every call (for `--verbose` and captures). */
+  trace?: CallTrace;
+}
+
+/** Makes unary and server-streaming calls to one server, for any message codecs. */
+export interface CallClient {
+  readonly url: string;
+  readonly protocol: ClientProtocol;
+  readonly codec: CodecName;
+  readonly httpVersion: "2" | "1.1";
+  unary<I extends object, O extends object>(method: MethodRef<I, O>, request: I, options?: CallOptions): Promise<O>;
+  serverStream<I extends object, O extends object>(
+    method: MethodRef<I, O>,
+    request: I,
+    options?: CallOptions,
+  ): AsyncGenerator<O, void, undefined>;
+  /** Opens the connection now (optional: calls connect on demand). */
+  connect(options?: { signal?: AbortSignal }): Promise<void>;
+  /** Closes the connection; running calls are cancelled. */
+  close(): Promise<void>;
+}
+
+export const userAgent = "triple-health/0.1.0";
+
+/**
+ * Parses a server address: `http://host:port`, `https://host:port` (TLS), `host:port` (cleartext)
+ * or dubbo's `tri://host:port` (cleartext). A path on the URL becomes a prefix of every call's path.
+ * @throws RpcError INVALID_ARGUMENT for anything else.
+ */
+export function parseTarget(target: string): URL {
+  let text = target.trim();
+  if (/^tri:\/\//i.test(text)) text = "http://" + text.slice(6);
+  else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) text = "http://" + text;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new RpcError(Code.InvalidArgument, `invalid server address ${JSON.stringify(target)}`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+    throw new RpcError(Code.InvalidArgument, `invalid server address ${JSON.stringify(target)}: want http(s)://host:port`);
+  }
+  return url;
+}
+
+/**
+ * Creates the generic call layer the health client (and a proxy) build on.
+ * @throws RpcError INVALID_ARGUMENT for a bad address or gRPC over HTTP/1.1.
+ */
+export function createCallClient(target: string, options: CallClientOptions = {}): CallClient {
+  const url = parseTarget(target);
+  const protocol = options.protocol ?? "grpc";
+  const codec = options.codec ?? "proto";
+  const httpVersion = options.httpVersion ?? "2";
+  if (protocol !== "grpc" && protocol !== "triple") {
+    throw new RpcError(Code.InvalidArgument, `unknown protocol ${JSON.stringify(protocol)}: want grpc or triple`);
+  }
+  if (codec !== "proto" && codec !== "json") {
+    throw new RpcError(Code.InvalidArgument, `unknown codec ${JSON.stringify(codec)}: want proto or json`);
+  }
+  if (httpVersion !== "2" && httpVersion !== "1.1") {
+    throw new RpcError(Code.InvalidArgument, `unknown HTTP version ${JSON.stringify(httpVersion)}: want 2 or 1.1`);
+  }
+  if (protocol === "grpc" && httpVersion === "1.1") {
+    throw new RpcError(
+      Code.InvalidArgument,
+      "gRPC needs HTTP/2 (trailers): use HTTP/2, or protocol triple over HTTP/1.1",
+    );
+  }
+  const transport: HttpTransport =
+    httpVersion === "2" ? new Http2Transport(url, options) : new Http1Transport(url, options);
+  const env: CallEnv = {
+    transport,
+    codec,
+    userAgent: options.userAgent ?? userAgent,
+    maxMessageBytes: options.maxMessageBytes ?? defaultMaxMessageBytes,
+    pathPrefix: url.pathname.replace(/\/+$/, ""),
+    metadata: toMetadata(options.metadata),
+    trace: options.trace,
+  };
+  const calls = protocol === "grpc" ? grpcCalls : tripleCalls;
+  const defaultTimeout = options.timeoutMs;
+  return {
+    url: url.href,
+    protocol,
+    codec,
+    httpVersion,
+    unary(method, request, callOptions = {}) {
+      const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
+      return calls.unary(env, method, request, { ...callOptions, timeoutMs });
+    },
+    serverStream(method, request, callOptions = {}) {
+      return calls.serverStream(env, method, request, callOptions);
+    },
+    connect: (connectOptions = {}) => transport.connect(connectOptions.signal),
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,494 @@
+import { ServingStatus, servingStatusName } from "../codec/health-types.ts";
+import { type Clock, systemClock, type TimerHandle } from "../health/clock.ts";
+import { Code } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import { createHealthClient, type HealthClientOptions } from "./health-client.ts";
+import {
+  newOutlierState,
+  type OutlierOptions,
+  type OutlierState,
+  type ResolvedOutlier,
+  recordFailure,
+  recordSuccess,
+  resolveOutlier,
+  restore,
+} from "./outlier-detector.ts";
+import { type BackoffOptions, backoffDelay, type ResolvedBackoff, resolveBackoff } from "./picker-backoff.ts";
+import type { PickerEvent, PickerListener } from "./picker-events.ts";
+
+/** What the picker needs of a health client per endpoint; `createHealthClient(url)` fits. */
+export interface PickerHealthSource {
+  watch(service: string, options: { signal: AbortSignal }): AsyncIterable<ServingStatus>;
+  check(service: string, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<ServingStatus>;
+  close(): Promise<void>;
+}
+
+/** How calls are spread over the routable endpoints. */
+export type PickPolicy = "round-robin" | "least-outstanding";
+
+/** Options of {@link createEndpointPicker}. */
+export interface EndpointPickerOptions {
+  /** Upstream addresses (`http://host:port`, `host:port`, `tri://host:port`); duplicates are ignored. */
+  endpoints: readonly string[];
+  /** The health service name to watch on each endpoint; `""` (default) is each server as a whole. */
+  service?: string;
+  /** `round-robin` (default) or `least-outstanding` (fewest calls in flight; ties taken in turn). */
+  policy?: PickPolicy;
+  /** Keep one Watch stream per endpoint (default), or `poll` with Check every `pollIntervalMs`. */
+  healthMode?: "watch" | "poll";
+  /** Polling period, ms. Default 1000. */
+  pollIntervalMs?: number;
+  /** Deadline of each polling Check, ms. Default 1000. */
+  checkTimeoutMs?: number;
+  /**
+   * How long an endpoint keeps its last status after its health stream is lost, ms, while the stream
+   * is reopened; after it, the endpoint counts as not serving. Default 1000. A server that closes
+   * gracefully says NOT_SERVING before its stream ends, so the grace only delays reacting to crashes.
+   */
+  lostStreamGraceMs?: number;
+  /**
+   * Panic threshold, 0–1, like Envoy's `healthy_panic_threshold`: when fewer than this share of the
+   * endpoints are healthy, calls go to every reachable endpoint rather than overload the few healthy
+   * ones. Default 0.5; 0 turns panic off (no healthy endpoint then means no pick).
+   */
+  panicThreshold?: number;
+  /** Reconnect backoff of the health streams. */
+  backoff?: BackoffOptions;
+  /** Passive outlier ejection from call results. */
+  outlier?: OutlierOptions;
+  /** Options of the health clients the picker creates. */
+  healthClient?: HealthClientOptions;
+  /** Makes the health source of an endpoint (tests; custom transports). Default: `createHealthClient`. */
+  healthSource?: (endpoint: string) => PickerHealthSource;
+  /** Time and timers (tests pass a `FakeClock`). */
+  clock?: Clock;
+  /** Jitter's random numbers in [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** How a picked call ended: failures count towards ejection, cancellations by the caller count for nothing. */
+export type CallOutcome = "success" | "failure" | "cancelled";
+
+/** One call's hold on an endpoint: call `done()` exactly once when the call ends (later calls are ignored). */
+export interface PickedEndpoint {
+  readonly endpoint: string;
+  /** True when the endpoint was picked in panic mode (not necessarily healthy). */
+  readonly panic: boolean;
+  done(outcome: CallOutcome): void;
+}
+
+/** One endpoint as the picker sees it now. */
+export interface EndpointSnapshot {
+  readonly endpoint: string;
+  /** Last status the endpoint reported; undefined before its first answer or once its stream was lost past the grace. */
+  readonly status: ServingStatus | undefined;
+  /** The health stream is up (polling: the last Check answered). */
+  readonly connected: boolean;
+  /** Connected, or lost for less than the grace. */
+  readonly reachable: boolean;
+  /** SERVING, reachable and not ejected. */
+  readonly healthy: boolean;
+  readonly ejected: boolean;
+  readonly outstanding: number;
+  readonly consecutiveFailures: number;
+}
+
+class Entry {
+  readonly endpoint: string;
+  readonly source: PickerHealthSource;
+  status: ServingStatus | undefined = undefined;
+  connected = false;
+  /** Answered or failed at least once (for `ready()`). */
+  settled = false;
+  /** The stream was up once and then lost: a new stream is news of a restart. */
+  wasLost = false;
+  attempt = 0;
+  outstanding = 0;
+  readonly outlier: OutlierState = newOutlierState();
+  graceTimer: TimerHandle | undefined = undefined;
+  ejectTimer: TimerHandle | undefined = undefined;
+  sleep: { handle: TimerHandle; wake: () => void } | undefined = undefined;
+  controller: AbortController | undefined = undefined;
+
+  constructor(endpoint: string, source: PickerHealthSource) {
+    this.endpoint = endpoint;
+    this.source = source;
+  }
+
+  get reachable(): boolean {
+    return this.connected || this.graceTimer !== undefined;
+  }
+  get ejected(): boolean {
+    return this.outlier.ejectedUntil !== undefined;
+  }
+  get healthy(): boolean {
+    return this.status === ServingStatus.Serving && this.reachable && !this.ejected;
+  }
+}
+
+type Report = (entry: Entry, outcome: CallOutcome) => void;
+
+class Lease implements PickedEndpoint {
+  readonly #report: Report;
+  readonly #entry: Entry;
+  readonly panic: boolean;
+  #done = false;
+
+  constructor(report: Report, entry: Entry, panic: boolean) {
+    this.#report = report;
+    this.#entry = entry;
+    this.panic = panic;
+    entry.outstanding++;
+  }
+  get endpoint(): string {
+    return this.#entry.endpoint;
+  }
+  done(outcome: CallOutcome): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#entry.outstanding--;
+    this.#report(this.#entry, outcome);
+  }
+}
+
+/**
+ * Health-aware endpoint picking for a fixed set of upstreams of one service.
+ *
+ * One `grpc.health.v1.Health/Watch` stream per endpoint (or a Check every `pollIntervalMs`) tells
+ * which endpoints are SERVING; a lost stream is reopened with exponential backoff and jitter, and the
+ * endpoint keeps its last status for `lostStreamGraceMs` meanwhile. Calls go round robin (or to the
+ * fewest outstanding) over the healthy endpoints; below the panic threshold over every reachable
+ * one. Calls that fail in a row eject an endpoint for a time that grows with each ejection. Every
+ * change is a {@link PickerEvent}.
+ */
+export class EndpointPicker {
+  readonly service: string;
+  readonly policy: PickPolicy;
+  readonly #entries: Entry[];
+  readonly #byEndpoint = new Map<string, Entry>();
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #backoff: ResolvedBackoff;
+  readonly #outlier: ResolvedOutlier;
+  readonly #graceMs: number;
+  readonly #panicThreshold: number;
+  readonly #pollIntervalMs: number;
+  readonly #checkTimeoutMs: number;
+  readonly #listeners = new Set<PickerListener>();
+  readonly #readyWaiters: (() => void)[] = [];
+  #routable: Entry[] = [];
+  #panic = false;
+  #healthyCount = 0;
+  #next = 0;
+  #closed = false;
+
+  constructor(options: EndpointPickerOptions) {
+    const endpoints = [...new Set(options.endpoints.map((endpoint) => endpoint.trim()).filter((e) => e !== ""))];
+    if (endpoints.length === 0) throw new RpcError(Code.InvalidArgument, "endpoint picker: no endpoints given");
+    this.service = options.service ?? "";
+    this.policy = options.policy ?? "round-robin";
+    if (this.policy !== "round-robin" && this.policy !== "least-outstanding") {
+      throw new RpcError(Code.InvalidArgument, `unknown pick policy ${JSON.stringify(this.policy)}`);
+    }
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#backoff = resolveBackoff(options.backoff);
+    this.#outlier = resolveOutlier(options.outlier);
+    this.#graceMs = nonNegative(options.lostStreamGraceMs ?? 1000, "lostStreamGraceMs");
+    this.#pollIntervalMs = nonNegative(options.pollIntervalMs ?? 1000, "pollIntervalMs");
+    this.#checkTimeoutMs = nonNegative(options.checkTimeoutMs ?? 1000, "checkTimeoutMs");
+    this.#panicThreshold = options.panicThreshold ?? 0.5;
+    if (!(this.#panicThreshold >= 0 && this.#panicThreshold <= 1)) throw new RangeError("panicThreshold must be within 0..1");
+    const makeSource =
+      options.healthSource ?? ((endpoint: string) => createHealthClient(endpoint, options.healthClient));
+    // Sources are made up front so a bad address fails here, not in a background loop.
+    this.#entries = endpoints.map((endpoint) => new Entry(endpoint, makeSource(endpoint)));
+    for (const entry of this.#entries) this.#byEndpoint.set(entry.endpoint, entry);
+    this.#recompute();
+    const poll = options.healthMode === "poll";
+    for (const entry of this.#entries) void (poll ? this.#pollLoop(entry) : this.#watchLoop(entry));
+  }
+
+  /** The endpoints, in the order given. */
+  get endpoints(): readonly string[] {
+    return this.#entries.map((entry) => entry.endpoint);
+  }
+
+  /** Endpoints that are SERVING, reachable and not ejected. */
+  get healthyCount(): number {
+    return this.#healthyCount;
+  }
+
+  /** True while fewer than the panic threshold's share of endpoints are healthy. */
+  get panic(): boolean {
+    return this.#panic;
+  }
+
+  /** The endpoints calls go to now. */
+  get routable(): readonly string[] {
+    return this.#routable.map((entry) => entry.endpoint);
+  }
+
+  /** Every endpoint's state. */
+  snapshot(): EndpointSnapshot[] {
+    return this.#entries.map((entry) => ({
+      endpoint: entry.endpoint,
+      status: entry.status,
+      connected: entry.connected,
+      reachable: entry.reachable,
+      healthy: entry.healthy,
+      ejected: entry.ejected,
+      outstanding: entry.outstanding,
+      consecutiveFailures: entry.outlier.consecutiveFailures,
+    }));
+  }
+
+  /** Subscribes to every change; returns the unsubscribe function. */
+  on(listener: PickerListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves once every endpoint has answered or failed at least once (or the picker closed). */
+  ready(): Promise<void> {
+    if (this.#closed || this.#entries.every((entry) => entry.settled)) return Promise.resolve();
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+  }
+
+  /**
+   * An endpoint for one call, or undefined when none is routable. `exclude` skips endpoints (a retry
+   * does not go back to the endpoint that just failed). The caller reports the outcome with `done()`.
+   */
+  pick(exclude?: ReadonlySet<string>): PickedEndpoint | undefined {
+    const list = this.#routable;
+    const count = list.length;
+    if (count === 0) return undefined;
+    const start = this.#next++ % count;
+    if (this.#next >= Number.MAX_SAFE_INTEGER) this.#next = 0;
+    let best: Entry | undefined;
+    for (let i = 0; i < count; i++) {
+      const entry = list[(start + i) % count]!;
+      if (exclude?.has(entry.endpoint) === true) continue;
+      if (this.policy === "round-robin") {
+        best = entry;
+        break;
+      }
+      if (best === undefined || entry.outstanding < best.outstanding) best = entry;
+    }
+    return best === undefined ? undefined : new Lease(this.#report, best, this.#panic);
+  }
+
+  /** Stops every health stream and timer and closes the health clients. Safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const entry of this.#entries) {
+      entry.controller?.abort(new RpcError(Code.Canceled, "endpoint picker closed"));
+      this.#clearTimers(entry);
+    }
+    for (const wake of this.#readyWaiters.splice(0)) wake();
+    await Promise.all(this.#entries.map((entry) => entry.source.close().catch(() => {})));
+  }
+
+  readonly #report: Report = (entry, outcome) => {
+    if (outcome === "success") {
+      recordSuccess(entry.outlier);
+      return;
+    }
+    if (outcome !== "failure" || this.#closed) return;
+    const now = this.#clock.now();
+    const ejectedNow = this.#entries.filter((e) => e.ejected).length;
+    const duration = recordFailure(entry.outlier, this.#outlier, now, ejectedNow, this.#entries.length);
+    if (duration === undefined) return;
+    this.#emit({ type: "ejected", endpoint: entry.endpoint, durationMs: duration, ejections: entry.outlier.ejections, time: now });
+    entry.ejectTimer = this.#clock.setTimeout(() => {
+      entry.ejectTimer = undefined;
+      this.#restore(entry, "ejection time over");
+    }, duration);
+    this.#recompute();
+  };
+
+  async #watchLoop(entry: Entry): Promise<void> {
+    while (!this.#closed) {
+      const controller = new AbortController();
+      entry.controller = controller;
+      let failure: unknown;
+      try {
+        for await (const status of entry.source.watch(this.service, { signal: controller.signal })) {
+          if (this.#closed) return;
+          this.#answered(entry);
+          this.#setStatus(entry, status, "watch");
+        }
+      } catch (error) {
+        failure = error;
+      }
+      if (this.#closed) return;
+      this.#lost(entry, failure);
+      // A server without Watch still answers Check: poll it instead.
+      if (failure instanceof RpcError && failure.code === Code.Unimplemented) {
+        await this.#pollLoop(entry);
+        return;
+      }
+      const delayMs = backoffDelay(entry.attempt++, this.#backoff, this.#random);
+      this.#emit({ type: "reconnect", endpoint: entry.endpoint, attempt: entry.attempt, delayMs, time: this.#clock.now() });
+      await this.#sleep(entry, delayMs);
+    }
+  }
+
+  async #pollLoop(entry: Entry): Promise<void> {
+    while (!this.#closed) {
+      const controller = new AbortController();
+      entry.controller = controller;
+      try {
+        const status = await entry.source.check(this.service, { signal: controller.signal, timeoutMs: this.#checkTimeoutMs });
+        if (this.#closed) return;
+        this.#answered(entry);
+        this.#setStatus(entry, status, "check");
+      } catch (error) {
+        if (this.#closed) return;
+        if (error instanceof RpcError && error.code === Code.NotFound) {
+          this.#answered(entry);
+          this.#setStatus(entry, ServingStatus.ServiceUnknown, "check: not found");
+        } else {
+          this.#lost(entry, error);
+        }
+      }
+      await this.#sleep(entry, this.#pollIntervalMs);
+    }
+  }
+
+  #answered(entry: Entry): void {
+    entry.attempt = 0;
+    this.#settle(entry);
+    if (entry.connected) return;
+    entry.connected = true;
+    if (entry.graceTimer !== undefined) {
+      this.#clock.clearTimeout(entry.graceTimer);
+      entry.graceTimer = undefined;
+    }
+    this.#emit({ type: "connected", endpoint: entry.endpoint, time: this.#clock.now() });
+    // Back after losing its stream: most likely restarted, so past call failures say nothing of it now.
+    if (entry.wasLost && entry.ejected) this.#restore(entry, "new health stream");
+    entry.wasLost = false;
+    this.#recompute();
+  }
+
+  #lost(entry: Entry, failure: unknown): void {
+    this.#settle(entry);
+    if (!entry.connected) return;
+    entry.connected = false;
+    entry.wasLost = true;
+    const error = failure === undefined ? undefined : RpcError.from(failure, Code.Unavailable);
+    this.#emit({ type: "disconnected", endpoint: entry.endpoint, error, time: this.#clock.now() });
+    if (this.#graceMs === 0 || entry.status === undefined) {
+      this.#expireGrace(entry);
+      return;
+    }
+    entry.graceTimer = this.#clock.setTimeout(() => {
+      entry.graceTimer = undefined;
+      this.#expireGrace(entry);
+    }, this.#graceMs);
+  }
+
+  #expireGrace(entry: Entry): void {
+    this.#setStatus(entry, undefined, `health stream lost for ${this.#graceMs} ms`);
+    this.#recompute();
+  }
+
+  #setStatus(entry: Entry, status: ServingStatus | undefined, reason: string): void {
+    const previous = entry.status;
+    if (previous === status) return;
+    entry.status = status;
+    const why = status === undefined ? reason : `${reason}: ${servingStatusName(status)}`;
+    this.#emit({ type: "status", endpoint: entry.endpoint, previous, status, reason: why, time: this.#clock.now() });
+    this.#recompute();
+  }
+
+  #restore(entry: Entry, reason: string): void {
+    if (entry.ejectTimer !== undefined) {
+      this.#clock.clearTimeout(entry.ejectTimer);
+      entry.ejectTimer = undefined;
+    }
+    restore(entry.outlier, this.#clock.now());
+    this.#emit({ type: "restored", endpoint: entry.endpoint, reason, time: this.#clock.now() });
+    this.#recompute();
+  }
+
+  #settle(entry: Entry): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    if (this.#entries.every((e) => e.settled)) for (const wake of this.#readyWaiters.splice(0)) wake();
+  }
+
+  #recompute(): void {
+    const total = this.#entries.length;
+    const healthy = this.#entries.filter((entry) => entry.healthy);
+    const panic = this.#panicThreshold > 0 && healthy.length < this.#panicThreshold * total;
+    const routable = panic ? this.#entries.filter((entry) => entry.reachable && !entry.ejected) : healthy;
+    this.#healthyCount = healthy.length;
+    const time = this.#clock.now();
+    if (panic !== this.#panic) {
+      this.#panic = panic;
+      this.#emit({ type: "panic", active: panic, healthy: healthy.length, total, time });
+    }
+    if (!sameEntries(routable, this.#routable)) {
+      this.#routable = routable;
+      this.#emit({ type: "routable", endpoints: routable.map((entry) => entry.endpoint), panic, time });
+    }
+  }
+
+  #sleep(entry: Entry, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        entry.sleep = undefined;
+        resolve();
+      };
+      entry.sleep = { handle: this.#clock.setTimeout(wake, ms), wake };
+    });
+  }
+
+  #clearTimers(entry: Entry): void {
+    for (const handle of [entry.graceTimer, entry.ejectTimer]) if (handle !== undefined) this.#clock.clearTimeout(handle);
+    entry.graceTimer = undefined;
+    entry.ejectTimer = undefined;
+    const sleep = entry.sleep;
+    if (sleep !== undefined) {
+      this.#clock.clearTimeout(sleep.handle);
+      sleep.wake();
+    }
+  }
+
+  #emit(event: PickerEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // One faulty listener must not stop routing or the other listeners.
+        process.emitWarning(`endpoint picker listener threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+}
+
+function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
+  return a.length === b.length && a.every((entry, i) => entry === b[i]);
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`${name} must be a non-negative number of ms`);
+  return value;
+}
+
+/**
+ * A health-aware picker over `options.endpoints`; it starts watching at once. Close it when done.
+ *
+ * ```ts
+ * const picker = createEndpointPicker({ endpoints: ["http://10.0.0.1:20000", "http://10.0.0.2:20000"], service: "greet.GreetService" });
+ * await picker.ready();
+ * const picked = picker.pick(); // undefined when nothing is routable
+ * try { await callTo(picked.endpoint); picked.done("success"); } catch { picked.done("failure"); }
+ * ```
+ */
+export function createEndpointPicker(options: EndpointPickerOptions): EndpointPicker {
+  return new EndpointPicker(options);
+}

@@ -1,0 +1,69 @@
+import type { CallTrace } from "./call-trace.ts";
+
+/** Response headers as node:http2 and undici hand them over: lower-case names. */
+export type IncomingHeaders = Record<string, string | string[] | undefined>;
+
+/** One RPC's HTTP exchange: always a POST with a complete body (unary and server-streaming calls). */
+export interface HttpRequest {
+  /** `/{service}/{method}` */
+  readonly path: string;
+  /** Request headers without pseudo headers. */
+  readonly headers: Record<string, string | string[]>;
+  readonly body: Uint8Array;
+  /** Aborting cancels the exchange (RST_STREAM CANCEL on HTTP/2, socket closed on HTTP/1.1). */
+  readonly signal: AbortSignal;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: IncomingHeaders;
+  /** Body chunks as they arrive; a transport failure throws an `RpcError`. */
+  readonly body: AsyncIterable<Buffer>;
+  /** The trailers; complete once `body` is exhausted (empty for a response without any). */
+  trailers(): IncomingHeaders;
+}
+
+/**
+ * The HTTP layer under the gRPC and triple call functions, so one call implementation runs over
+ * node:http2 and over undici's HTTP/1.1.
+ * @internal
+ */
+export interface HttpTransport {
+  readonly httpVersion: "2" | "1.1";
+  /** `http://127.0.0.1:20000` */
+  readonly origin: string;
+  /** Opens the connection ahead of the first call; rejects with an `RpcError` (UNAVAILABLE) on failure. */
+  connect(signal?: AbortSignal): Promise<void>;
+  request(request: HttpRequest, trace?: CallTrace): Promise<HttpResponse>;
+  /** Closes the connection(s); calls still running are cancelled. */
+  close(): Promise<void>;
+}
+
+/** TLS settings of a client; `https://` URLs use TLS with the system roots unless `ca` is given. */
+export interface ClientTlsOptions {
+  /** Trusted CA certificates (PEM), replacing the system roots. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Client certificate chain (PEM) for mutual TLS; needs `key`. */
+  cert?: string | Buffer;
+  /** Client private key (PEM) for mutual TLS. */
+  key?: string | Buffer;
+  /** Name sent as SNI and checked against the server certificate, instead of the URL's host. */
+  servername?: string;
+  /** Accept any server certificate (INSECURE: for tests and debugging only). */
+  insecureSkipVerify?: boolean;
+}
+
+export interface TransportOptions {
+  /** TLS settings; implied by an `https:` URL, or turns TLS on for an `http:` one. */
+  tls?: ClientTlsOptions;
+  /** Limit on establishing a connection (TCP plus TLS). Default 10 000 ms. */
+  connectTimeoutMs?: number;
+}
+
+export const defaultConnectTimeoutMs = 10_000;
+
+/** The first value of a header that may repeat. */
+export function headerValue(headers: IncomingHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,65 @@
+import type { CodecName } from "../codec/message-codec.ts";
+import { Code } from "../wire/code.ts";
+import { metadataFromHeaders } from "../wire/metadata.ts";
+import { type Metadata, RpcError } from "../wire/rpc-error.ts";
+import type { CallOptions, MethodRef } from "./call-options.ts";
+import type { CallTrace } from "./call-trace.ts";
+import type { HttpTransport, IncomingHeaders } from "./http-transport.ts";
+
+/** What the protocol functions need from the client that runs them. @internal */
+export interface CallEnv {
+  readonly transport: HttpTransport;
+  readonly codec: CodecName;
+  readonly userAgent: string;
+  readonly maxMessageBytes: number;
+  /** URL path prefix (without a trailing slash), usually empty. */
+  readonly pathPrefix: string;
+  /** Metadata sent on every call, before the call's own. */
+  readonly metadata: Metadata;
+  readonly trace: CallTrace | undefined;
+}
+
+/** One wire protocol's way of making unary and server-streaming calls. @internal */
+export interface ProtocolCalls {
+  unary<I extends object, O extends object>(
+    env: CallEnv,
+    method: MethodRef<I, O>,
+    request: I,
+    options: CallOptions,
+  ): Promise<O>;
+  serverStream<I extends object, O extends object>(
+    env: CallEnv,
+    method: MethodRef<I, O>,
+    request: I,
+    options: CallOptions,
+  ): AsyncGenerator<O, void, undefined>;
+}
+
+/** Reads a whole body, refusing more than `maxBytes` (RESOURCE_EXHAUSTED) before buffering it. */
+export async function readAll(body: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      throw new RpcError(Code.ResourceExhausted, `response body larger than the limit of ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** Response metadata; a malformed `-bin` header must not hide the call's real outcome. */
+export function safeMetadata(headers: IncomingHeaders): Metadata {
+  try {
+    return metadataFromHeaders(headers, { maxBytes: Number.POSITIVE_INFINITY });
+  } catch {
+    return new Map();
+  }
+}
+
+export function mediaType(headers: IncomingHeaders): string {
+  const value = headers["content-type"];
+  const text = Array.isArray(value) ? value[0] : value;
+  return (text ?? "").split(";")[0]!.trim().toLowerCase();
+}

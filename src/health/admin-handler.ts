@@ -1,0 +1,185 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { isIP } from "node:net";
+import { parseServingStatus, ServingStatus, servingStatusName } from "../codec/health-types.ts";
+import type { PlainHttpHandler, PlainHttpRequest, PlainHttpResponse } from "../server/service-types.ts";
+import type { HealthCheckRunner } from "./checks.ts";
+import type { HealthRegistry } from "./registry.ts";
+
+export interface AdminHandlerOptions {
+  /**
+   * Bearer token every request must carry (`Authorization: Bearer <token>`). Without one, only the
+   * loopback restriction protects the endpoints.
+   */
+  token?: string;
+  /** Accept requests from non-loopback addresses. Default false; set a token when you turn it on. */
+  allowRemote?: boolean;
+  /** Path prefix. Default `/admin`. */
+  prefix?: string;
+  /** Checks whose state `GET /admin/health` also reports. */
+  checks?: HealthCheckRunner;
+  /** Largest POST body accepted. Default 64 KiB. */
+  maxBodyBytes?: number;
+}
+
+const jsonHeaders = { "content-type": "application/json", "cache-control": "no-store" } as const;
+
+/**
+ * The operator's control surface over a registry, as a {@link PlainHttpHandler} (the server mounts it
+ * only when configured). JSON over HTTP/1.1 or HTTP/2:
+ *
+ * - `GET  /admin/health` → 200 `{draining, shutdown, services: [{service, status, reason, since, sinceMs,
+ *   base, override, failing: [{source, reason}]}], checks?: [...]}`; statuses by name (`"SERVING"`),
+ *   `since` as an ISO time.
+ * - `POST /admin/drain`  `{reason?}` → 200 `{draining: true}`: every status NOT_SERVING until resumed.
+ * - `POST /admin/resume` `{reason?}` → 200 `{draining: false}`; 409 once the server is shutting down.
+ * - `POST /admin/set`    `{service, status, reason?}` → 200 `{service, status}`: an operator override
+ *   (`SERVING`, `NOT_SERVING` or `UNKNOWN`) that beats checks until cleared with `status: null`.
+ *
+ * Guards, in this order: requests from non-loopback addresses get 403 unless `allowRemote`; with a
+ * `token`, a missing or wrong bearer token gets 401; POST bodies must be `application/json` (415
+ * otherwise — this also keeps browsers from posting here cross-site without a preflight) and at most
+ * `maxBodyBytes` (413). Errors are `{"error": "..."}`.
+ */
+export function createAdminHandler(
+  registry: HealthRegistry,
+  options: AdminHandlerOptions = {},
+): PlainHttpHandler {
+  const prefix = (options.prefix ?? "/admin").replace(/\/+$/, "");
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+  const tokenDigest = options.token === undefined ? undefined : digest(options.token);
+  const routes: Record<
+    string,
+    { method: string; run: (body: Record<string, unknown>) => PlainHttpResponse }
+  > = {
+    health: { method: "GET", run: () => ok(describe(registry, options.checks)) },
+    drain: {
+      method: "POST",
+      run(body) {
+        registry.drain(reasonOf(body, "drained by operator"));
+        return ok({ draining: registry.draining });
+      },
+    },
+    resume: {
+      method: "POST",
+      run(body) {
+        if (registry.isShutdown) return error(409, "the server is shutting down");
+        registry.resume(reasonOf(body, "resumed by operator"));
+        return ok({ draining: registry.draining });
+      },
+    },
+    set: { method: "POST", run: (body) => setOverride(registry, body) },
+  };
+
+  return (request) => {
+    if (request.path !== prefix && !request.path.startsWith(`${prefix}/`)) return undefined;
+    if (!options.allowRemote && !isLoopback(request.remoteAddress))
+      return error(403, "the admin endpoints answer loopback clients only");
+    if (tokenDigest !== undefined && !bearerMatches(request, tokenDigest))
+      return {
+        ...error(401, "a valid bearer token is required"),
+        headers: { ...jsonHeaders, "www-authenticate": "Bearer" },
+      };
+    const route = routes[request.path.slice(prefix.length + 1)];
+    if (route === undefined) return error(404, "no such admin endpoint");
+    if (request.method !== route.method)
+      return { ...error(405, `use ${route.method}`), headers: { ...jsonHeaders, allow: route.method } };
+    if (route.method === "GET") return route.run({});
+    const body = readJsonBody(request, maxBodyBytes);
+    return body.ok ? route.run(body.value) : body.response;
+  };
+}
+
+function describe(registry: HealthRegistry, checks: HealthCheckRunner | undefined): object {
+  const name = (status: ServingStatus | undefined) =>
+    status === undefined ? null : servingStatusName(status);
+  return {
+    draining: registry.draining,
+    shutdown: registry.isShutdown,
+    services: registry.snapshot().map((s) => ({
+      service: s.service,
+      status: servingStatusName(s.status),
+      reason: s.reason,
+      since: new Date(s.since).toISOString(),
+      sinceMs: s.since,
+      base: name(s.base),
+      override: name(s.override),
+      failing: s.failing,
+    })),
+    ...(checks === undefined ? {} : { checks: checks.states() }),
+  };
+}
+
+function setOverride(registry: HealthRegistry, body: Record<string, unknown>): PlainHttpResponse {
+  const { service, status } = body;
+  if (typeof service !== "string") return error(400, "'service' must be a string");
+  const reason = reasonOf(body, "set by operator");
+  if (status === null) {
+    registry.override(service, undefined, reason);
+    return ok({ service, override: null, status: statusName(registry.get(service)) });
+  }
+  const parsed =
+    typeof status === "string" || typeof status === "number" ? parseServingStatus(status) : undefined;
+  if (parsed === undefined || parsed === ServingStatus.ServiceUnknown)
+    return error(400, "'status' must be SERVING, NOT_SERVING, UNKNOWN or null (clears the override)");
+  registry.override(service, parsed, reason);
+  return ok({ service, override: servingStatusName(parsed), status: statusName(registry.get(service)) });
+}
+
+function statusName(status: ServingStatus | undefined): string {
+  return servingStatusName(status ?? ServingStatus.ServiceUnknown);
+}
+
+function reasonOf(body: Record<string, unknown>, fallback: string): string {
+  return typeof body.reason === "string" && body.reason !== "" ? body.reason.slice(0, 300) : fallback;
+}
+
+type BodyResult = { ok: true; value: Record<string, unknown> } | { ok: false; response: PlainHttpResponse };
+
+/** The parsed JSON object (an empty body reads as `{}`), or the error response to send instead. */
+function readJsonBody(request: PlainHttpRequest, maxBytes: number): BodyResult {
+  const fail = (status: number, message: string): BodyResult => ({
+    ok: false,
+    response: error(status, message),
+  });
+  const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") return fail(415, "send the body as application/json");
+  if (request.body.byteLength > maxBytes) return fail(413, `the body is over ${maxBytes} bytes`);
+  if (request.body.byteLength === 0) return { ok: true, value: {} };
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(request.body).toString("utf8"));
+  } catch {
+    return fail(400, "the body is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return fail(400, "the body must be a JSON object");
+  return { ok: true, value: value as Record<string, unknown> };
+}
+
+function ok(value: object): PlainHttpResponse {
+  return { status: 200, headers: { ...jsonHeaders }, body: JSON.stringify(value) };
+}
+
+function error(status: number, message: string): PlainHttpResponse {
+  return { status, headers: { ...jsonHeaders }, body: JSON.stringify({ error: message }) };
+}
+
+/** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. Unknown addresses are not loopback. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const plain = address.startsWith("::ffff:") ? address.slice(7) : address;
+  if (isIP(plain) === 4) return plain.startsWith("127.");
+  return plain === "::1" || plain === "0:0:0:0:0:0:0:1";
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+// Compared as digests, so neither the length nor the content leaks through timing.
+function bearerMatches(request: PlainHttpRequest, expected: Buffer): boolean {
+  const header = request.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  const token = match?.[1];
+  return token !== undefined && timingSafeEqual(digest(token), expected);
+}

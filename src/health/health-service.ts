@@ -1,0 +1,85 @@
+import {
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  type HealthListRequest,
+  type HealthListResponse,
+  healthCodecs,
+  ServingStatus,
+} from "../codec/health-types.ts";
+import type { ServerStreamingMethod, ServiceMethods, UnaryMethod } from "../server/service-types.ts";
+import { Code } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import type { HealthRegistry } from "./registry.ts";
+
+export interface HealthServiceOptions {
+  /** Most services List answers with; more → RESOURCE_EXHAUSTED (gRPC proposal A90 suggests 100). */
+  listLimit?: number;
+  /** List answers UNIMPLEMENTED when false, for servers that do not want to reveal their service names. */
+  listEnabled?: boolean;
+}
+
+/** Default for {@link HealthServiceOptions.listLimit}. */
+export const defaultListLimit = 100;
+
+/**
+ * The `grpc.health.v1.Health` methods over a registry, answering like grpc-go's health server:
+ *
+ * - `Check`: the service's status; NOT_FOUND `unknown service` for one not registered (the name is not
+ *   echoed back, it may be huge). `""` is the whole server.
+ * - `Watch`: the current status at once (SERVICE_UNKNOWN for an unregistered service, and it keeps
+ *   watching), then every change, latest-value coalesced for a slow reader; runs until the call ends,
+ *   or, once the registry is shut down, until NOT_SERVING has been sent.
+ * - `List`: every registered service; RESOURCE_EXHAUSTED above `listLimit`, UNIMPLEMENTED when disabled.
+ */
+export function createHealthService(
+  registry: HealthRegistry,
+  options: HealthServiceOptions = {},
+): ServiceMethods {
+  const listLimit = options.listLimit ?? defaultListLimit;
+  const listEnabled = options.listEnabled ?? true;
+
+  const check: UnaryMethod<HealthCheckRequest, HealthCheckResponse> = {
+    kind: "unary",
+    input: healthCodecs.checkRequest,
+    output: healthCodecs.checkResponse,
+    handler(request) {
+      const status = registry.get(request.service);
+      if (status === undefined) throw new RpcError(Code.NotFound, "unknown service");
+      return { status };
+    },
+  };
+
+  const watch: ServerStreamingMethod<HealthCheckRequest, HealthCheckResponse> = {
+    kind: "server_streaming",
+    input: healthCodecs.checkRequest,
+    output: healthCodecs.checkResponse,
+    async handler(request, call) {
+      // Leaving the loop any way (abort, a send that rejects) calls return() and frees the watcher.
+      for await (const status of registry.watch(request.service, call.signal)) {
+        await call.send({ status });
+        // Once shut down nothing will change any more: after telling NOT_SERVING, end the stream (OK)
+        // so a graceful close does not wait for every watcher to hang up.
+        if (registry.isShutdown && status !== ServingStatus.Serving) return;
+      }
+    },
+  };
+
+  const list: UnaryMethod<HealthListRequest, HealthListResponse> = {
+    kind: "unary",
+    input: healthCodecs.listRequest,
+    output: healthCodecs.listResponse,
+    handler() {
+      if (!listEnabled) throw new RpcError(Code.Unimplemented, "List is disabled on this server");
+      if (registry.size > listLimit)
+        throw new RpcError(
+          Code.ResourceExhausted,
+          `server health list exceeds maximum capacity: ${listLimit}`,
+        );
+      const statuses: Record<string, HealthCheckResponse> = {};
+      for (const [service, status] of registry.list()) statuses[service] = { status };
+      return { statuses };
+    },
+  };
+
+  return { Check: check, Watch: watch, List: list };
+}

@@ -1,0 +1,53 @@
+// The health layer's public surface: registry, the grpc.health.v1.Health service, checks, drain and
+// signals, probes and the admin surface.
+export {
+  type AdminClient,
+  type AdminClientOptions,
+  type AdminHealthReport,
+  AdminRequestError,
+  type AdminServiceStatus,
+  createAdminClient,
+} from "./admin-client.ts";
+export { type AdminHandlerOptions, createAdminHandler } from "./admin-handler.ts";
+export {
+  type EventLoopDelayCheckOptions,
+  eventLoopDelayCheck,
+  type HeapCheckOptions,
+  type HeapUsage,
+  type HttpCheckOptions,
+  heapCheck,
+  httpCheck,
+  type TcpCheckOptions,
+  tcpCheck,
+} from "./builtin-checks.ts";
+export {
+  type CheckFunction,
+  type CheckProbe,
+  type CheckRunnerOptions,
+  type CheckState,
+  type HealthCheck,
+  HealthCheckRunner,
+} from "./checks.ts";
+export { type Clock, FakeClock, systemClock, type TimerHandle } from "./clock.ts";
+export { addDependency } from "./dependencies.ts";
+export { createHealthService, defaultListLimit, type HealthServiceOptions } from "./health-service.ts";
+export { createProbeHandler, type ProbeHandlerOptions } from "./probe-handler.ts";
+export {
+  defaultMaxWatchers,
+  type HealthChangeEvent,
+  type HealthChangeListener,
+  HealthRegistry,
+  type HealthRegistryOptions,
+  type ServiceHealthSnapshot,
+} from "./registry.ts";
+export {
+  type RemoteHealthCheckOptions,
+  type RemoteHealthSource,
+  remoteHealthCheck,
+} from "./remote-health-check.ts";
+export {
+  type GracefullyClosable,
+  installSignalHandlers,
+  type SignalHandlerOptions,
+  type SignalHandlers,
+} from "./signals.ts";

@@ -1,0 +1,440 @@
+import { ServingStatus } from "../codec/health-types.ts";
+import { Code } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+
+/**
+ * One change of a service's *effective* status (after drain, operator override and checks are applied).
+ * Watch streams, listeners and routing all consume these same events.
+ */
+export interface HealthChangeEvent {
+  readonly service: string;
+  /** Undefined when the service was not registered before. */
+  readonly previous: ServingStatus | undefined;
+  /** Undefined when the service was cleared (unregistered). */
+  readonly status: ServingStatus | undefined;
+  /** Why: the caller's reason, a check's name and error, `drain`, `shutdown`… */
+  readonly reason: string;
+  /** `now()` at the change, in milliseconds. */
+  readonly time: number;
+}
+
+export type HealthChangeListener = (event: HealthChangeEvent) => void;
+
+/** The layers behind one service's effective status, for the admin surface and diagnostics. */
+export interface ServiceHealthSnapshot {
+  readonly service: string;
+  /** Effective status: what Check answers. */
+  readonly status: ServingStatus;
+  /** Reason of the last effective change. */
+  readonly reason: string;
+  /** Time of the last effective change. */
+  readonly since: number;
+  /** What `set()` last said; undefined = the default SERVING of a registered service. */
+  readonly base: ServingStatus | undefined;
+  /** The operator's override, if any (beats checks, loses to drain). */
+  readonly override: ServingStatus | undefined;
+  /** Checks (by source name) currently failing for this service, with their reasons. */
+  readonly failing: ReadonlyArray<{ readonly source: string; readonly reason: string }>;
+}
+
+export interface HealthRegistryOptions {
+  /** Clock for event times; `Date.now` by default (tests inject a fake). */
+  now?: () => number;
+  /**
+   * Most watchers open at once across all services; one more is refused with RESOURCE_EXHAUSTED.
+   * Default {@link defaultMaxWatchers}: each watcher costs a few hundred bytes here, the stream behind
+   * it costs far more, so the limit protects the server, not this map.
+   */
+  maxWatchers?: number;
+  /** Called when a listener throws; by default a process warning is emitted. The other listeners still run. */
+  onListenerError?: (error: unknown, event: HealthChangeEvent) => void;
+}
+
+/** Default limit on concurrently open watchers (all services together). */
+export const defaultMaxWatchers = 10_000;
+
+interface Entry {
+  base: ServingStatus | undefined;
+  override: ServingStatus | undefined;
+  failing: Map<string, string>;
+  effective: ServingStatus;
+  reason: string;
+  since: number;
+}
+
+interface QueuedEvent {
+  readonly seq: number;
+  readonly event: HealthChangeEvent;
+}
+
+/**
+ * Health status per service name, plus the overall server status under `""` (registered SERVING at
+ * construction, as grpc-go does).
+ *
+ * Sources of truth, highest first: shutdown/drain (every registered service NOT_SERVING, sticky until
+ * {@link resume}), an operator {@link override}, failing checks ({@link markFailing}), the status given to
+ * {@link set} — or SERVING for a service registered any other way.
+ *
+ * Every change of an effective status becomes one {@link HealthChangeEvent}, delivered synchronously and
+ * in order to listeners and watchers; a listener that changes the registry from inside its callback has
+ * its events queued behind the current one, so every listener sees the same order.
+ */
+export class HealthRegistry {
+  readonly #entries = new Map<string, Entry>();
+  readonly #listeners = new Set<HealthChangeListener>();
+  readonly #watchers = new Map<string, Set<Watcher>>();
+  readonly #now: () => number;
+  readonly #maxWatchers: number;
+  readonly #onListenerError: (error: unknown, event: HealthChangeEvent) => void;
+  readonly #queue: QueuedEvent[] = [];
+  // Services created by #entry and not yet announced; their first #recompute emits `previous: undefined`.
+  readonly #registered = new Set<string>();
+  #dispatching = false;
+  #seq = 0;
+  #watcherCount = 0;
+  #draining = false;
+  #shutdown = false;
+
+  constructor(options: HealthRegistryOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#maxWatchers = options.maxWatchers ?? defaultMaxWatchers;
+    this.#onListenerError = options.onListenerError ?? warnListenerError;
+    this.set("", ServingStatus.Serving, "registered");
+  }
+
+  /** Sets a service's own status and registers the service. Drain, overrides and failing checks still apply on top. */
+  set(service: string, status: ServingStatus, reason = "set"): void {
+    checkStoredStatus(status);
+    const entry = this.#entry(service, reason);
+    entry.base = status;
+    this.#recompute(service, entry, reason);
+  }
+
+  /** Effective status (drain and overrides applied), or undefined for an unregistered service. */
+  get(service: string): ServingStatus | undefined {
+    return this.#entries.get(service)?.effective;
+  }
+
+  /** True when the service is registered (Check answers it instead of NOT_FOUND). */
+  has(service: string): boolean {
+    return this.#entries.has(service);
+  }
+
+  /**
+   * Unregisters a service: Check answers NOT_FOUND again and watchers see SERVICE_UNKNOWN. Its override
+   * and check states go too; a check still bound to it registers it again at its next result.
+   */
+  clear(service: string, reason = "cleared"): void {
+    const entry = this.#entries.get(service);
+    if (entry === undefined) return;
+    this.#entries.delete(service);
+    this.#emit({ service, previous: entry.effective, status: undefined, reason, time: this.#now() });
+  }
+
+  /** Every registered service's effective status. */
+  list(): Map<string, ServingStatus> {
+    const result = new Map<string, ServingStatus>();
+    for (const [service, entry] of this.#entries) result.set(service, entry.effective);
+    return result;
+  }
+
+  /** Number of registered services (including `""`). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Each registered service with its layers, reason and time of its last change. */
+  snapshot(): ServiceHealthSnapshot[] {
+    return [...this.#entries].map(([service, entry]) => ({
+      service,
+      status: entry.effective,
+      reason: entry.reason,
+      since: entry.since,
+      base: entry.base,
+      override: entry.override,
+      failing: [...entry.failing].map(([source, reason]) => ({ source, reason })),
+    }));
+  }
+
+  /**
+   * Operator override: `status` beats checks and `set()` (not drain) until cleared with `undefined`.
+   * Registers the service when it is unknown.
+   */
+  override(service: string, status: ServingStatus | undefined, reason = "override"): void {
+    if (status !== undefined) checkStoredStatus(status);
+    const entry = status === undefined ? this.#entries.get(service) : this.#entry(service, reason);
+    if (entry === undefined) return;
+    entry.override = status;
+    this.#recompute(service, entry, reason);
+  }
+
+  /**
+   * Records that `source` (a check, a dependency) fails for `service`: the service is NOT_SERVING
+   * while any source fails. Registers the service when it is unknown.
+   */
+  markFailing(service: string, source: string, reason: string): void {
+    const entry = this.#entry(service, reason);
+    entry.failing.set(source, reason);
+    this.#recompute(service, entry, reason);
+  }
+
+  /** Records that `source` passes for `service` again. Registers the service when it is unknown. */
+  markPassing(service: string, source: string, reason = `${source} passed`): void {
+    const entry = this.#entry(service, reason);
+    entry.failing.delete(source);
+    this.#recompute(service, entry, reason);
+  }
+
+  /**
+   * Subscribes to every effective change. Returns the function that unsubscribes. A listener that
+   * throws is reported through `onListenerError` and the others still run.
+   */
+  onChange(listener: HealthChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Watches one service: yields its current status at once (SERVICE_UNKNOWN while it is not
+   * registered — it may become so), then each change. A consumer slower than the changes gets the
+   * latest status, never a queue: what it sees last is always the current status. The iterator returns
+   * when `signal` aborts; its slot is freed at once on abort or `return()`.
+   *
+   * @throws RpcError RESOURCE_EXHAUSTED when `maxWatchers` are already open.
+   */
+  watch(service: string, signal: AbortSignal): AsyncIterableIterator<ServingStatus> {
+    const initial = this.get(service) ?? ServingStatus.ServiceUnknown;
+    if (signal.aborted) return new Watcher(initial, this.#seq, undefined, () => {}, true);
+    if (this.#watcherCount >= this.#maxWatchers)
+      throw new RpcError(
+        Code.ResourceExhausted,
+        `too many health watchers (limit ${this.#maxWatchers}); try again later`,
+      );
+    let set = this.#watchers.get(service);
+    if (set === undefined) {
+      set = new Set();
+      this.#watchers.set(service, set);
+    }
+    const watchers = set;
+    const watcher = new Watcher(initial, this.#seq, signal, (w) => {
+      watchers.delete(w);
+      if (watchers.size === 0 && this.#watchers.get(service) === watchers) this.#watchers.delete(service);
+      this.#watcherCount--;
+    });
+    watchers.add(watcher);
+    this.#watcherCount++;
+    return watcher;
+  }
+
+  /** Watchers open now, across all services. */
+  get watcherCount(): number {
+    return this.#watcherCount;
+  }
+
+  /**
+   * Drains: every registered service (and any registered later) reads NOT_SERVING until
+   * {@link resume}, whatever `set()`, overrides or checks say meanwhile. Like grpc-go's `Shutdown()`
+   * but reversible.
+   */
+  drain(reason = "drain"): void {
+    if (this.#draining || this.#shutdown) return;
+    this.#draining = true;
+    this.#recomputeAll(reason);
+  }
+
+  /** Ends a drain: every service gets back the status its layers give it now. No-op after shutdown. */
+  resume(reason = "resume"): void {
+    if (!this.#draining || this.#shutdown) return;
+    this.#draining = false;
+    this.#recomputeAll(reason);
+  }
+
+  /** True while drained or shut down. */
+  get draining(): boolean {
+    return this.#draining || this.#shutdown;
+  }
+
+  /** True once {@link shutdown} ran. */
+  get isShutdown(): boolean {
+    return this.#shutdown;
+  }
+
+  /** Permanent NOT_SERVING for every service (server close uses it); resume() no longer undoes it. */
+  shutdown(reason = "shutdown"): void {
+    if (this.#shutdown) return;
+    this.#shutdown = true;
+    this.#draining = false;
+    this.#recomputeAll(reason);
+  }
+
+  #entry(service: string, reason: string): Entry {
+    let entry = this.#entries.get(service);
+    if (entry === undefined) {
+      // Placeholder effective status; #recompute decides the real one and emits the registration.
+      entry = {
+        base: undefined,
+        override: undefined,
+        failing: new Map(),
+        effective: ServingStatus.Unknown,
+        reason,
+        since: this.#now(),
+      };
+      this.#entries.set(service, entry);
+      this.#registered.add(service);
+    }
+    return entry;
+  }
+
+  #effective(entry: Entry): ServingStatus {
+    if (this.#draining || this.#shutdown) return ServingStatus.NotServing;
+    if (entry.override !== undefined) return entry.override;
+    if (entry.failing.size > 0) return ServingStatus.NotServing;
+    return entry.base ?? ServingStatus.Serving;
+  }
+
+  #recompute(service: string, entry: Entry, reason: string): void {
+    const status = this.#effective(entry);
+    const fresh = this.#registered.delete(service);
+    if (!fresh && status === entry.effective) return;
+    const previous = fresh ? undefined : entry.effective;
+    const time = this.#now();
+    entry.effective = status;
+    entry.reason = reason;
+    entry.since = time;
+    this.#emit({ service, previous, status, reason, time });
+  }
+
+  #recomputeAll(reason: string): void {
+    for (const [service, entry] of [...this.#entries]) {
+      // A listener may have cleared it while an earlier service's event ran.
+      if (this.#entries.get(service) === entry) this.#recompute(service, entry, reason);
+    }
+  }
+
+  #emit(event: HealthChangeEvent): void {
+    this.#queue.push({ seq: ++this.#seq, event });
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    try {
+      for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift())
+        this.#deliver(item);
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #deliver({ seq, event }: QueuedEvent): void {
+    const watchers = this.#watchers.get(event.service);
+    if (watchers !== undefined) {
+      const status = event.status ?? ServingStatus.ServiceUnknown;
+      for (const watcher of watchers) watcher.push(status, seq);
+    }
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        try {
+          this.#onListenerError(error, event);
+        } catch {
+          // An error reporter that throws must not stop the dispatch either.
+        }
+      }
+    }
+  }
+}
+
+function checkStoredStatus(status: ServingStatus): void {
+  if (
+    status !== ServingStatus.Serving &&
+    status !== ServingStatus.NotServing &&
+    status !== ServingStatus.Unknown
+  )
+    throw new RpcError(
+      Code.InvalidArgument,
+      `a service's status is SERVING, NOT_SERVING or UNKNOWN, not ${String(status)}`,
+    );
+}
+
+function warnListenerError(error: unknown, event: HealthChangeEvent): void {
+  const text = error instanceof Error ? error.message : String(error);
+  process.emitWarning(
+    `health listener threw on a change of '${event.service}': ${text}`,
+    "HealthRegistryWarning",
+  );
+}
+
+type Waiter = (result: IteratorResult<ServingStatus, undefined>) => void;
+
+/**
+ * One watch: holds only the latest undelivered status (latest-value coalescing), so a consumer that
+ * does not read costs a constant amount of memory however often the status flips.
+ */
+class Watcher implements AsyncIterableIterator<ServingStatus> {
+  #latest: ServingStatus;
+  #delivered: ServingStatus | undefined;
+  readonly #createdAt: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #detach: (watcher: Watcher) => void;
+  readonly #waiters: Waiter[] = [];
+  #done: boolean;
+
+  constructor(
+    initial: ServingStatus,
+    createdAt: number,
+    signal: AbortSignal | undefined,
+    detach: (watcher: Watcher) => void,
+    done = false,
+  ) {
+    this.#latest = initial;
+    this.#delivered = undefined;
+    this.#createdAt = createdAt;
+    this.#signal = signal;
+    this.#detach = detach;
+    this.#done = done;
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** @internal Called by the registry for each event on this watcher's service. */
+  push(status: ServingStatus, seq: number): void {
+    // Events queued before this watcher existed are already reflected in its initial status.
+    if (this.#done || seq <= this.#createdAt) return;
+    this.#latest = status;
+    if (status === this.#delivered) return;
+    const waiter = this.#waiters.shift();
+    if (waiter === undefined) return;
+    this.#delivered = status;
+    waiter({ value: status, done: false });
+  }
+
+  next(): Promise<IteratorResult<ServingStatus, undefined>> {
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    if (this.#latest !== this.#delivered && this.#waiters.length === 0) {
+      this.#delivered = this.#latest;
+      return Promise.resolve({ value: this.#latest, done: false });
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  return(): Promise<IteratorResult<ServingStatus, undefined>> {
+    this.#finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  readonly #onAbort = (): void => {
+    this.#finish();
+  };
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#detach(this);
+    for (const waiter of this.#waiters.splice(0)) waiter({ value: undefined, done: true });
+  }
+}

@@ -1,0 +1,91 @@
+import type { CodecName } from "../codec/message-codec.ts";
+
+/** The protocol families served, told apart by the request's content-type. */
+export type ProtocolKind = "grpc" | "grpc-web" | "triple";
+
+/**
+ * What a request's content-type says about the call. Instances are shared and frozen: negotiation
+ * allocates nothing for the content-types real clients send.
+ */
+export interface ContentTypeInfo {
+  readonly protocol: ProtocolKind;
+  readonly codec: CodecName;
+  /**
+   * True when the body is a sequence of envelopes (gRPC, gRPC-Web, triple/Connect streaming);
+   * false for a triple unary body, which is the raw message.
+   */
+  readonly enveloped: boolean;
+  /** gRPC-Web-Text: the body is base64 in both directions. */
+  readonly text: boolean;
+  /** The content-type the response carries. */
+  readonly responseType: string;
+}
+
+function info(
+  protocol: ProtocolKind,
+  codec: CodecName,
+  enveloped: boolean,
+  text: boolean,
+  responseType: string,
+): ContentTypeInfo {
+  return Object.freeze({ protocol, codec, enveloped, text, responseType });
+}
+
+const grpcProto = info("grpc", "proto", true, false, "application/grpc");
+const grpcProtoNamed = info("grpc", "proto", true, false, "application/grpc+proto");
+const grpcJson = info("grpc", "json", true, false, "application/grpc+json");
+const webProto = info("grpc-web", "proto", true, false, "application/grpc-web");
+const webProtoNamed = info("grpc-web", "proto", true, false, "application/grpc-web+proto");
+const webJson = info("grpc-web", "json", true, false, "application/grpc-web+json");
+const webTextProto = info("grpc-web", "proto", true, true, "application/grpc-web-text");
+const webTextProtoNamed = info("grpc-web", "proto", true, true, "application/grpc-web-text+proto");
+const webTextJson = info("grpc-web", "json", true, true, "application/grpc-web-text+json");
+const tripleJson = info("triple", "json", false, false, "application/json");
+const tripleProto = info("triple", "proto", false, false, "application/proto");
+const connectJson = info("triple", "json", true, false, "application/connect+json");
+const connectProto = info("triple", "proto", true, false, "application/connect+proto");
+
+// Exact spellings, looked up before any parsing.
+const known = new Map<string, ContentTypeInfo>([
+  ["application/grpc", grpcProto],
+  ["application/grpc+proto", grpcProtoNamed],
+  ["application/grpc+json", grpcJson],
+  ["application/grpc-web", webProto],
+  ["application/grpc-web+proto", webProtoNamed],
+  ["application/grpc-web+json", webJson],
+  ["application/grpc-web-text", webTextProto],
+  ["application/grpc-web-text+proto", webTextProtoNamed],
+  ["application/grpc-web-text+json", webTextJson],
+  ["application/json", tripleJson],
+  ["application/proto", tripleProto],
+  ["application/connect+json", connectJson],
+  ["application/connect+proto", connectProto],
+]);
+
+// `type/subtype` then parameters; JSON may say `charset=utf-8` (any case, quoted or not), nothing else.
+const parameterPattern = /^\s*([a-z0-9-]+)\s*=\s*"?([^";]*)"?\s*$/;
+
+/**
+ * Reads a request content-type: the protocol, codec and body framing, or undefined when it is none
+ * of the served ones (the caller answers HTTP 415). Matching is case-insensitive; a `charset`
+ * parameter is accepted when it names UTF-8, and only for JSON.
+ */
+export function parseContentType(value: string | undefined): ContentTypeInfo | undefined {
+  if (value === undefined) return undefined;
+  const exact = known.get(value);
+  if (exact !== undefined) return exact;
+  const parts = value.toLowerCase().split(";");
+  const found = known.get(parts[0]!.trim());
+  if (found === undefined) return undefined;
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part.trim() === "") continue;
+    const match = parameterPattern.exec(part);
+    if (match === null || match[1] !== "charset" || found.codec !== "json") return undefined;
+    if (match[2] !== "utf-8" && match[2] !== "utf8") return undefined;
+  }
+  return found;
+}
+
+/** Every content-type served, for documentation and `Accept`-style error messages. */
+export const servedContentTypes: readonly string[] = [...known.keys()];

@@ -1,0 +1,73 @@
+import { appendMetadataToHeaders } from "../wire/metadata.ts";
+import type { Metadata } from "../wire/rpc-error.ts";
+import type { OutgoingHeaders } from "./response-sink.ts";
+
+/**
+ * A constant header object per response content-type, so that calls without metadata reuse one
+ * object instead of building one each time.
+ */
+export function headerCache(build: (contentType: string) => OutgoingHeaders): (contentType: string) => OutgoingHeaders {
+  const cache = new Map<string, OutgoingHeaders>();
+  return (contentType) => {
+    let headers = cache.get(contentType);
+    if (headers === undefined) {
+      headers = Object.freeze(build(contentType)) as OutgoingHeaders;
+      cache.set(contentType, headers);
+    }
+    return headers;
+  };
+}
+
+/** True when a metadata map is absent or holds nothing. */
+export function isEmpty(metadata: Metadata | undefined): boolean {
+  return metadata === undefined || metadata.size === 0;
+}
+
+/**
+ * `base` plus metadata, as a new object; `base` itself when there is no metadata. With `prefix`,
+ * every key is written prefixed (`trailer-` for triple unary trailers).
+ * @throws RpcError INTERNAL for an invalid key or value, unless `lenient`, which drops them (error paths
+ *   must still be able to answer).
+ */
+export function withMetadata(
+  base: OutgoingHeaders,
+  metadata: Metadata | undefined,
+  prefix = "",
+  lenient = false,
+): OutgoingHeaders {
+  if (metadata === undefined || metadata.size === 0) return base;
+  const out: OutgoingHeaders = { ...base };
+  const source = prefix === "" ? metadata : prefixed(metadata, prefix);
+  if (!lenient) {
+    appendMetadataToHeaders(out, source);
+    return out;
+  }
+  for (const [key, values] of source) {
+    try {
+      appendMetadataToHeaders(out, new Map([[key, values]]));
+    } catch {
+      // A handler's malformed metadata must not keep the error itself from being sent.
+    }
+  }
+  return out;
+}
+
+function prefixed(metadata: Metadata, prefix: string): Metadata {
+  const out: Metadata = new Map();
+  for (const [key, values] of metadata) out.set(prefix + key, values);
+  return out;
+}
+
+/** Merges metadata maps into one (later ones append); undefined when all are empty. */
+export function mergeMetadata(...list: (Metadata | undefined)[]): Metadata | undefined {
+  let out: Metadata | undefined;
+  for (const metadata of list) {
+    if (metadata === undefined || metadata.size === 0) continue;
+    if (out === undefined) {
+      out = new Map(metadata);
+      continue;
+    }
+    for (const [key, values] of metadata) out.set(key, [...(out.get(key) ?? []), ...values]);
+  }
+  return out;
+}

@@ -1,0 +1,84 @@
+import { Code } from "../wire/code.ts";
+import { type Compression, findCompression, identity } from "../wire/compression.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import { parseGrpcTimeout, parseTimeoutMs } from "../wire/timeout.ts";
+import type { ContentTypeInfo } from "./content-type.ts";
+
+/** Request headers as node:http2 and node:http hand them over: lower-case names. */
+export type IncomingHeaders = Record<string, string | string[] | undefined>;
+
+function single(value: string | string[] | undefined): string | undefined {
+  return typeof value === "string" || value === undefined ? value : value[0];
+}
+
+/** The header naming the request message encoding, per protocol. */
+export function encodingHeaderName(type: ContentTypeInfo): string {
+  if (type.protocol !== "triple") return "grpc-encoding";
+  return type.enveloped ? "connect-content-encoding" : "content-encoding";
+}
+
+/** The header a server lists its accepted encodings in, per protocol. */
+export function acceptEncodingHeaderName(type: ContentTypeInfo): string {
+  if (type.protocol !== "triple") return "grpc-accept-encoding";
+  return type.enveloped ? "connect-accept-encoding" : "accept-encoding";
+}
+
+/**
+ * The compression of the request messages, from `grpc-encoding` (gRPC, gRPC-Web),
+ * `Content-Encoding` (triple unary) or `Connect-Content-Encoding` (triple streaming).
+ * @throws RpcError UNIMPLEMENTED for an unsupported encoding (the protocol writers then list the
+ *   accepted ones in the protocol's accept header).
+ */
+export function requestCompression(type: ContentTypeInfo, headers: IncomingHeaders): Compression {
+  const name = single(headers[encodingHeaderName(type)]);
+  if (name === undefined || name === "identity") return identity;
+  return findCompression(name);
+}
+
+// Timeout headers of the three triple dialects, in the order they are looked for.
+const tripleTimeoutHeaders = ["triple-timeout-ms", "tri-service-timeout", "connect-timeout-ms"] as const;
+
+/**
+ * The request timeout in milliseconds, or undefined without one: `grpc-timeout` for gRPC and
+ * gRPC-Web, else the first of `Triple-Timeout-Ms` (dubbo-go), `TRI-Service-Timeout` (dubbo-js) and
+ * `Connect-Timeout-Ms` (connect).
+ * @throws RpcError INTERNAL for a malformed `grpc-timeout`, INVALID_ARGUMENT for a malformed triple one.
+ */
+export function requestTimeoutMs(type: ContentTypeInfo, headers: IncomingHeaders): number | undefined {
+  if (type.protocol !== "triple") {
+    const value = single(headers["grpc-timeout"]);
+    return value === undefined ? undefined : parseGrpcTimeout(value);
+  }
+  for (const name of tripleTimeoutHeaders) {
+    const value = single(headers[name]);
+    if (value !== undefined) return parseTimeoutMs(value);
+  }
+  return undefined;
+}
+
+// Each triple dialect's version header and the one value it may carry. None is required: curl sends none.
+const versionHeaders: readonly (readonly [string, string])[] = [
+  ["triple-protocol-version", "0.1.0"],
+  ["tri-protocol-version", "1.0.0"],
+  ["connect-protocol-version", "1"],
+];
+
+/**
+ * Checks the triple dialects' protocol version headers (`Triple-Protocol-Version: 0.1.0`,
+ * `TRI-Protocol-Version: 1.0.0`, `Connect-Protocol-Version: 1`) when present.
+ * @throws RpcError INVALID_ARGUMENT for another value, as dubbo-go and connect do.
+ */
+export function checkProtocolVersion(type: ContentTypeInfo, headers: IncomingHeaders): void {
+  if (type.protocol !== "triple") return;
+  for (const [name, expected] of versionHeaders) {
+    const value = single(headers[name]);
+    if (value !== undefined && value !== expected) {
+      throw new RpcError(Code.InvalidArgument, `${name} must be "${expected}": got "${value}"`);
+    }
+  }
+}
+
+/** A single-valued request header, the first one when it was repeated. */
+export function headerValue(headers: IncomingHeaders, name: string): string | undefined {
+  return single(headers[name]);
+}

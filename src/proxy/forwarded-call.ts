@@ -1,0 +1,242 @@
+import http2 from "node:http2";
+import type { CallOutcome, EndpointPicker, PickedEndpoint } from "../client/endpoint-picker.ts";
+import { parseContentType } from "../protocol/content-type.ts";
+import { writerFor } from "../protocol/negotiate.ts";
+import type { OutgoingHeaders } from "../protocol/response-sink.ts";
+import { Code } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import type { Downstream } from "./downstream.ts";
+import { endsWithTrailers, forwardedResponseHeaders, upstreamRequestHeaders } from "./hop-headers.ts";
+import type { UpstreamSessions } from "./upstream-sessions.ts";
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+
+/** Counters of a proxy, for operators and benchmarks. */
+export interface ProxyStats {
+  /** Calls received for forwarding. */
+  calls: number;
+  /** Attempts sent to each upstream (retries included). */
+  readonly attempts: Map<string, number>;
+  /** Attempts retried on another upstream because the first never reached its server. */
+  retried: number;
+  /** Calls answered UNAVAILABLE by the proxy itself (no routable upstream, or every attempt failed). */
+  unavailable: number;
+  /** Calls whose upstream failed after answering (reset mid-stream). */
+  broken: number;
+}
+
+/** What every forwarded call shares. @internal */
+export interface ForwardContext {
+  readonly picker: EndpointPicker;
+  readonly sessions: UpstreamSessions;
+  readonly maxAttempts: number;
+  readonly maxReplayBytes: number;
+  readonly stats: ProxyStats;
+  readonly inFlight: Set<ForwardedCall>;
+}
+
+const unavailableTextHeaders = Object.freeze({ "content-type": "text/plain; charset=utf-8" });
+
+/**
+ * One call passed through to an upstream: the request head and body bytes go up unchanged (minus
+ * hop-by-hop headers), the response head, body and trailers come back unchanged; messages are never
+ * decoded. Until the upstream answers, the request bytes are kept (up to `maxReplayBytes`) so a call
+ * that never reached a server — connection refused, stream refused, GOAWAY — is sent to another one.
+ * @internal
+ */
+export class ForwardedCall {
+  readonly #ctx: ForwardContext;
+  readonly #down: Downstream;
+  readonly #tried = new Set<string>();
+  #replay: Buffer[] | undefined = [];
+  #replayBytes = 0;
+  #requestEnded = false;
+  #lease: PickedEndpoint | undefined;
+  #up: http2.ClientHttp2Stream | undefined;
+  #responded = false;
+  #withTrailers = false;
+  #status = 0;
+  #trailers: http2.IncomingHttpHeaders | undefined;
+  #done = false;
+
+  constructor(ctx: ForwardContext, down: Downstream) {
+    this.#ctx = ctx;
+    this.#down = down;
+  }
+
+  start(): void {
+    this.#ctx.stats.calls++;
+    this.#ctx.inFlight.add(this);
+    const body = this.#down.body;
+    body.on("data", (chunk: Buffer) => this.#onRequestData(chunk));
+    body.on("end", () => this.#onRequestEnd());
+    this.#down.onGone(() => this.#onGone());
+    this.#attempt();
+  }
+
+  #attempt(): void {
+    const ctx = this.#ctx;
+    const picked = ctx.picker.pick(this.#tried);
+    if (picked === undefined) {
+      this.#unavailable(this.#tried.size === 0 ? "no healthy upstream" : "no upstream could take the call");
+      return;
+    }
+    this.#lease = picked;
+    this.#tried.add(picked.endpoint);
+    ctx.stats.attempts.set(picked.endpoint, (ctx.stats.attempts.get(picked.endpoint) ?? 0) + 1);
+    const down = this.#down;
+    let up: http2.ClientHttp2Stream;
+    try {
+      up = ctx.sessions.request(picked.endpoint, upstreamRequestHeaders(down.method, down.path, down.headers));
+    } catch {
+      /* c8 ignore next 3: only when the proxy is closing between pick and request */
+      this.#failAttempt(picked, true);
+      return;
+    }
+    this.#up = up;
+    up.on("error", () => {});
+    up.once("response", (headers, flags) => this.#onResponse(up, headers, flags));
+    up.once("trailers", (trailers) => {
+      this.#trailers = trailers;
+    });
+    up.once("close", () => this.#onUpstreamClose(up, picked));
+    for (const chunk of this.#replay ?? []) up.write(chunk);
+    if (this.#requestEnded) up.end();
+    else down.body.resume();
+  }
+
+  #onRequestData(chunk: Buffer): void {
+    if (this.#done) return;
+    const replay = this.#replay;
+    if (replay !== undefined) {
+      this.#replayBytes += chunk.length;
+      if (this.#replayBytes > this.#ctx.maxReplayBytes) this.#replay = undefined;
+      else replay.push(chunk);
+    }
+    const up = this.#up;
+    if (up !== undefined && !up.destroyed && !up.write(chunk)) {
+      const body = this.#down.body;
+      body.pause();
+      up.once("drain", () => body.resume());
+    }
+  }
+
+  #onRequestEnd(): void {
+    this.#requestEnded = true;
+    const up = this.#up;
+    if (!this.#done && up !== undefined && !up.destroyed) up.end();
+  }
+
+  #onResponse(up: http2.ClientHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number): void {
+    if (this.#done || up !== this.#up) return;
+    this.#responded = true;
+    this.#replay = undefined;
+    const status = Number(headers[":status"] ?? 502);
+    this.#status = status;
+    const forwarded = forwardedResponseHeaders(headers);
+    const down = this.#down;
+    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+      // Trailers-Only (a gRPC error before any message) stays one HEADERS frame.
+      down.respond(status, forwarded, true, false);
+      up.resume();
+      this.#finish(outcomeOf(status, headers["grpc-status"]));
+      return;
+    }
+    this.#withTrailers = endsWithTrailers(headers["content-type"]);
+    down.respond(status, forwarded, false, this.#withTrailers);
+    up.on("data", (chunk: Buffer) => {
+      if (!down.write(chunk)) {
+        up.pause();
+        down.onceDrain(() => up.resume());
+      }
+    });
+    up.once("end", () => this.#onUpstreamEnd());
+  }
+
+  #onUpstreamEnd(): void {
+    if (this.#done) return;
+    const trailers = this.#trailers;
+    let outgoing: OutgoingHeaders | undefined;
+    if (this.#withTrailers) {
+      outgoing =
+        trailers === undefined
+          ? { "grpc-status": String(Code.Internal), "grpc-message": "upstream response ended without trailers" }
+          : forwardedResponseHeaders(trailers);
+    }
+    this.#down.end(outgoing);
+    const grpcStatus = trailers?.["grpc-status"];
+    this.#finish(outcomeOf(this.#status, this.#withTrailers && trailers === undefined ? "13" : grpcStatus));
+  }
+
+  #onUpstreamClose(up: http2.ClientHttp2Stream, picked: PickedEndpoint): void {
+    if (this.#done || up !== this.#up) return;
+    if (!this.#responded) {
+      // Never reached a server (still pending: no connection; or refused, as after GOAWAY): safe to resend.
+      const unprocessed = up.pending || up.rstCode === NGHTTP2_REFUSED_STREAM;
+      this.#failAttempt(picked, unprocessed);
+      return;
+    }
+    // The upstream went away mid-response: say so in-protocol where the protocol can.
+    this.#ctx.stats.broken++;
+    if (this.#withTrailers) {
+      this.#down.end({
+        "grpc-status": String(Code.Unavailable),
+        "grpc-message": `upstream stream reset (HTTP/2 code ${up.rstCode ?? "none"})`,
+      });
+    } else {
+      this.#down.reset();
+    }
+    this.#finish("failure");
+  }
+
+  #failAttempt(picked: PickedEndpoint, retryable: boolean): void {
+    picked.done("failure");
+    this.#lease = undefined;
+    this.#up = undefined;
+    const ctx = this.#ctx;
+    if (retryable && this.#replay !== undefined && this.#tried.size < ctx.maxAttempts) {
+      ctx.stats.retried++;
+      this.#attempt();
+      return;
+    }
+    this.#unavailable(`upstream ${picked.endpoint} failed before answering`);
+  }
+
+  #onGone(): void {
+    if (this.#done) return;
+    const up = this.#up;
+    if (up !== undefined && !up.destroyed) up.close(NGHTTP2_CANCEL);
+    this.#finish("cancelled");
+  }
+
+  /** No upstream took the call: UNAVAILABLE in the caller's protocol (gRPC Trailers-Only, triple 503…). */
+  #unavailable(message: string): void {
+    const lease = this.#lease;
+    this.#lease = undefined;
+    this.#finish("failure", lease);
+    this.#ctx.stats.unavailable++;
+    // The rest of the request body is read and dropped, so an HTTP/1.1 connection stays usable.
+    this.#down.body.resume();
+    const exchange = this.#down.exchange();
+    const type = parseContentType(this.#down.headers["content-type"] as string | undefined);
+    if (type === undefined) {
+      exchange.respond(503, unavailableTextHeaders, Buffer.from(`${message}\n`), undefined);
+      return;
+    }
+    writerFor(type).writeError(exchange, type, new RpcError(Code.Unavailable, message), undefined, undefined);
+  }
+
+  #finish(outcome: CallOutcome, lease = this.#lease): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#replay = undefined;
+    this.#ctx.inFlight.delete(this);
+    lease?.done(outcome);
+  }
+}
+
+/** Gateway failures count against the upstream (Envoy's consecutive_gateway_failure); application errors do not. */
+function outcomeOf(status: number, grpcStatus: string | string[] | undefined): CallOutcome {
+  if (status === 502 || status === 503 || status === 504) return "failure";
+  return grpcStatus === String(Code.Unavailable) ? "failure" : "success";
+}

@@ -1,0 +1,185 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import type net from "node:net";
+import { createEndpointPicker, type EndpointPicker, type EndpointPickerOptions } from "../client/endpoint-picker.ts";
+import { ServingStatus } from "../codec/health-types.ts";
+import { healthServiceName } from "../codec/health-types.ts";
+import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
+import { HealthRegistry } from "../health/registry.ts";
+import { defaultGraceMs, type Http1Options, type Http2Options } from "../server/options.ts";
+import { PortListener, type TlsOptions } from "../server/port-listener.ts";
+import { RpcHandler } from "../server/rpc-handler.ts";
+import { Code } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import { H1Downstream, H2Downstream } from "./downstream.ts";
+import { type ForwardContext, ForwardedCall, type ProxyStats } from "./forwarded-call.ts";
+import { type UpstreamConnectionOptions, UpstreamSessions } from "./upstream-sessions.ts";
+
+/** Options of {@link createTripleProxy}. */
+export interface TripleProxyOptions {
+  /** Upstream servers: `http://host:port`, `host:port`, `tri://host:port`, `https://host:port`. */
+  upstreams: readonly string[];
+  /**
+   * The service the upstreams serve: watched on each (`grpc.health.v1.Health/Watch`) to route, and
+   * reported by the proxy's own health. `""` (default) watches each upstream as a whole.
+   */
+  service?: string;
+  /** Picker settings (policy, panic threshold, health mode, backoff, outlier ejection…). */
+  picker?: Omit<EndpointPickerOptions, "endpoints" | "service">;
+  /** The registry the proxy's own `grpc.health.v1.Health` answers from; a new one by default. */
+  health?: HealthRegistry;
+  /** Options of the proxy's health service. */
+  healthService?: HealthServiceOptions;
+  /** Connections to the upstreams. */
+  upstream?: UpstreamConnectionOptions;
+  /** Serve TLS (ALPN h2 and http/1.1) to callers instead of plaintext h2c + HTTP/1.1. */
+  tls?: TlsOptions;
+  http2?: Http2Options;
+  http1?: Http1Options;
+  /** Most upstreams one call is tried on (only calls that never reached a server are retried). Default 3. */
+  maxAttempts?: number;
+  /** Request bytes kept for such a retry; a call with a larger body is not retried. Default 64 KiB. */
+  maxReplayBytes?: number;
+}
+
+const http1PollMs = 25;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * A forwarding proxy for gRPC, gRPC-Web, triple and Connect calls (HTTP/2 and HTTP/1.1 in, HTTP/2 to
+ * the upstreams): each call goes to a healthy upstream chosen by an {@link EndpointPicker}, bytes,
+ * headers and trailers passed through without decoding. The proxy hosts its own
+ * `grpc.health.v1.Health`: SERVING while at least one upstream is. With no routable upstream a call
+ * gets UNAVAILABLE in its own protocol.
+ */
+export class TripleProxy {
+  readonly health: HealthRegistry;
+  readonly picker: EndpointPicker;
+  readonly service: string;
+  readonly stats: ProxyStats = { calls: 0, attempts: new Map(), retried: 0, unavailable: 0, broken: 0 };
+  readonly #options: TripleProxyOptions;
+  readonly #rpc: RpcHandler;
+  readonly #ctx: ForwardContext;
+  readonly #sessions: UpstreamSessions;
+  #listener: PortListener | undefined;
+  #address: { port: number; host: string } | undefined;
+  #closing: Promise<void> | undefined;
+  #serving: boolean | undefined;
+
+  constructor(options: TripleProxyOptions) {
+    this.#options = options;
+    this.service = options.service ?? "";
+    this.health = options.health ?? new HealthRegistry();
+    this.#sessions = new UpstreamSessions(options.upstreams, options.upstream);
+    this.picker = createEndpointPicker({ ...options.picker, endpoints: options.upstreams, service: this.service });
+    this.#rpc = new RpcHandler({ answerUnknownPaths: false });
+    this.#rpc.addService(healthServiceName, createHealthService(this.health, options.healthService ?? {}));
+    const maxAttempts = options.maxAttempts ?? 3;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError("maxAttempts must be a whole number >= 1");
+    this.#ctx = {
+      picker: this.picker,
+      sessions: this.#sessions,
+      maxAttempts,
+      maxReplayBytes: options.maxReplayBytes ?? 64 * 1024,
+      stats: this.stats,
+      inFlight: new Set(),
+    };
+    this.#updateHealth();
+    this.picker.on(() => this.#updateHealth());
+  }
+
+  /** The bound port (0 before `listen()`). */
+  get port(): number {
+    return this.#address?.port ?? 0;
+  }
+
+  /** Calls being forwarded now. */
+  get inFlight(): number {
+    return this.#ctx.inFlight.size;
+  }
+
+  /** Starts listening: port 0 picks a free one; the host defaults to 127.0.0.1. */
+  async listen(port = 0, host = "127.0.0.1"): Promise<{ port: number; host: string }> {
+    if (this.#listener !== undefined || this.#closing !== undefined) throw new Error("the proxy is already listening or closed");
+    const listener = new PortListener({
+      tls: this.#options.tls,
+      http2: this.#options.http2,
+      http1: this.#options.http1,
+      onStream: this.#onStream,
+      onRequest: this.#onRequest,
+    });
+    this.#listener = listener;
+    let bound: net.AddressInfo;
+    try {
+      bound = await listener.listen(port, host);
+    } catch (error) {
+      this.#listener = undefined;
+      throw error;
+    }
+    this.#address = { port: bound.port, host: bound.address };
+    return this.#address;
+  }
+
+  /**
+   * Closes gracefully: the proxy's health NOT_SERVING, its Watch streams ended, GOAWAY, forwarded
+   * calls given `graceMs` to finish, then the rest destroyed, the picker and upstream connections
+   * closed. Safe to call more than once.
+   */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(options.graceMs ?? defaultGraceMs);
+    return this.#closing;
+  }
+
+  readonly #onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    if (this.#rpc.handleStream(stream, headers)) return;
+    new ForwardedCall(this.#ctx, new H2Downstream(stream, headers)).start();
+  };
+
+  readonly #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (this.#rpc.handleRequest(req, res)) return;
+    new ForwardedCall(this.#ctx, new H1Downstream(req, res)).start();
+  };
+
+  #updateHealth(): void {
+    if (this.#closing !== undefined) return;
+    const serving = this.picker.healthyCount > 0;
+    if (serving === this.#serving) return;
+    this.#serving = serving;
+    const status = serving ? ServingStatus.Serving : ServingStatus.NotServing;
+    const reason = serving
+      ? `${this.picker.healthyCount} of ${this.picker.endpoints.length} upstreams serving`
+      : "no upstream serving";
+    this.health.set("", status, reason);
+    if (this.service !== "") this.health.set(this.service, status, reason);
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    this.health.shutdown("proxy closing");
+    const listener = this.#listener;
+    if (listener !== undefined) {
+      const stopped = listener.stopAccepting();
+      // A moment for the proxy's own Watch streams to carry NOT_SERVING out.
+      await delay(20);
+      this.#rpc.endStreams(new RpcError(Code.Unavailable, "the proxy is shutting down"));
+      listener.goAway();
+      const deadline = Date.now() + graceMs;
+      while (listener.sockets.size > 0 && Date.now() < deadline) {
+        await delay(Math.min(http1PollMs, Math.max(1, deadline - Date.now())));
+        listener.closeIdleHttp1();
+      }
+      listener.destroyAll();
+      await stopped;
+      listener.dispose();
+    }
+    await this.picker.close();
+    await this.#sessions.close(0);
+  }
+}
+
+/** A new {@link TripleProxy}; call `listen()` to start it. */
+export function createTripleProxy(options: TripleProxyOptions): TripleProxy {
+  return new TripleProxy(options);
+}

@@ -1,0 +1,39 @@
+import type { IncomingHeaders } from "../protocol/request-head.ts";
+import type { ResponseSink } from "../protocol/response-sink.ts";
+
+/**
+ * What an exchange reports to the call reading it. Methods, not closures: one listener object per
+ * call receives every event.
+ * @internal
+ */
+export interface ExchangeListener {
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  /** The transport went away (client reset, disconnect) — or, after the response, simply closed. */
+  onClose(): void;
+  onDrain(): void;
+}
+
+/**
+ * One HTTP request/response, the same for an HTTP/2 stream (core API) and an HTTP/1.1
+ * request/response pair: the request head, the body as events, and the response as a
+ * {@link ResponseSink}.
+ * @internal
+ */
+export interface Exchange extends ResponseSink {
+  readonly method: string;
+  /** The path, query string included. */
+  readonly url: string;
+  readonly headers: IncomingHeaders;
+  readonly remoteAddress: string | undefined;
+  /** True once the transport side of the exchange is gone (reset, socket closed, response done). */
+  readonly closed: boolean;
+  /** Starts delivering body and lifecycle events to `listener`. */
+  attach(listener: ExchangeListener): void;
+  /** Asks for one `onDrain` when the transport can take more. */
+  waitDrain(): void;
+  /** Abandons the exchange: HTTP/2 RST_STREAM (CANCEL), HTTP/1.1 destroys the socket. */
+  destroy(): void;
+  /** Marks the connection for closing after this response (HTTP/1.1 `Connection: close`). */
+  closeConnectionAfter(): void;
+}

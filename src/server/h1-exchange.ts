@@ -1,0 +1,138 @@
+import type http from "node:http";
+import type { IncomingHeaders } from "../protocol/request-head.ts";
+import type { OutgoingHeaders } from "../protocol/response-sink.ts";
+import type { Exchange, ExchangeListener } from "./exchange.ts";
+
+const kExchange = Symbol("triple-health.exchange");
+
+type Request = http.IncomingMessage & { [kExchange]?: H1Exchange };
+type Response = http.ServerResponse & { [kExchange]?: H1Exchange };
+
+function onData(this: Request, chunk: Buffer): void {
+  this[kExchange]?.listener?.onData(chunk);
+}
+function onEnd(this: Request): void {
+  this[kExchange]?.listener?.onEnd();
+}
+function onClose(this: Response): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined) return;
+  exchange.closed = true;
+  exchange.listener?.onClose();
+}
+function onDrain(this: Response): void {
+  this[kExchange]?.listener?.onDrain();
+}
+function ignoreError(): void {}
+
+/** Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. */
+function flatten(headers: OutgoingHeaders, out: string[]): string[] {
+  for (const name of Object.keys(headers)) {
+    const value = headers[name]!;
+    if (typeof value === "string") out.push(name, value);
+    else for (const item of value) out.push(name, item);
+  }
+  return out;
+}
+
+/**
+ * An HTTP/1.1 request/response pair seen as an exchange.
+ * @internal
+ */
+export class H1Exchange implements Exchange {
+  readonly httpVersion = "1.1" as const;
+  readonly req: Request;
+  readonly res: Response;
+  closed = false;
+  listener: ExchangeListener | undefined = undefined;
+
+  constructor(req: http.IncomingMessage, res: http.ServerResponse) {
+    this.req = req as Request;
+    this.res = res as Response;
+    this.req[kExchange] = this;
+    this.res[kExchange] = this;
+    res.sendDate = false;
+    req.on("error", ignoreError);
+    res.on("close", onClose);
+  }
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+  get method(): string {
+    return this.req.method ?? "";
+  }
+  get url(): string {
+    return this.req.url ?? "";
+  }
+  get headers(): IncomingHeaders {
+    return this.req.headers;
+  }
+  get remoteAddress(): string | undefined {
+    return this.req.socket?.remoteAddress;
+  }
+
+  attach(listener: ExchangeListener): void {
+    this.listener = listener;
+    this.req.on("data", onData);
+    this.req.on("end", onEnd);
+  }
+
+  respond(status: number, headers: OutgoingHeaders, body: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
+    const res = this.res;
+    if (this.closed || res.destroyed) return;
+    const head = flatten(headers, []);
+    if (trailers === undefined) {
+      // 204 and 304 carry no body and no length.
+      if (status !== 204 && status !== 304) head.push("content-length", String(body === undefined ? 0 : body.length));
+      res.writeHead(status, head);
+      res.end(body);
+      return;
+    }
+    head.push("trailer", Object.keys(trailers).join(", "));
+    res.writeHead(status, head);
+    if (body !== undefined) res.write(body);
+    res.addTrailers(trailers);
+    res.end();
+  }
+
+  start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
+    const res = this.res;
+    if (this.closed || res.destroyed) return;
+    const head = flatten(headers, []);
+    // gRPC's trailer names are known up front; announcing them is what HTTP/1.1 asks for.
+    if (withTrailers) head.push("trailer", "grpc-status, grpc-message");
+    res.writeHead(status, head);
+    // Send the head now: a stream's first message may be a while coming.
+    res.flushHeaders();
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.res.destroyed) return true;
+    return this.res.write(chunk);
+  }
+
+  finish(chunk: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
+    const res = this.res;
+    if (this.closed || res.destroyed) return;
+    if (trailers !== undefined) {
+      if (chunk !== undefined) res.write(chunk);
+      res.addTrailers(trailers);
+      res.end();
+    } else {
+      res.end(chunk);
+    }
+  }
+
+  waitDrain(): void {
+    this.res.once("drain", onDrain);
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  closeConnectionAfter(): void {
+    this.res.shouldKeepAlive = false;
+  }
+}

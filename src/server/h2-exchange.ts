@@ -1,0 +1,134 @@
+import http2 from "node:http2";
+import type { IncomingHeaders } from "../protocol/request-head.ts";
+import type { OutgoingHeaders } from "../protocol/response-sink.ts";
+import type { Exchange, ExchangeListener } from "./exchange.ts";
+
+const kExchange = Symbol("triple-health.exchange");
+const kTrailers = Symbol("triple-health.trailers");
+
+type Stream = http2.ServerHttp2Stream & { [kExchange]?: H2Exchange; [kTrailers]?: OutgoingHeaders };
+
+// Shared option objects (node:http2 copies them): no per-call allocation.
+const plainOptions = { sendDate: false } as http2.ServerStreamResponseOptions;
+const endOptions = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
+const trailerOptions = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
+
+const { NGHTTP2_CANCEL } = http2.constants;
+
+// Stream event handlers are shared functions reading the exchange off the stream: no closure per call.
+function onData(this: Stream, chunk: Buffer): void {
+  this[kExchange]?.listener?.onData(chunk);
+}
+function onEnd(this: Stream): void {
+  this[kExchange]?.listener?.onEnd();
+}
+function onClose(this: Stream): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined) return;
+  exchange.closed = true;
+  exchange.listener?.onClose();
+}
+function onDrain(this: Stream): void {
+  this[kExchange]?.listener?.onDrain();
+}
+function onWantTrailers(this: Stream): void {
+  const trailers = this[kTrailers];
+  this[kTrailers] = undefined;
+  this.sendTrailers(trailers ?? {});
+}
+// A stream error (a reset with an error code, a protocol error) shows up as 'close' as well; this
+// listener only keeps an unhandled 'error' event from throwing.
+function ignoreError(): void {}
+
+function withStatus(status: number, headers: OutgoingHeaders): OutgoingHeaders {
+  return status === 200 ? headers : { ...headers, ":status": String(status) };
+}
+
+/**
+ * An HTTP/2 stream through the core `stream` API (not the compatibility layer).
+ * @internal
+ */
+export class H2Exchange implements Exchange {
+  readonly httpVersion = "2" as const;
+  readonly stream: Stream;
+  readonly headers: IncomingHeaders;
+  headersSent = false;
+  closed = false;
+  listener: ExchangeListener | undefined = undefined;
+
+  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
+    this.stream = stream as Stream;
+    this.headers = headers;
+    this.stream[kExchange] = this;
+    stream.on("error", ignoreError);
+    stream.on("close", onClose);
+  }
+
+  get method(): string {
+    return (this.headers[":method"] as string | undefined) ?? "";
+  }
+  get url(): string {
+    return (this.headers[":path"] as string | undefined) ?? "";
+  }
+  get remoteAddress(): string | undefined {
+    return this.stream.session?.socket?.remoteAddress;
+  }
+
+  attach(listener: ExchangeListener): void {
+    this.listener = listener;
+    const stream = this.stream;
+    stream.on("data", onData);
+    stream.on("end", onEnd);
+  }
+
+  respond(status: number, headers: OutgoingHeaders, body: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
+    this.headersSent = true;
+    const stream = this.stream;
+    if (this.closed || stream.destroyed) return;
+    const head = withStatus(status, headers);
+    if (trailers !== undefined) {
+      stream[kTrailers] = trailers;
+      stream.once("wantTrailers", onWantTrailers);
+      stream.respond(head, trailerOptions);
+      stream.end(body);
+    } else if (body === undefined) {
+      stream.respond(head, endOptions);
+    } else {
+      stream.respond(head, plainOptions);
+      stream.end(body);
+    }
+  }
+
+  start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
+    this.headersSent = true;
+    if (this.closed || this.stream.destroyed) return;
+    this.stream.respond(withStatus(status, headers), withTrailers ? trailerOptions : plainOptions);
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.stream.destroyed) return true;
+    return this.stream.write(chunk);
+  }
+
+  finish(chunk: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
+    const stream = this.stream;
+    if (this.closed || stream.destroyed) return;
+    if (trailers !== undefined) {
+      stream[kTrailers] = trailers;
+      stream.once("wantTrailers", onWantTrailers);
+    }
+    stream.end(chunk);
+  }
+
+  waitDrain(): void {
+    this.stream.once("drain", onDrain);
+  }
+
+  destroy(): void {
+    if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  closeConnectionAfter(): void {
+    // HTTP/2 connections are closed with GOAWAY by the server, not per response.
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Transport settings of a TripleServer, with the defaults chosen for a health endpoint that
+ * faces probes, load balancers and, at worst, hostile clients.
+ */
+
+/** HTTP/2 limits (node:http2 settings and session options). */
+export interface Http2Options {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS. Default 100 (nghttp2/nginx-like; bounds a rapid-reset client). */
+  maxConcurrentStreams?: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE per stream. Default 65,535 (the protocol default). */
+  initialWindowSize?: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE. Default 64 KiB. */
+  maxHeaderListSize?: number;
+  /** Most header pairs per block. Default 128 (node's default). */
+  maxHeaderListPairs?: number;
+  /** Memory a session may use, MB, before new streams are refused. Default 10 (node's default). */
+  maxSessionMemory?: number;
+  /** Closes a session idle this long, ms (0 = never). Default 0: Watch streams may be quiet for hours. */
+  sessionIdleTimeoutMs?: number;
+}
+
+/** HTTP/1.1 timeouts (node:http server settings). */
+export interface Http1Options {
+  /** Time to receive the request head, ms: ends slowloris clients. Default 20,000. */
+  headersTimeout?: number;
+  /** Time to receive the whole request, ms (not the response: streams may run long). Default 60,000. */
+  requestTimeout?: number;
+  /** Idle keep-alive connections are closed after this, ms. Default 5,000 (node's default). */
+  keepAliveTimeout?: number;
+  /** Largest request head, bytes. Default 16 KiB (node's default). */
+  maxHeaderSize?: number;
+}
+
+/** @internal */
+export const http2Defaults: Required<Http2Options> = Object.freeze({
+  maxConcurrentStreams: 100,
+  initialWindowSize: 65_535,
+  maxHeaderListSize: 64 * 1024,
+  maxHeaderListPairs: 128,
+  maxSessionMemory: 10,
+  sessionIdleTimeoutMs: 0,
+});
+
+/** @internal */
+export const http1Defaults: Required<Http1Options> = Object.freeze({
+  headersTimeout: 20_000,
+  requestTimeout: 60_000,
+  keepAliveTimeout: 5_000,
+  maxHeaderSize: 16 * 1024,
+});
+
+/** Default grace of `close()`, ms. */
+export const defaultGraceMs = 5_000;

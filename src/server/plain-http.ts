@@ -1,0 +1,115 @@
+import type { OutgoingHeaders } from "../protocol/response-sink.ts";
+import type { Exchange, ExchangeListener } from "./exchange.ts";
+import type { PlainHttpHandler, PlainHttpRequest, PlainHttpResponse } from "./service-types.ts";
+
+/**
+ * Reads a request's body, then offers it to the plain HTTP handlers in order; the first answer is
+ * sent, and `unclaimed` runs when none answers. Bodies above `maxBytes` get 413.
+ * @internal
+ */
+export function answerPlainHttp(
+  exchange: Exchange,
+  handlers: readonly PlainHttpHandler[],
+  maxBytes: number,
+  unclaimed: (exchange: Exchange) => void,
+): void {
+  exchange.attach(new PlainBodyReader(exchange, handlers, maxBytes, unclaimed));
+}
+
+class PlainBodyReader implements ExchangeListener {
+  readonly #exchange: Exchange;
+  readonly #handlers: readonly PlainHttpHandler[];
+  readonly #maxBytes: number;
+  readonly #unclaimed: (exchange: Exchange) => void;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #done = false;
+
+  constructor(
+    exchange: Exchange,
+    handlers: readonly PlainHttpHandler[],
+    maxBytes: number,
+    unclaimed: (exchange: Exchange) => void,
+  ) {
+    this.#exchange = exchange;
+    this.#handlers = handlers;
+    this.#maxBytes = maxBytes;
+    this.#unclaimed = unclaimed;
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.#done) return;
+    this.#size += chunk.length;
+    if (this.#size > this.#maxBytes) {
+      this.#done = true;
+      this.#chunks = [];
+      this.#exchange.closeConnectionAfter();
+      send(this.#exchange, { status: 413, body: "request body too large\n" });
+      return;
+    }
+    this.#chunks.push(chunk);
+  }
+
+  onEnd(): void {
+    if (this.#done) return;
+    this.#done = true;
+    const exchange = this.#exchange;
+    const url = exchange.url;
+    const query = url.indexOf("?");
+    const headers: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(exchange.headers)) {
+      if (!name.startsWith(":")) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+    }
+    const request: PlainHttpRequest = {
+      method: exchange.method,
+      path: query < 0 ? url : url.slice(0, query),
+      query: new URLSearchParams(query < 0 ? "" : url.slice(query + 1)),
+      headers,
+      remoteAddress: exchange.remoteAddress,
+      body: Buffer.concat(this.#chunks, this.#size),
+    };
+    this.#chunks = [];
+    void this.#offer(request, 0);
+  }
+
+  onClose(): void {
+    this.#done = true;
+  }
+
+  onDrain(): void {}
+
+  async #offer(request: PlainHttpRequest, from: number): Promise<void> {
+    const exchange = this.#exchange;
+    for (let i = from; i < this.#handlers.length; i++) {
+      let response: PlainHttpResponse | undefined;
+      try {
+        response = await this.#handlers[i]!(request);
+      } catch (error) {
+        send(exchange, { status: 500, body: `internal error: ${error instanceof Error ? error.message : String(error)}\n` });
+        return;
+      }
+      if (response !== undefined) {
+        send(exchange, response);
+        return;
+      }
+    }
+    if (!exchange.closed) this.#unclaimed(exchange);
+  }
+}
+
+function send(exchange: Exchange, response: PlainHttpResponse): void {
+  if (exchange.closed) return;
+  const headers: OutgoingHeaders = {};
+  for (const [name, value] of Object.entries(response.headers ?? {})) headers[name.toLowerCase()] = value;
+  const body = response.body;
+  if (body !== undefined && headers["content-type"] === undefined && typeof body === "string") {
+    headers["content-type"] = "text/plain; charset=utf-8";
+  }
+  const bytes =
+    body === undefined
+      ? undefined
+      : typeof body === "string"
+        ? Buffer.from(body)
+        : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  exchange.respond(response.status, headers, bytes, undefined);
+}

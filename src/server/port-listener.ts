@@ -1,0 +1,189 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import tls from "node:tls";
+import { type Http1Options, type Http2Options, http1Defaults, http2Defaults } from "./options.ts";
+
+/** Key material for TLS; ALPN offers `h2` and `http/1.1`. */
+export interface TlsOptions {
+  key: string | Buffer | (string | Buffer)[];
+  cert: string | Buffer | (string | Buffer)[];
+  ca?: string | Buffer | (string | Buffer)[];
+  /** Ask clients for a certificate (mutual TLS). */
+  requestCert?: boolean;
+  rejectUnauthorized?: boolean;
+}
+
+/** @internal */
+export interface PortListenerOptions {
+  tls?: TlsOptions | undefined;
+  http2?: Http2Options | undefined;
+  http1?: Http1Options | undefined;
+  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+}
+
+/** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
+export const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+const kSniff = Symbol("triple-health.sniff");
+type SniffSocket = net.Socket & { [kSniff]?: { listener: PortListener; head: Buffer | undefined } };
+
+function ignoreError(): void {}
+
+function onSniffTimeout(this: net.Socket): void {
+  this.destroy();
+}
+
+// The first bytes decide: the HTTP/2 preface (prior knowledge, h2c) or anything else (HTTP/1.1).
+function onFirstData(this: SniffSocket, chunk: Buffer): void {
+  const state = this[kSniff];
+  if (state === undefined) return;
+  const head = state.head === undefined ? chunk : Buffer.concat([state.head, chunk]);
+  const compared = Math.min(head.length, http2Preface.length);
+  const matches = head.compare(http2Preface, 0, compared, 0, compared) === 0;
+  if (matches && head.length < http2Preface.length) {
+    // A prefix of the preface so far: wait for the rest.
+    state.head = head;
+    return;
+  }
+  this.removeListener("data", onFirstData);
+  this.setTimeout(0);
+  this.removeListener("timeout", onSniffTimeout);
+  this[kSniff] = undefined;
+  this.pause();
+  this.unshift(head);
+  if (matches) state.listener.h2server.emit("connection", this);
+  else {
+    state.listener.h1server.emit("connection", this);
+    this.resume();
+  }
+}
+
+/**
+ * One port for every transport: plaintext connections are told apart by their first bytes (the
+ * HTTP/2 preface means h2c with prior knowledge, anything else HTTP/1.1); TLS connections by ALPN
+ * (`h2` or `http/1.1`). Either way the socket is handed to one shared node:http2 server (core
+ * `stream` API) or one node:http server, neither of which listens itself.
+ * @internal
+ */
+export class PortListener {
+  readonly h2server: http2.Http2Server;
+  readonly h1server: http.Server;
+  readonly server: net.Server;
+  readonly sockets = new Set<net.Socket>();
+  readonly sessions = new Set<http2.ServerHttp2Session>();
+  readonly #sniffTimeout: number;
+
+  constructor(options: PortListenerOptions) {
+    const h2 = { ...http2Defaults, ...options.http2 };
+    const h1 = { ...http1Defaults, ...options.http1 };
+    this.#sniffTimeout = h1.headersTimeout;
+    this.h2server = http2.createServer({
+      settings: {
+        maxConcurrentStreams: h2.maxConcurrentStreams,
+        initialWindowSize: h2.initialWindowSize,
+        maxHeaderListSize: h2.maxHeaderListSize,
+      },
+      maxHeaderListPairs: h2.maxHeaderListPairs,
+      maxSessionMemory: h2.maxSessionMemory,
+    });
+    this.h2server.on("stream", options.onStream);
+    this.h2server.on("session", (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.on("error", ignoreError);
+      session.once("close", () => this.sessions.delete(session));
+    });
+    // node:http2 servers time sessions out after 2 minutes by default; health Watch streams must outlive that.
+    this.h2server.setTimeout(h2.sessionIdleTimeoutMs);
+    this.h1server = http.createServer(
+      {
+        headersTimeout: h1.headersTimeout,
+        requestTimeout: h1.requestTimeout,
+        maxHeaderSize: h1.maxHeaderSize,
+        // How often node:http enforces the two timeouts above (its default, 30 s, would let a
+        // slowloris client hold a connection far longer than headersTimeout).
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(h1.headersTimeout / 2))),
+      },
+      options.onRequest,
+    );
+    this.h1server.keepAliveTimeout = h1.keepAliveTimeout;
+    this.h1server.on("clientError", (_error: Error, socket: net.Socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      else socket.destroy();
+    });
+
+    if (options.tls !== undefined) {
+      this.server = tls.createServer({ ...options.tls, ALPNProtocols: ["h2", "http/1.1"] }, (socket) => {
+        this.#track(socket);
+        socket.on("error", ignoreError);
+        if (socket.alpnProtocol === "h2") this.h2server.emit("connection", socket);
+        else this.h1server.emit("connection", socket);
+      });
+    } else {
+      this.server = net.createServer((socket: SniffSocket) => {
+        this.#track(socket);
+        socket.on("error", ignoreError);
+        socket[kSniff] = { listener: this, head: undefined };
+        socket.setTimeout(this.#sniffTimeout);
+        socket.on("timeout", onSniffTimeout);
+        socket.on("data", onFirstData);
+      });
+    }
+  }
+
+  #track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  listen(port: number, host: string): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const server = this.server;
+      const onError = (error: Error): void => reject(error);
+      server.once("error", onError);
+      server.listen(port, host, () => {
+        server.removeListener("error", onError);
+        // node:http starts its request/headers timeout checks on 'listening'; it never listens itself.
+        this.h1server.emit("listening");
+        resolve(server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting connections (existing ones stay). */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      this.server.close(() => resolve());
+    });
+  }
+
+  /** Sends GOAWAY on every HTTP/2 session and closes idle HTTP/1.1 connections. */
+  goAway(): void {
+    for (const session of this.sessions) {
+      if (!session.closed && !session.destroyed) session.close();
+    }
+    this.closeIdleHttp1();
+  }
+
+  /** Closes HTTP/1.1 connections with no request in flight. */
+  closeIdleHttp1(): void {
+    this.h1server.closeIdleConnections();
+  }
+
+  /** Destroys every connection left. */
+  destroyAll(): void {
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** Stops node:http's timeout checks. */
+  dispose(): void {
+    this.h1server.close(() => {});
+  }
+}

@@ -1,0 +1,196 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import { parseContentType } from "../protocol/content-type.ts";
+import { writerFor } from "../protocol/negotiate.ts";
+import { Code } from "../wire/code.ts";
+import { defaultMaxMessageBytes } from "../wire/envelope.ts";
+import { defaultMaxMetadataBytes } from "../wire/metadata.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import { Cors, type CorsOptions, CorsExchange } from "./cors.ts";
+import type { Exchange } from "./exchange.ts";
+import { H1Exchange } from "./h1-exchange.ts";
+import { H2Exchange } from "./h2-exchange.ts";
+import { answerPlainHttp } from "./plain-http.ts";
+import { Router } from "./router.ts";
+import { type CallLimits, type CallOwner, ServerCall } from "./server-call.ts";
+import type { PlainHttpHandler, ServiceMethods } from "./service-types.ts";
+
+/** Options of {@link createRpcHandler}. */
+export interface RpcHandlerOptions {
+  /** Largest request message, after decompression. Default 4 MiB (gRPC's default); above it RESOURCE_EXHAUSTED. */
+  maxMessageBytes?: number;
+  /** Largest user metadata (HPACK-style size). Default 16 KiB; above it RESOURCE_EXHAUSTED. */
+  maxMetadataBytes?: number;
+  /** Answer CORS preflights and add CORS headers for browsers. Off by default; `true` allows every origin. */
+  cors?: boolean | CorsOptions;
+  /**
+   * Answer every request, also for paths no service claims (405, 415, UNIMPLEMENTED, plain handlers).
+   * Off by default for an embedded handler: unknown paths are left to the application.
+   */
+  answerUnknownPaths?: boolean;
+  /** Plain HTTP handlers (admin, /livez) tried for paths no service claims; only with `answerUnknownPaths`. */
+  plainHttpHandlers?: readonly PlainHttpHandler[];
+}
+
+const methodNotAllowedHeaders = Object.freeze({ allow: "POST", "content-type": "text/plain; charset=utf-8" });
+const unsupportedMediaHeaders = Object.freeze({ "content-type": "text/plain; charset=utf-8" });
+const methodNotAllowedBody = Buffer.from("method not allowed: RPCs are POST requests\n");
+const unsupportedMediaBody = Buffer.from(
+  "unsupported content-type: use application/grpc, application/grpc-web, application/json, application/proto or application/connect+proto/json\n",
+);
+
+/**
+ * Serves RPCs on `node:http2` streams and `node:http` requests: content-type negotiation, routing
+ * to the added services, the protocol's way of answering. Embeddable: pass `handleStream` to an
+ * HTTP/2 server's `stream` event and call `handleRequest` from an HTTP/1.1 request listener.
+ */
+export class RpcHandler implements CallOwner {
+  readonly #router = new Router();
+  readonly #streams = new Set<ServerCall>();
+  readonly #limits: CallLimits;
+  readonly #cors: Cors | undefined;
+  readonly #answerAll: boolean;
+  readonly #plain: readonly PlainHttpHandler[];
+  #onServiceAdded: ((name: string) => void) | undefined;
+
+  constructor(options: RpcHandlerOptions = {}) {
+    const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
+    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 0) {
+      throw new RangeError("maxMessageBytes must be a non-negative integer");
+    }
+    this.#limits = Object.freeze({
+      maxMessageBytes,
+      maxMetadataBytes: options.maxMetadataBytes ?? defaultMaxMetadataBytes,
+    });
+    this.#cors =
+      options.cors === undefined || options.cors === false
+        ? undefined
+        : new Cors(options.cors === true ? {} : options.cors);
+    this.#answerAll = options.answerUnknownPaths ?? false;
+    this.#plain = options.plainHttpHandlers ?? [];
+  }
+
+  /** Adds a service: its methods are served at `/{name}/{method}`. */
+  addService(name: string, methods: ServiceMethods): this {
+    this.#router.add(name, methods);
+    this.#onServiceAdded?.(name);
+    return this;
+  }
+
+  /** Names of the services added, in order. */
+  get services(): string[] {
+    return this.#router.services;
+  }
+
+  /** Server streams in flight. */
+  get activeStreams(): number {
+    return this.#streams.size;
+  }
+
+  /** @internal */
+  set onServiceAdded(listener: ((name: string) => void) | undefined) {
+    this.#onServiceAdded = listener;
+  }
+
+  /**
+   * For an HTTP/2 server's `stream` event. Returns false, leaving the stream untouched, when the
+   * path is no method of this handler (and `answerUnknownPaths` is off).
+   */
+  readonly handleStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean => {
+    if (!this.#answerAll && this.#router.find(headers[":path"] ?? "") === undefined) return false;
+    this.#dispatch(new H2Exchange(stream, headers));
+    return true;
+  };
+
+  /**
+   * For an HTTP/1.1 request listener (also an HTTP/2 compatibility-API request, whose stream is then
+   * served directly). Returns false, leaving the request untouched, when the path is no method of this
+   * handler (and `answerUnknownPaths` is off).
+   */
+  readonly handleRequest = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): boolean => {
+    if (!this.#answerAll && this.#router.find(req.url ?? "") === undefined) return false;
+    if ("stream" in req) {
+      // The compatibility response would send its own (empty) trailers: we answer on the stream.
+      req.stream.removeAllListeners("wantTrailers");
+      this.#dispatch(new H2Exchange(req.stream, req.headers));
+    } else {
+      this.#dispatch(new H1Exchange(req, res as http.ServerResponse));
+    }
+    return true;
+  };
+
+  /** Ends every server stream in flight with `error` (a closing server ends Watch streams this way). */
+  endStreams(error: RpcError): void {
+    for (const call of [...this.#streams]) call.fail(error);
+  }
+
+  /** @internal */
+  trackStream(call: ServerCall): void {
+    this.#streams.add(call);
+  }
+  /** @internal */
+  untrackStream(call: ServerCall): void {
+    this.#streams.delete(call);
+  }
+
+  #dispatch(base: Exchange): void {
+    let exchange = base;
+    const cors = this.#cors;
+    if (cors !== undefined) {
+      if (cors.isPreflight(base.method, base.headers)) {
+        cors.preflight(base);
+        return;
+      }
+      const origin = cors.origin(base.headers);
+      if (origin !== undefined) exchange = new CorsExchange(base, cors.responseHeaders(origin));
+    }
+    const route = this.#router.find(exchange.url);
+    if (route === undefined && this.#plain.length > 0) {
+      answerPlainHttp(exchange, this.#plain, this.#limits.maxMessageBytes, (unclaimed) => this.#refuse(unclaimed));
+      return;
+    }
+    if (exchange.method !== "POST") {
+      exchange.respond(405, methodNotAllowedHeaders, methodNotAllowedBody, undefined);
+      return;
+    }
+    const type = parseContentType(exchange.headers["content-type"] as string | undefined);
+    if (type === undefined || (route !== undefined && route.definition.kind !== "unary" && !type.enveloped)) {
+      exchange.respond(415, unsupportedMediaHeaders, unsupportedMediaBody, undefined);
+      return;
+    }
+    const writer = writerFor(type);
+    if (route === undefined) {
+      const error = new RpcError(Code.Unimplemented, this.#router.describeMiss(exchange.url));
+      writer.writeError(exchange, type, error, undefined, undefined);
+      return;
+    }
+    new ServerCall(exchange, type, writer, route, this.#limits, this).start();
+  }
+
+  // A request no plain handler claimed gets the RPC answer: 405, 415 or UNIMPLEMENTED.
+  #refuse(exchange: Exchange): void {
+    if (exchange.method !== "POST") {
+      exchange.respond(405, methodNotAllowedHeaders, methodNotAllowedBody, undefined);
+      return;
+    }
+    const type = parseContentType(exchange.headers["content-type"] as string | undefined);
+    if (type === undefined) {
+      exchange.respond(415, unsupportedMediaHeaders, unsupportedMediaBody, undefined);
+      return;
+    }
+    const error = new RpcError(Code.Unimplemented, this.#router.describeMiss(exchange.url));
+    writerFor(type).writeError(exchange, type, error, undefined, undefined);
+  }
+}
+
+/**
+ * An embeddable RPC handler for a `node:http2` or `node:http` server the application already runs:
+ * `h2server.on("stream", (s, h) => handler.handleStream(s, h) || myOwn(s, h))`,
+ * `http.createServer((req, res) => handler.handleRequest(req, res) || myOwn(req, res))`.
+ */
+export function createRpcHandler(options?: RpcHandlerOptions): RpcHandler {
+  return new RpcHandler(options);
+}

@@ -1,0 +1,461 @@
+import type { CodecName } from "../codec/message-codec.ts";
+import type { ContentTypeInfo } from "../protocol/content-type.ts";
+import { decodeWebText } from "../protocol/grpc-web.ts";
+import type { ProtocolWriter } from "../protocol/protocol-writer.ts";
+import {
+  checkProtocolVersion,
+  headerValue,
+  requestCompression,
+  requestTimeoutMs,
+} from "../protocol/request-head.ts";
+import { Code } from "../wire/code.ts";
+import { type Compression, identity } from "../wire/compression.ts";
+import { type Envelope, EnvelopeDecoder, EnvelopeFlag } from "../wire/envelope.ts";
+import { decodeBinaryHeader, metadataFromHeaders } from "../wire/metadata.ts";
+import { type Metadata, RpcError } from "../wire/rpc-error.ts";
+import type { Exchange, ExchangeListener } from "./exchange.ts";
+import type { Route } from "./router.ts";
+import type { ServerStreamCall } from "./service-types.ts";
+
+/** Limits a call is read under. @internal */
+export interface CallLimits {
+  readonly maxMessageBytes: number;
+  readonly maxMetadataBytes: number;
+}
+
+/** Keeps track of the server streams in flight, so that a closing server can end them. @internal */
+export interface CallOwner {
+  trackStream(call: ServerCall): void;
+  untrackStream(call: ServerCall): void;
+}
+
+const enum State {
+  Reading = 0,
+  Running = 1,
+  Done = 2,
+}
+
+const resolved = Promise.resolve();
+function noop(): void {}
+
+// setTimeout callback shared by every call.
+function onDeadline(call: ServerCall): void {
+  call.expire();
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
+}
+
+/**
+ * One RPC on the server: reads the request from an exchange, runs the handler and answers through
+ * the protocol writer. It is also the handler's call object (CallContext / ServerStreamCall): the
+ * costlier parts (metadata maps, the AbortSignal) are made on first use only.
+ * @internal
+ */
+export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
+  readonly exchange: Exchange;
+  readonly type: ContentTypeInfo;
+  readonly writer: ProtocolWriter;
+  readonly route: Route;
+  readonly limits: CallLimits;
+  readonly owner: CallOwner;
+  deadline: number | undefined = undefined;
+
+  #state = State.Reading;
+  #timer: NodeJS.Timeout | undefined = undefined;
+  #compression: Compression = identity;
+  #decoder: EnvelopeDecoder | undefined = undefined;
+  #message: Envelope | undefined = undefined;
+  #chunks: Buffer[] | undefined = undefined;
+  #size = 0;
+  #controller: AbortController | undefined = undefined;
+  #abortReason: RpcError | undefined = undefined;
+  #requestMetadata: Metadata | undefined = undefined;
+  #responseMetadata: Metadata | undefined = undefined;
+  #trailerMetadata: Metadata | undefined = undefined;
+  #drain: Promise<void> | undefined = undefined;
+  #drainResolve: (() => void) | undefined = undefined;
+  #drainReject: ((reason: RpcError) => void) | undefined = undefined;
+  #tracked = false;
+
+  constructor(
+    exchange: Exchange,
+    type: ContentTypeInfo,
+    writer: ProtocolWriter,
+    route: Route,
+    limits: CallLimits,
+    owner: CallOwner,
+  ) {
+    this.exchange = exchange;
+    this.type = type;
+    this.writer = writer;
+    this.route = route;
+    this.limits = limits;
+    this.owner = owner;
+  }
+
+  // ---- CallContext ----
+
+  get service(): string {
+    return this.route.service;
+  }
+  get method(): string {
+    return this.route.method;
+  }
+  get protocol(): ContentTypeInfo["protocol"] {
+    return this.type.protocol;
+  }
+  get httpVersion(): "1.1" | "2" {
+    return this.exchange.httpVersion;
+  }
+  get codec(): CodecName {
+    return this.type.codec;
+  }
+  get requestMetadata(): Metadata {
+    this.#requestMetadata ??= metadataFromHeaders(this.exchange.headers, {
+      maxBytes: this.limits.maxMetadataBytes,
+    });
+    return this.#requestMetadata;
+  }
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+  get serviceGroup(): string | undefined {
+    return headerValue(this.exchange.headers, "tri-service-group");
+  }
+  get serviceVersion(): string | undefined {
+    return headerValue(this.exchange.headers, "tri-service-version");
+  }
+  get remoteAddress(): string | undefined {
+    return this.exchange.remoteAddress;
+  }
+  get responseMetadata(): Metadata {
+    this.#responseMetadata ??= new Map();
+    return this.#responseMetadata;
+  }
+  get trailerMetadata(): Metadata {
+    this.#trailerMetadata ??= new Map();
+    return this.#trailerMetadata;
+  }
+  /** True once the call has been answered or abandoned. */
+  get done(): boolean {
+    return this.#state === State.Done;
+  }
+
+  // ---- lifecycle ----
+
+  /** Reads the request head (encodings, timeout, version, binary metadata) and starts reading the body. */
+  start(): void {
+    this.exchange.attach(this);
+    const headers = this.exchange.headers;
+    try {
+      checkProtocolVersion(this.type, headers);
+      this.#compression = requestCompression(this.type, headers);
+      const timeout = requestTimeoutMs(this.type, headers);
+      checkBinaryHeaders(headers);
+      if (timeout !== undefined) {
+        this.deadline = Date.now() + timeout;
+        this.#timer = setTimeout(onDeadline, timeout, this);
+      }
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (this.type.enveloped) {
+      this.#decoder = new EnvelopeDecoder({
+        maxMessageBytes: this.limits.maxMessageBytes,
+        allowedFlags: EnvelopeFlag.Compressed,
+      });
+    }
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.#state !== State.Reading) return;
+    const decoder = this.#decoder;
+    if (decoder !== undefined && !this.type.text) {
+      decoder.push(chunk);
+      try {
+        this.#collect(decoder);
+      } catch (error) {
+        this.fail(error);
+      }
+      return;
+    }
+    this.#size += chunk.length;
+    // grpc-web-text is base64: 4 bytes of text per 3 of envelope.
+    const limit = this.type.text ? Math.ceil(((this.limits.maxMessageBytes + 5) * 4) / 3) + 4 : this.limits.maxMessageBytes;
+    if (this.#size > limit) {
+      this.fail(
+        new RpcError(
+          Code.ResourceExhausted,
+          `request message larger than the limit of ${this.limits.maxMessageBytes} bytes`,
+        ),
+      );
+      return;
+    }
+    if (this.#chunks === undefined) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
+  }
+
+  onEnd(): void {
+    if (this.#state !== State.Reading) return;
+    this.#state = State.Running;
+    let payload: Buffer;
+    let compressed: boolean;
+    try {
+      const decoder = this.#decoder;
+      if (decoder !== undefined) {
+        if (this.type.text) decoder.push(decodeWebText(this.#body()));
+        this.#collect(decoder);
+        decoder.end();
+        const message = this.#message;
+        if (message === undefined) throw this.#malformed("missing request message");
+        payload = message.payload;
+        compressed = (message.flags & EnvelopeFlag.Compressed) !== 0;
+        if (compressed && this.#compression === identity) {
+          throw new RpcError(Code.Internal, "compressed message flag set without a request encoding");
+        }
+      } else {
+        payload = this.#body();
+        compressed = this.#compression !== identity;
+      }
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (!compressed) {
+      this.#dispatch(payload);
+      return;
+    }
+    this.#compression.decompress(payload, this.limits.maxMessageBytes).then(
+      (inflated) => this.#dispatch(inflated),
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  onClose(): void {
+    if (this.#state === State.Done) return;
+    // The client went away before the answer: cancel.
+    this.#state = State.Done;
+    this.#cleanup(new RpcError(Code.Canceled, "the client cancelled the call"));
+  }
+
+  onDrain(): void {
+    const resolve = this.#drainResolve;
+    this.#drain = undefined;
+    this.#drainResolve = undefined;
+    this.#drainReject = undefined;
+    resolve?.();
+  }
+
+  /** The deadline passed: abort the handler and answer DEADLINE_EXCEEDED. */
+  expire(): void {
+    this.#timer = undefined;
+    this.fail(new RpcError(Code.DeadlineExceeded, "the call's deadline passed"));
+  }
+
+  /** Ends the call with `error` (server shutting down, limits), aborting the handler. */
+  fail(reason: unknown): void {
+    if (this.#state === State.Done) return;
+    const wasReading = this.#state === State.Reading;
+    this.#state = State.Done;
+    const error = RpcError.from(reason);
+    this.#cleanup(error);
+    const exchange = this.exchange;
+    if (exchange.closed) return;
+    // The rest of an unread body is not worth waiting for on HTTP/1.1.
+    if (wasReading) exchange.closeConnectionAfter();
+    try {
+      this.writer.writeError(exchange, this.type, error, this.#responseMetadata, this.#trailerMetadata);
+    } catch {
+      exchange.destroy();
+    }
+  }
+
+  // ---- ServerStreamCall ----
+
+  send(message: object): Promise<void> {
+    if (this.#state !== State.Running) return this.#rejected(this.#abortReason ?? ended());
+    const definition = this.route.definition;
+    let bytes: Uint8Array;
+    try {
+      bytes = definition.output.encode(message, this.type.codec);
+    } catch (cause) {
+      return this.#rejected(new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause }));
+    }
+    const exchange = this.exchange;
+    try {
+      if (!exchange.headersSent) this.writer.startStream(exchange, this.type, this.#responseMetadata);
+      if (this.writer.writeMessage(exchange, this.type, bytes)) return resolved;
+    } catch (cause) {
+      const error = RpcError.from(cause, Code.Internal);
+      this.fail(error);
+      return this.#rejected(error);
+    }
+    if (this.#drain === undefined) {
+      this.#drain = new Promise<void>((resolve, reject) => {
+        this.#drainResolve = resolve;
+        this.#drainReject = reject;
+      });
+      this.#drain.catch(noop);
+      exchange.waitDrain();
+    }
+    return this.#drain;
+  }
+
+  // ---- internals ----
+
+  #collect(decoder: EnvelopeDecoder): void {
+    for (let envelope = decoder.next(); envelope !== undefined; envelope = decoder.next()) {
+      if (this.#message !== undefined) throw this.#malformed("more than one request message for a unary request");
+      this.#message = envelope;
+    }
+  }
+
+  #body(): Buffer {
+    const chunks = this.#chunks;
+    this.#chunks = undefined;
+    if (chunks === undefined) return Buffer.alloc(0);
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#size);
+  }
+
+  #malformed(message: string): RpcError {
+    return new RpcError(this.writer.malformedCode, message);
+  }
+
+  #dispatch(payload: Buffer): void {
+    if (this.#state !== State.Running) return;
+    const definition = this.route.definition;
+    let request: object;
+    try {
+      request = definition.input.decode(payload, this.type.codec);
+    } catch (cause) {
+      const error = RpcError.from(cause);
+      this.fail(
+        error.code === Code.InvalidArgument ? new RpcError(this.writer.malformedCode, error.rawMessage, { cause }) : error,
+      );
+      return;
+    }
+    if (definition.kind === "unary") {
+      let result: unknown;
+      try {
+        result = definition.handler(request, this);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      if (isThenable(result)) {
+        result.then(
+          (output) => this.#finishUnary(output),
+          (error: unknown) => this.fail(error),
+        );
+      } else {
+        this.#finishUnary(result);
+      }
+      return;
+    }
+    this.#tracked = true;
+    this.owner.trackStream(this);
+    let result: unknown;
+    try {
+      result = definition.handler(request, this);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    Promise.resolve(result).then(
+      () => this.#finishStream(),
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  #finishUnary(output: unknown): void {
+    if (this.#state !== State.Running) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.route.definition.output.encode(output as object, this.type.codec);
+    } catch (cause) {
+      this.fail(new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause }));
+      return;
+    }
+    try {
+      this.writer.writeUnary(this.exchange, this.type, bytes, this.#responseMetadata, this.#trailerMetadata);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.#state = State.Done;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #finishStream(): void {
+    if (this.#state !== State.Running) return;
+    const exchange = this.exchange;
+    try {
+      if (!exchange.headersSent) this.writer.startStream(exchange, this.type, this.#responseMetadata);
+      this.writer.endStream(exchange, this.type, this.#trailerMetadata);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.#state = State.Done;
+    this.#cleanup(undefined);
+  }
+
+  // Clears the timer, settles a pending send, aborts the handler's signal (when `reason`).
+  #cleanup(reason: RpcError | undefined): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (reason !== undefined && this.#abortReason === undefined) {
+      this.#abortReason = reason;
+      this.#controller?.abort(reason);
+    }
+    const reject = this.#drainReject;
+    if (reject !== undefined) {
+      this.#drain = undefined;
+      this.#drainResolve = undefined;
+      this.#drainReject = undefined;
+      reject(reason ?? ended());
+    }
+    if (this.#tracked) {
+      this.#tracked = false;
+      this.owner.untrackStream(this);
+    }
+  }
+
+  #rejected(error: RpcError): Promise<void> {
+    const promise = Promise.reject(error);
+    promise.catch(noop);
+    return promise;
+  }
+}
+
+function ended(): RpcError {
+  return new RpcError(Code.Canceled, "the call has ended");
+}
+
+function errorText(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+// `-bin` values are checked up front (INTERNAL, as grpc-go) although metadata maps are built lazily.
+function checkBinaryHeaders(headers: Record<string, string | string[] | undefined>): void {
+  for (const name in headers) {
+    if (!name.endsWith("-bin")) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    for (const item of typeof value === "string" ? [value] : value) {
+      for (const part of item.split(",")) decodeBinaryHeader(part.trim(), name);
+    }
+  }
+}

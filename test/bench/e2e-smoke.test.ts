@@ -1,0 +1,130 @@
+// Smoke test of the end-to-end bench harness (bench/e2e.mjs): every server starts, answers the correctness
+// probe, survives a tiny h2load / wrk run, and the table and JSON lines come out. Speed is never asserted here.
+// Our server runs from src/ through tap's TypeScript loader (passed on with process.execArgv), so no build is
+// needed; the peers are the real grpc-js, connect-node, node:http2 and node:http servers. Needs h2load
+// (nghttp2-client) and wrk on PATH, as .ci/run installs them.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import t from "tap";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runBench(script: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, script, ...args], { cwd: root });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+interface E2eLine {
+  bench: string;
+  case: string;
+  server: string;
+  rps?: number;
+  errors?: number;
+  failed?: boolean;
+  problems?: string[];
+  vs?: Record<string, number>;
+}
+
+function jsonLines(stdout: string): E2eLine[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as E2eLine);
+}
+
+// Both harnesses run at once (each is mostly waiting on its children) to keep the file well under 20 s.
+const e2eRun = runBench("bench/e2e.mjs", ["--smoke", "--ours-from=src"]);
+const watchRun = runBench("bench/watch-fanout.mjs", ["--smoke", "--ours-from=src"]);
+
+t.test("e2e harness: probes pass and every server is loaded", async (t) => {
+  const run = await e2eRun;
+  t.equal(
+    run.code,
+    0,
+    "exit code",
+    run.code === 0 ? {} : { stderr: run.stderr.slice(-3000), stdout: run.stdout.slice(-3000) },
+  );
+  t.match(run.stdout, /^\| case +\| server +\| req\/s/m, "markdown table header");
+  t.match(run.stdout, /\| gRPC Check, h2c +\| grpc-js +\|/, "grpc-js row");
+  t.match(
+    run.stdout,
+    /\| triple JSON Check, HTTP\/1\.1 +\| grpc-js +\| n\/a/,
+    "grpc-js marked n/a for triple",
+  );
+  t.notMatch(run.stdout, /FAILED/, "no probe or load failures");
+  const lines = jsonLines(run.stdout);
+  t.same(
+    lines.filter((line) => line.failed),
+    [],
+    "no failure lines",
+  );
+  const expected: [string, string[]][] = [
+    ["grpc-h2c", ["ours", "grpc-js", "connect", "ceiling-h2"]],
+    ["triple-json-h1", ["ours", "connect", "ceiling-h1"]],
+    ["triple-json-h2c", ["ours", "connect", "ceiling-h2"]],
+    ["triple-proto-h2c", ["ours", "connect", "ceiling-h2"]],
+  ];
+  for (const [caseId, serverIds] of expected) {
+    const got = lines.filter((line) => line.case === caseId);
+    t.same(got.map((line) => line.server).sort(), [...serverIds].sort(), `${caseId}: servers loaded`);
+    for (const line of got) {
+      t.equal(line.bench, "e2e");
+      t.ok((line.rps ?? 0) > 0, `${caseId} ${line.server}: some requests done`);
+      t.equal(line.errors, 0, `${caseId} ${line.server}: no failed or non-2xx responses`);
+    }
+    const ours = got.find((line) => line.server === "ours");
+    t.type(ours?.vs?.["ceiling"], "number", `${caseId}: ours has a ratio to the ceiling`);
+  }
+});
+
+t.test("watch fan-out harness: a flip reaches every watcher", async (t) => {
+  const run = await watchRun;
+  t.equal(
+    run.code,
+    0,
+    "exit code",
+    run.code === 0 ? {} : { stderr: run.stderr.slice(-3000), stdout: run.stdout.slice(-3000) },
+  );
+  t.match(run.stdout, /^\| watchers +\| server +\|/m, "markdown table header");
+  const lines = stdoutLines(run.stdout);
+  t.same(lines.map((line) => line.server).sort(), ["ceiling", "grpc-js", "ours"]);
+  for (const line of lines) {
+    t.equal(line.error, undefined, `${line.server}: no error`);
+    t.equal(line.flips.length, 2, `${line.server}: two flips`);
+    for (const flip of line.flips)
+      t.equal(flip.received, line.watchers, `${line.server}: flip reached everyone`);
+    t.type(line.rssPerWatcher, "number");
+  }
+});
+
+interface WatchLine {
+  server: string;
+  watchers: number;
+  error?: string;
+  flips: { received: number }[];
+  rssPerWatcher: number;
+}
+
+function stdoutLines(stdout: string): WatchLine[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as WatchLine);
+}

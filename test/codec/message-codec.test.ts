@@ -1,0 +1,152 @@
+import protobuf from "protobufjs";
+import t from "tap";
+import {
+  type HealthListResponse,
+  healthCodecs,
+  parseServingStatus,
+  ServingStatus,
+  servingStatusName,
+} from "../../src/codec/health-types.ts";
+import { createMessageCodec } from "../../src/codec/message-codec.ts";
+import { loadProtoFiles, protoDir } from "../../src/codec/proto-files.ts";
+import { Code } from "../../src/wire/code.ts";
+import { RpcError } from "../../src/wire/rpc-error.ts";
+
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
+const json = (value: string) => Buffer.from(value);
+
+t.test("the Health reply as the seed shows it", async (t) => {
+  t.equal(
+    text(healthCodecs.checkResponse.encodeJson({ status: ServingStatus.Serving })),
+    '{"status":"SERVING"}',
+  );
+  t.equal(
+    text(healthCodecs.checkResponse.encode({ status: ServingStatus.NotServing }, "json")),
+    '{"status":"NOT_SERVING"}',
+  );
+  // proto3 JSON may omit defaults, but readers of this server always get the status written out
+  t.equal(
+    text(healthCodecs.checkResponse.encodeJson({ status: ServingStatus.Unknown })),
+    '{"status":"UNKNOWN"}',
+  );
+  t.same(
+    Buffer.from(healthCodecs.checkResponse.encodeBinary({ status: ServingStatus.Serving })),
+    Buffer.from([0x08, 0x01]),
+  );
+  t.same(
+    Buffer.from(healthCodecs.checkResponse.encode({ status: ServingStatus.Serving }, "proto")),
+    Buffer.from([8, 1]),
+  );
+});
+
+t.test("requests decode from JSON and binary", async (t) => {
+  t.same(healthCodecs.checkRequest.decodeJson(json('{"service":"greet.GreetService"}')), {
+    service: "greet.GreetService",
+  });
+  t.same(
+    healthCodecs.checkRequest.decode(json("{}"), "json"),
+    { service: "" },
+    "empty object is the default",
+  );
+  t.same(healthCodecs.checkRequest.decodeJson(json('{"service":"a","unknownField":[1]}')), { service: "a" });
+  t.equal(healthCodecs.checkRequest.decode(Buffer.from([0x0a, 0x01, 0x61]), "proto").service, "a");
+  t.equal(healthCodecs.checkRequest.decodeBinary(new Uint8Array(0)).service, "", "empty body is the default");
+  t.same(healthCodecs.checkResponse.decodeJson(json('{"status":"NOT_SERVING"}')), { status: 2 });
+  t.same(healthCodecs.checkResponse.decodeJson(json('{"status":3}')), { status: 3 });
+});
+
+t.test("bad bodies are INVALID_ARGUMENT with a reason", async (t) => {
+  const bad: [string, RegExp][] = [
+    ['{"service":5}', /service: string expected/],
+    ["[]", /object expected/],
+    ['"x"', /object expected/],
+    ["null", /object expected/],
+    ["{", /from JSON/],
+    ['{"status":"SOMETIMES"}', /enum value expected/],
+  ];
+  for (const [body, reason] of bad) {
+    const codec = body.includes("status") ? healthCodecs.checkResponse : healthCodecs.checkRequest;
+    t.throws(() => codec.decodeJson(json(body)), { code: Code.InvalidArgument, message: reason }, body);
+  }
+  t.throws(
+    () => healthCodecs.checkRequest.decodeJson(Buffer.from([0x7b, 0xff, 0x7d])),
+    {
+      code: Code.InvalidArgument,
+    },
+    "invalid UTF-8",
+  );
+  const garbage = [
+    Buffer.from([0x0a, 0x05, 0x61]),
+    Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    Buffer.from([0x0f]),
+  ];
+  for (const bytes of garbage) {
+    const error = t.throws(() => healthCodecs.checkRequest.decodeBinary(bytes)) as unknown;
+    t.ok(error instanceof RpcError && error.code === Code.InvalidArgument, bytes.toString("hex"));
+  }
+});
+
+t.test("maps and nested messages", async (t) => {
+  const list: HealthListResponse = { statuses: { "": { status: 1 }, a: { status: 2 } } };
+  t.equal(
+    text(healthCodecs.listResponse.encodeJson(list)),
+    '{"statuses":{"":{"status":"SERVING"},"a":{"status":"NOT_SERVING"}}}',
+  );
+  const decoded = healthCodecs.listResponse.decodeBinary(healthCodecs.listResponse.encodeBinary(list));
+  t.equal(decoded.statuses["a"]?.status, ServingStatus.NotServing);
+  t.same(healthCodecs.listResponse.decodeJson(json('{"statuses":{"x":{"status":"SERVING"}}}')), {
+    statuses: { x: { status: 1 } },
+  });
+  t.throws(() => healthCodecs.listResponse.decodeJson(json('{"statuses":[]}')), /statuses: object expected/);
+  t.throws(
+    () => healthCodecs.listResponse.decodeJson(json('{"statuses":{"x":{"status":true}}}')),
+    /statuses\.x\.status/,
+  );
+  t.same(healthCodecs.listRequest.decodeJson(json("{}")), {});
+});
+
+t.test("every scalar kind in the JSON shape check", async (t) => {
+  const root = loadProtoFiles("health.proto");
+  root.add(
+    new protobuf.Type("Scalars")
+      .add(new protobuf.Field("text", 1, "string"))
+      .add(new protobuf.Field("raw", 2, "bytes"))
+      .add(new protobuf.Field("flag", 3, "bool"))
+      .add(new protobuf.Field("ratio", 4, "double"))
+      .add(new protobuf.Field("count", 5, "int64"))
+      .add(new protobuf.Field("tags", 6, "string", "repeated"))
+      .add(new protobuf.Field("camel", 7, "int32")),
+  );
+  const codec = createMessageCodec(root.lookupType("Scalars"));
+  t.equal(codec.typeName, "Scalars");
+  const good =
+    '{"text":"a","raw":"AAE=","flag":true,"ratio":"NaN","count":"12","tags":["x"],"camel":3,"nothing":null}';
+  t.match(codec.decodeJson(json(good)), { text: "a", flag: true, tags: ["x"], camel: 3 });
+  t.ok(codec.decodeJson(json('{"ratio":1.5,"count":7}')));
+  const bad = [
+    '{"raw":"***"}',
+    '{"flag":"yes"}',
+    '{"ratio":"many"}',
+    '{"count":1.5}',
+    '{"count":"12a"}',
+    '{"tags":"x"}',
+    '{"tags":[1]}',
+    '{"camel":"x"}',
+  ];
+  for (const body of bad) t.throws(() => codec.decodeJson(json(body)), { code: Code.InvalidArgument }, body);
+});
+
+t.test("serving status names", async (t) => {
+  t.equal(servingStatusName(ServingStatus.ServiceUnknown), "SERVICE_UNKNOWN");
+  t.equal(servingStatusName(9 as ServingStatus), "UNKNOWN");
+  t.equal(parseServingStatus("not_serving"), ServingStatus.NotServing);
+  t.equal(parseServingStatus(1), ServingStatus.Serving);
+  t.equal(parseServingStatus(4), undefined);
+  t.equal(parseServingStatus(1.5), undefined);
+  t.equal(parseServingStatus("sometimes"), undefined);
+});
+
+t.test("proto files load from the package's proto folder or an absolute path", async (t) => {
+  t.ok(protoDir.endsWith("/proto/"));
+  t.ok(loadProtoFiles(`${protoDir}greet.proto`).lookupService("greet.GreetService"));
+});

@@ -1,0 +1,225 @@
+import t from "tap";
+import { request as undiciRequest } from "undici";
+import { ServingStatus } from "../../src/codec/health-types.ts";
+import { createAdminHandler, isLoopback } from "../../src/health/admin-handler.ts";
+import { HealthCheckRunner } from "../../src/health/checks.ts";
+import { FakeClock } from "../../src/health/clock.ts";
+import { HealthRegistry } from "../../src/health/registry.ts";
+import type { PlainHttpRequest, PlainHttpResponse } from "../../src/server/service-types.ts";
+import { servePlainHttp } from "../fixtures/plain-http-server.ts";
+
+const { Serving, NotServing } = ServingStatus;
+
+function req(
+  method: string,
+  path: string,
+  init: Partial<PlainHttpRequest> & { json?: unknown } = {},
+): PlainHttpRequest {
+  const body =
+    init.json === undefined ? (init.body ?? new Uint8Array()) : Buffer.from(JSON.stringify(init.json));
+  return {
+    method,
+    path,
+    query: new URLSearchParams(),
+    remoteAddress: "127.0.0.1",
+    ...init,
+    headers: { ...(init.json === undefined ? {} : { "content-type": "application/json" }), ...init.headers },
+    body,
+  };
+}
+
+async function call(
+  handler: ReturnType<typeof createAdminHandler>,
+  request: PlainHttpRequest,
+): Promise<PlainHttpResponse & { json: Record<string, unknown> }> {
+  const response = await handler(request);
+  if (response === undefined) throw new Error("not handled");
+  return { ...response, json: JSON.parse(String(response.body)) as Record<string, unknown> };
+}
+
+t.test("GET /admin/health describes every service", async (t) => {
+  const registry = new HealthRegistry({ now: () => Date.UTC(2026, 0, 2, 3, 4, 5) });
+  registry.set("db", Serving);
+  registry.markFailing("db", "ping", "ping: refused");
+  registry.override("api", Serving, "pinned");
+  const handler = createAdminHandler(registry);
+  const response = await call(handler, req("GET", "/admin/health"));
+  t.equal(response.status, 200);
+  t.equal(response.headers?.["content-type"], "application/json");
+  t.same(response.json, {
+    draining: false,
+    shutdown: false,
+    services: [
+      {
+        service: "",
+        status: "SERVING",
+        reason: "registered",
+        since: "2026-01-02T03:04:05.000Z",
+        sinceMs: Date.UTC(2026, 0, 2, 3, 4, 5),
+        base: "SERVING",
+        override: null,
+        failing: [],
+      },
+      {
+        service: "db",
+        status: "NOT_SERVING",
+        reason: "ping: refused",
+        since: "2026-01-02T03:04:05.000Z",
+        sinceMs: Date.UTC(2026, 0, 2, 3, 4, 5),
+        base: "SERVING",
+        override: null,
+        failing: [{ source: "ping", reason: "ping: refused" }],
+      },
+      {
+        service: "api",
+        status: "SERVING",
+        reason: "pinned",
+        since: "2026-01-02T03:04:05.000Z",
+        sinceMs: Date.UTC(2026, 0, 2, 3, 4, 5),
+        base: null,
+        override: "SERVING",
+        failing: [],
+      },
+    ],
+  });
+});
+
+t.test("GET /admin/health includes check states when given the runner", async (t) => {
+  const registry = new HealthRegistry();
+  const checks = new HealthCheckRunner(registry, { clock: new FakeClock() });
+  checks.add({ name: "noop", services: ["x"], run: () => {} });
+  const response = await call(createAdminHandler(registry, { checks }), req("GET", "/admin/health"));
+  t.match(response.json.checks, [{ name: "noop", services: ["x"], passing: true, attempts: 0 }]);
+  await checks.close();
+});
+
+t.test("drain, resume and set", async (t) => {
+  const registry = new HealthRegistry();
+  registry.set("a", Serving);
+  const handler = createAdminHandler(registry);
+  let response = await call(handler, req("POST", "/admin/drain", { json: { reason: "maintenance" } }));
+  t.same([response.status, response.json], [200, { draining: true }]);
+  t.equal(registry.get("a"), NotServing);
+  t.equal(registry.snapshot()[1]?.reason, "maintenance");
+  response = await call(
+    handler,
+    req("POST", "/admin/resume", { headers: { "content-type": "application/json; charset=utf-8" } }),
+  );
+  t.same([response.status, response.json], [200, { draining: false }]);
+  t.equal(registry.snapshot()[1]?.reason, "resumed by operator", "empty body: default reason");
+
+  response = await call(
+    handler,
+    req("POST", "/admin/set", { json: { service: "a", status: "NOT_SERVING" } }),
+  );
+  t.same(
+    [response.status, response.json],
+    [200, { service: "a", override: "NOT_SERVING", status: "NOT_SERVING" }],
+  );
+  t.equal(registry.snapshot()[1]?.reason, "set by operator");
+  response = await call(
+    handler,
+    req("POST", "/admin/set", { json: { service: "a", status: null, reason: "done" } }),
+  );
+  t.same(response.json, { service: "a", override: null, status: "SERVING" });
+  response = await call(handler, req("POST", "/admin/set", { json: { service: "new", status: 2 } }));
+  t.same(response.json, { service: "new", override: "NOT_SERVING", status: "NOT_SERVING" });
+  response = await call(handler, req("POST", "/admin/set", { json: { service: "ghost", status: null } }));
+  t.same(response.json, { service: "ghost", override: null, status: "SERVICE_UNKNOWN" });
+
+  for (const bad of [
+    { status: "SERVING" },
+    { service: "a", status: "SERVICE_UNKNOWN" },
+    { service: "a", status: "fine" },
+    { service: "a" },
+    { service: "a", status: true },
+  ]) {
+    response = await call(handler, req("POST", "/admin/set", { json: bad }));
+    t.equal(response.status, 400, JSON.stringify(bad));
+    t.type(response.json.error, "string");
+  }
+
+  registry.shutdown();
+  response = await call(handler, req("POST", "/admin/resume", { json: {} }));
+  t.same([response.status, response.json], [409, { error: "the server is shutting down" }]);
+});
+
+t.test("routing: own prefix only, 404 and 405", async (t) => {
+  const handler = createAdminHandler(new HealthRegistry(), { prefix: "/ops/" });
+  t.equal(await handler(req("GET", "/readyz")), undefined);
+  t.equal(await handler(req("GET", "/opsx/health")), undefined);
+  t.equal((await call(handler, req("GET", "/ops/health"))).status, 200);
+  t.equal((await call(handler, req("GET", "/ops"))).status, 404);
+  t.equal((await call(handler, req("GET", "/ops/nothing"))).status, 404);
+  const wrong = await call(handler, req("GET", "/ops/drain"));
+  t.equal(wrong.status, 405);
+  t.equal(wrong.headers?.allow, "POST");
+  t.equal((await call(handler, req("POST", "/ops/health", { json: {} }))).headers?.allow, "GET");
+});
+
+t.test("POST bodies: JSON content type, size limit, valid object", async (t) => {
+  const handler = createAdminHandler(new HealthRegistry(), { maxBodyBytes: 32 });
+  const raw = (body: string, type = "application/json") =>
+    call(
+      handler,
+      req("POST", "/admin/drain", { headers: { "content-type": type }, body: Buffer.from(body) }),
+    );
+  t.equal((await call(handler, req("POST", "/admin/drain"))).status, 415, "no content type");
+  t.equal((await raw("{}", "text/plain")).status, 415, "a browser's simple request");
+  t.equal((await raw(JSON.stringify({ reason: "x".repeat(40) }))).status, 413);
+  t.equal((await raw("{not json")).status, 400);
+  t.equal((await raw("[]")).status, 400);
+  t.equal((await raw("null")).status, 400);
+  t.equal((await raw('"x"')).status, 400);
+  t.equal((await raw("{}")).status, 200);
+});
+
+t.test("loopback only unless allowRemote", async (t) => {
+  const handler = createAdminHandler(new HealthRegistry());
+  for (const address of ["10.0.0.1", "::ffff:192.168.1.1", "2001:db8::1", undefined]) {
+    const response = await call(handler, req("GET", "/admin/health", { remoteAddress: address }));
+    t.equal(response.status, 403, String(address));
+  }
+  for (const address of ["127.0.0.1", "127.5.6.7", "::1", "::ffff:127.0.0.1"])
+    t.equal(
+      (await call(handler, req("GET", "/admin/health", { remoteAddress: address }))).status,
+      200,
+      address,
+    );
+  const open = createAdminHandler(new HealthRegistry(), { allowRemote: true });
+  t.equal((await call(open, req("GET", "/admin/health", { remoteAddress: "10.0.0.1" }))).status, 200);
+  t.notOk(isLoopback("localhost"), "names are not addresses");
+  t.ok(isLoopback("0:0:0:0:0:0:0:1"));
+});
+
+t.test("bearer token", async (t) => {
+  const handler = createAdminHandler(new HealthRegistry(), { token: "s3cret" });
+  for (const authorization of [undefined, "Bearer nope", "Basic s3cret", "Bearer s3cret extra", "Bearer "]) {
+    const response = await call(handler, req("GET", "/admin/health", { headers: { authorization } }));
+    t.equal(response.status, 401, String(authorization));
+    t.equal(response.headers?.["www-authenticate"], "Bearer");
+  }
+  for (const authorization of ["Bearer s3cret", "bearer   s3cret "])
+    t.equal((await call(handler, req("GET", "/admin/health", { headers: { authorization } }))).status, 200);
+  // The loopback check comes first: a remote client learns nothing about the token.
+  t.equal((await call(handler, req("GET", "/admin/health", { remoteAddress: "10.1.1.1" }))).status, 403);
+});
+
+t.test("over HTTP/1.1 with undici", async (t) => {
+  const registry = new HealthRegistry();
+  const server = await servePlainHttp([createAdminHandler(registry, { token: "tok" })]);
+  t.teardown(() => server.close());
+  const auth = { authorization: "Bearer tok", "content-type": "application/json" };
+  let response = await undiciRequest(`${server.url}/admin/drain`, {
+    method: "POST",
+    headers: auth,
+    body: "{}",
+  });
+  t.equal(response.statusCode, 200);
+  t.same(await response.body.json(), { draining: true });
+  response = await undiciRequest(`${server.url}/admin/health`, { headers: { authorization: "Bearer tok" } });
+  t.match(await response.body.json(), { draining: true, services: [{ service: "", status: "NOT_SERVING" }] });
+  response = await undiciRequest(`${server.url}/admin/health`);
+  t.equal(response.statusCode, 401);
+  await response.body.dump();
+});

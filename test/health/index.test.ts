@@ -1,0 +1,27 @@
+import t from "tap";
+import * as health from "../../src/health/index.ts";
+
+t.test("the health layer's public surface", async (t) => {
+  t.same(Object.keys(health).sort(), [
+    "AdminRequestError",
+    "FakeClock",
+    "HealthCheckRunner",
+    "HealthRegistry",
+    "addDependency",
+    "createAdminClient",
+    "createAdminHandler",
+    "createHealthService",
+    "createProbeHandler",
+    "defaultListLimit",
+    "defaultMaxWatchers",
+    "eventLoopDelayCheck",
+    "heapCheck",
+    "httpCheck",
+    "installSignalHandlers",
+    "remoteHealthCheck",
+    "systemClock",
+    "tcpCheck",
+  ]);
+  t.equal(health.defaultMaxWatchers, 10_000);
+  t.equal(health.defaultListLimit, 100);
+});

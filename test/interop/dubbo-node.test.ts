@@ -1,0 +1,113 @@
+// @apachedubbo/dubbo-node 3.0.0-alpha as the peer: the Dubbo team's TypeScript triple client
+// (Connect-shaped with TRI-* headers; errors carry a numeric `status`), proto and JSON, h2c and HTTP/1.1.
+import http from "node:http";
+import { type CallOptions, Code, createPromiseClient, DubboError } from "@apachedubbo/dubbo";
+import { createDubboTransport, Http2SessionManager } from "@apachedubbo/dubbo-node";
+import t, { type Test } from "tap";
+import { EsServingStatus } from "../fixtures/interop-health-es.ts";
+import {
+  dubboGroupAndVersion,
+  dubboHealthService,
+  startDubboReference,
+} from "../fixtures/interop-reference.ts";
+import { eventually, startTarget } from "../fixtures/interop-target.ts";
+
+type HttpVersion = "1.1" | "2";
+
+/** The promise client dubbo-js generates for grpc.health.v1.Health (typed here: see dubboHealthService). */
+interface HealthClient {
+  check(request: { service: string }, options?: CallOptions): Promise<{ status: number }>;
+  watch(request: { service: string }, options?: CallOptions): AsyncIterable<{ status: number }>;
+}
+
+/** dubbo-node keeps its h2 session open after a call: the test owns and closes it. */
+function createTransport(t: Test, httpVersion: HttpVersion, useBinaryFormat: boolean, baseUrl: string) {
+  if (httpVersion === "2") {
+    const sessionManager = new Http2SessionManager(baseUrl);
+    t.teardown(() => sessionManager.abort());
+    return createDubboTransport({ baseUrl, httpVersion, useBinaryFormat, sessionManager });
+  }
+  const agent = new http.Agent({ keepAlive: false });
+  t.teardown(() => agent.destroy());
+  return createDubboTransport({ baseUrl, httpVersion, useBinaryFormat, nodeOptions: { agent } });
+}
+
+for (const httpVersion of ["2", "1.1"] as const) {
+  for (const binary of [true, false]) {
+    t.test(`triple ${binary ? "proto" : "json"} HTTP/${httpVersion}`, async (t) => {
+      const target = await startTarget(t, startDubboReference);
+      const transport = createTransport(t, httpVersion, binary, target.url(httpVersion));
+      const client = createPromiseClient(dubboHealthService, transport) as unknown as HealthClient;
+
+      t.test("Check", async (t) => {
+        let contentType: string | null = null;
+        const response = await client.check(
+          { service: "greet.GreetService" },
+          { timeoutMs: 5000, onHeader: (headers) => (contentType = headers.get("content-type")) },
+        );
+        t.equal(response.status, EsServingStatus.SERVING);
+        t.equal(
+          (contentType as string | null)?.replace(/;.*/, ""),
+          binary ? "application/proto" : "application/json",
+          "answered in the request's codec",
+        );
+      });
+
+      t.test("Check with Dubbo's service group and version", async (t) => {
+        // The options only add TRI-Service-Group / TRI-Service-Version: a server must accept them.
+        const grouped = createPromiseClient(
+          dubboHealthService,
+          transport,
+          dubboGroupAndVersion,
+        ) as unknown as HealthClient;
+        const response = await grouped.check({ service: "" }, { timeoutMs: 5000 });
+        t.equal(response.status, EsServingStatus.SERVING);
+      });
+
+      t.test("Check of an unknown service", async (t) => {
+        const error = await client.check({ service: "no.such.Service" }).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        t.type(error, DubboError);
+        // dubbo-js reads the numeric `status` of the JSON body; without it the code comes from the
+        // HTTP status alone (404 → unimplemented), which is how this assertion can fail.
+        t.equal((error as DubboError).code, Code.NotFound, `code ${Code[(error as DubboError).code]}`);
+        t.match((error as DubboError).rawMessage, /\S/, "a message comes with it");
+      });
+
+      t.test("Watch sees the current status, then a change", async (t) => {
+        const abort = new AbortController();
+        const iterator = client
+          .watch({ service: "greet.GreetService" }, { signal: abort.signal })
+          [Symbol.asyncIterator]();
+        const first = await iterator.next();
+        t.equal(first.value?.status, EsServingStatus.SERVING, "first message");
+        target.set("greet.GreetService", "NOT_SERVING");
+        const second = await iterator.next();
+        t.equal(second.value?.status, EsServingStatus.NOT_SERVING, "the change");
+        abort.abort();
+        const end = await iterator.next().then(
+          () => undefined,
+          (error: unknown) => DubboError.from(error).code,
+        );
+        t.equal(end, Code.Canceled, "the client ends it");
+        t.equal(await eventually(() => target.watcherCount(), 0), 0, "the server let go of the watcher");
+      });
+
+      t.test("Watch with a deadline", async (t) => {
+        const seen: number[] = [];
+        const code = await (async () => {
+          for await (const message of client.watch({ service: "" }, { timeoutMs: 400 }))
+            seen.push(message.status);
+        })().then(
+          () => undefined,
+          (error: unknown) => DubboError.from(error).code,
+        );
+        t.same(seen, [EsServingStatus.SERVING], "the current status, nothing more");
+        t.equal(code, Code.DeadlineExceeded, `ended ${code === undefined ? "OK" : Code[code]}`);
+        t.equal(await eventually(() => target.watcherCount(), 0), 0, "the server let go of the watcher");
+      });
+    });
+  }
+}
