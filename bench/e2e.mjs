@@ -2,7 +2,7 @@
 // bare node:http2 / node:http ceilings, each in its own process, loaded in turn (interleaved rounds, medians)
 // by h2load (HTTP/2) and wrk (HTTP/1.1). Prints a markdown table, then one JSON line per case and server.
 // Run `node bench/e2e.mjs --help` for the flags.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,8 +32,8 @@ const spec = {
   "loader-cpu": { default: 1, help: "CPU h2load/wrk are pinned to (taskset)" },
   pin: { default: true, help: "pin with taskset when available (--no-pin to turn off)" },
   profile: {
-    default: false,
-    help: "run our server under node --cpu-prof and print its top self-time functions",
+    default: [],
+    help: "servers to run under node --cpu-prof (e.g. ours,ceiling-h2); prints their top self-time functions",
   },
   "json-out": { default: "", help: "also write the JSON lines to this file" },
   requests: {
@@ -85,7 +85,7 @@ async function main() {
     requests: options.requests,
     loaderCpu: options.pin ? options["loader-cpu"] : undefined,
   };
-  const profileDir = options.profile ? mkdtempSync(join(tmpdir(), "bench-profile-")) : undefined;
+  const profileDir = options.profile.length > 0 ? mkdtempSync(join(tmpdir(), "bench-profile-")) : undefined;
 
   // Start every server at once; they idle while another one is loaded.
   const children = {};
@@ -94,10 +94,8 @@ async function main() {
     ids.map(async (id) => {
       const nodeArgs = ["--expose-gc"];
       const args = [];
-      if (id === "ours") {
-        args.push(`--from=${options["ours-from"]}`);
-        if (profileDir) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
-      }
+      if (id === "ours") args.push(`--from=${options["ours-from"]}`);
+      if (options.profile.includes(id)) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${join(profileDir, id)}`);
       const child = startChild(join(here, servers[id].script), {
         cpu: serverCpu,
         nodeArgs,
@@ -209,7 +207,7 @@ async function main() {
   console.log(lines.join("\n"));
   if (options["json-out"]) writeFileSync(options["json-out"], lines.join("\n") + "\n");
   if (profileDir) {
-    printProfile(profileDir);
+    for (const id of options.profile) printProfile(id, join(profileDir, id));
     rmSync(profileDir, { recursive: true, force: true });
   }
   return failures.length > 0 ? 1 : 0;
@@ -345,27 +343,36 @@ function renderTable(selectedCases, ids, results, failures, environment) {
   return out.join("\n");
 }
 
-function printProfile(dir) {
-  const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
+function printProfile(id, dir) {
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".cpuprofile")) : [];
   if (files.length === 0) {
-    console.log("no CPU profile was written (did our server exit cleanly?)");
+    console.log(`\nno CPU profile was written for ${id} (did it exit cleanly?)`);
     return;
   }
   const all = topSelfTime(join(dir, files[0]));
+  // Shares of the busy samples: idle time says only how long the child waited between loads.
+  const idle = all.find((t) => t.name === "(idle)")?.percent ?? 0;
+  const busy = all
+    .filter((t) => t.name !== "(idle)")
+    .map((t) => ({ ...t, percent: (100 * t.percent) / (100 - idle) }));
   const row = (t) => [t.name, t.where, t.selfMs.toFixed(0), t.percent.toFixed(1)];
-  const header = ["function", "where", "self ms", "% of samples"];
-  console.log("\nOur server's CPU profile (node --cpu-prof over the whole run, idle included):");
+  const header = ["function", "where", "self ms", "% of busy"];
+  console.log(
+    `\nCPU profile of ${id} (node --cpu-prof, whole life of the process; ${idle.toFixed(0)}% idle left out):`,
+  );
   console.log(
     markdownTable(
-      ["area", "% of samples"],
-      selfTimeByArea(all).map((a) => [a.area, a.percent.toFixed(1)]),
+      ["area", "% of busy"],
+      selfTimeByArea(busy).map((a) => [a.area, a.percent.toFixed(1)]),
     ),
   );
   console.log("\nTop self time, all code:");
-  console.log(markdownTable(header, all.slice(0, 25).map(row)));
-  console.log("\nTop self time, this project's code:");
-  const ours = all.filter((t) => t.where.startsWith("dist/") || t.where.startsWith("src/"));
-  console.log(markdownTable(header, ours.slice(0, 25).map(row)));
+  console.log(markdownTable(header, busy.slice(0, 30).map(row)));
+  const ours = busy.filter((t) => t.where.startsWith("dist/") || t.where.startsWith("src/"));
+  if (ours.length > 0) {
+    console.log("\nTop self time, this project's code:");
+    console.log(markdownTable(header, ours.slice(0, 25).map(row)));
+  }
 }
 
 main().then(

@@ -9,6 +9,8 @@
 // - connect-es 1.7: `transformSplitEnvelope` (exported from @connectrpc/connect/protocol), the async
 //   generator every connect/gRPC/gRPC-Web handler and transport pipes the body through;
 //   encode: `encodeEnvelope` from the same module.
+// Ours: `EnvelopeDecoder` push()/next(); encode: `encodeEnvelope` (one buffer, payload copied) and
+// `envelopeChunks` ("chunks": above 16 KiB a 5-byte header plus the payload by reference, no copy).
 //
 // Output: a table for people on stdout (progress on stderr), then one JSON line per case (`{"bench":"wire",...}`).
 // Options (env): WIRE_BENCH_MS (sample length, default 150), WIRE_BENCH_ROUNDS (default 5),
@@ -195,6 +197,8 @@ async function runOnce(fn, input) {
 
 // Messages per second over one sample of about `sampleMs`.
 async function sample(fn, input) {
+  // Start every sample from a collected heap, so that no implementation pays for another's garbage.
+  globalThis.gc();
   let messages = 0;
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(sampleMs) * 1_000_000n;
@@ -269,7 +273,8 @@ for (const c of cases) {
       mbPerSec: Number(((opsPerSec * c.size) / 1e6).toFixed(1)),
       heapBytesPerOp: Number.isNaN(alloc.heap) ? null : Math.round(alloc.heap),
       externalBytesPerOp: Number.isNaN(alloc.external) ? null : Math.round(alloc.external),
-      oursVsThis: Number(median(ratios.get(name)).toFixed(2)),
+      // Our ops/s divided by this implementation's, per interleaved round, median; null for our own rows.
+      oursVsThis: name.startsWith("triple-health") ? null : Number(median(ratios.get(name)).toFixed(2)),
       rounds,
       sampleMs,
       node: process.version,
@@ -288,7 +293,7 @@ const lines = results.map((r) => [
   String(r.mbPerSec),
   r.heapBytesPerOp === null ? "gc" : String(r.heapBytesPerOp),
   r.externalBytesPerOp === null ? "gc" : String(r.externalBytesPerOp),
-  r.impl === "triple-health" ? "" : `${r.oursVsThis.toFixed(2)}x`,
+  r.impl.startsWith("triple-health") ? "" : `${r.oursVsThis.toFixed(2)}x`,
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
 const format = (cells) =>

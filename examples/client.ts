@@ -2,7 +2,7 @@
 // print its first status. Against examples/server.ts it prints, twice:
 //   greet.GreetService's health status:SERVING
 //
-//   node --experimental-strip-types examples/client.ts [host:port]   (default 127.0.0.1:20000; Node 20: see server.ts)
+//   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import examples/client.ts [host:port]
 import { createHealthClient } from "../src/client/health-client.ts";
 import { servingStatusName } from "../src/codec/health-types.ts";
 

@@ -2,7 +2,7 @@
 // name it was given) plus grpc.health.v1.Health, on 127.0.0.1:20000 — gRPC, triple/Connect and gRPC-Web
 // on one port, HTTP/2 and HTTP/1.1.
 //
-//   node --experimental-strip-types examples/server.ts [port]   (Node 22.6+; on Node 20: node --import @tapjs/typescript/import …)
+//   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import examples/server.ts [port]
 import { loadProtoFiles } from "../src/codec/proto-files.ts";
 import { defineService } from "../src/server/define-service.ts";
 import { createTripleServer } from "../src/server/triple-server.ts";

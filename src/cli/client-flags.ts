@@ -5,8 +5,8 @@ import type { ClientTlsOptions } from "../client/http-transport.ts";
 import { connectFailureKind } from "../client/transport-errors.ts";
 import { Code, grpcCodeName } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import type { CommandIo } from "./main.ts";
 import { FlagError, type FlagSpecs, type FlagValue, formatDuration } from "./flags.ts";
+import type { CommandIo } from "./main.ts";
 import { createVerboseTrace } from "./verbose.ts";
 
 /** grpc_health_probe's exit codes. */
@@ -19,23 +19,71 @@ export const ExitCode = {
 } as const;
 
 export const clientFlags: FlagSpecs = {
-  addr: { kind: "string", hint: "host:port", description: "(required) server address: host:port, http(s)://host:port or tri://host:port" },
+  addr: {
+    kind: "string",
+    hint: "host:port",
+    description: "(required) server address: host:port, http(s)://host:port or tri://host:port",
+  },
   service: { kind: "string", hint: "name", description: 'service name (default: "", the whole server)' },
-  "connect-timeout": { kind: "duration", description: "timeout for establishing the connection (default 1s)" },
+  "connect-timeout": {
+    kind: "duration",
+    description: "timeout for establishing the connection (default 1s)",
+  },
   "rpc-timeout": { kind: "duration", description: "timeout for the health rpc (default 1s; watch: none)" },
-  "rpc-header": { kind: "list", hint: "'name: value'", description: "additional request metadata; repeatable" },
-  "user-agent": { kind: "string", hint: "text", description: "user-agent header (default: triple-health/<version>)" },
+  "rpc-header": {
+    kind: "list",
+    hint: "'name: value'",
+    description: "additional request metadata; repeatable",
+  },
+  "user-agent": {
+    kind: "string",
+    hint: "text",
+    description: "user-agent header (default: triple-health/<version>)",
+  },
   tls: { kind: "bool", description: "use TLS (default: false, plaintext HTTP/2 prior knowledge)" },
-  "tls-no-verify": { kind: "bool", description: "(with -tls) don't verify the server certificate (INSECURE)" },
-  "tls-ca-cert": { kind: "string", hint: "file", description: "(with -tls) trusted CA certificates (PEM) instead of the system roots" },
-  "tls-client-cert": { kind: "string", hint: "file", description: "(with -tls) client certificate (PEM); needs -tls-client-key" },
-  "tls-client-key": { kind: "string", hint: "file", description: "(with -tls) client private key (PEM); needs -tls-client-cert" },
-  "tls-server-name": { kind: "string", hint: "name", description: "(with -tls) server name for SNI and certificate checks" },
-  protocol: { kind: "string", hint: "grpc|triple", choices: ["grpc", "triple"], description: "wire protocol (default grpc)" },
-  codec: { kind: "string", hint: "proto|json", choices: ["proto", "json"], description: "message codec (default proto)" },
+  "tls-no-verify": {
+    kind: "bool",
+    description: "(with -tls) don't verify the server certificate (INSECURE)",
+  },
+  "tls-ca-cert": {
+    kind: "string",
+    hint: "file",
+    description: "(with -tls) trusted CA certificates (PEM) instead of the system roots",
+  },
+  "tls-client-cert": {
+    kind: "string",
+    hint: "file",
+    description: "(with -tls) client certificate (PEM); needs -tls-client-key",
+  },
+  "tls-client-key": {
+    kind: "string",
+    hint: "file",
+    description: "(with -tls) client private key (PEM); needs -tls-client-cert",
+  },
+  "tls-server-name": {
+    kind: "string",
+    hint: "name",
+    description: "(with -tls) server name for SNI and certificate checks",
+  },
+  protocol: {
+    kind: "string",
+    hint: "grpc|triple",
+    choices: ["grpc", "triple"],
+    description: "wire protocol (default grpc)",
+  },
+  codec: {
+    kind: "string",
+    hint: "proto|json",
+    choices: ["proto", "json"],
+    description: "message codec (default proto)",
+  },
   http1: { kind: "bool", description: "use HTTP/1.1 (triple only; gRPC needs HTTP/2)" },
   json: { kind: "bool", description: "print JSON" },
-  verbose: { kind: "bool", aliases: ["v"], description: "print request and response headers, messages and trailers to stderr" },
+  verbose: {
+    kind: "bool",
+    aliases: ["v"],
+    description: "print request and response headers, messages and trailers to stderr",
+  },
 };
 
 export interface ClientSetup {
@@ -60,10 +108,14 @@ export function setupClient(
   const connectTimeoutMs = (values["connect-timeout"] as number | undefined) ?? 1000;
   const rpcTimeoutMs = (values["rpc-timeout"] as number | undefined) ?? defaults.rpcTimeoutMs;
   if (connectTimeoutMs <= 0) {
-    throw new FlagError(`-connect-timeout must be greater than zero (specified: ${formatDuration(connectTimeoutMs)})`);
+    throw new FlagError(
+      `-connect-timeout must be greater than zero (specified: ${formatDuration(connectTimeoutMs)})`,
+    );
   }
   if (rpcTimeoutMs !== undefined && rpcTimeoutMs <= 0) {
-    throw new FlagError(`-rpc-timeout must be greater than zero (specified: ${formatDuration(rpcTimeoutMs)})`);
+    throw new FlagError(
+      `-rpc-timeout must be greater than zero (specified: ${formatDuration(rpcTimeoutMs)})`,
+    );
   }
   const tls = tlsFromFlags(values, addr);
   const metadata: Record<string, string[]> = {};
@@ -71,7 +123,7 @@ export function setupClient(
     const colon = header.indexOf(":");
     if (colon <= 0) throw new FlagError(`invalid -rpc-header ${JSON.stringify(header)}: want 'name: value'`);
     const name = header.slice(0, colon).trim().toLowerCase();
-    (metadata[name] ??= []).push(header.slice(colon + 1).trim());
+    metadata[name] = [...(metadata[name] ?? []), header.slice(colon + 1).trim()];
   }
   const verbose = values["verbose"] === true;
   const options: HealthClientOptions = {
@@ -115,7 +167,10 @@ function normalizeAddress(addr: string, tls: boolean): string {
   return `${tls ? "https" : "http"}://${withHost}`;
 }
 
-function tlsFromFlags(values: Readonly<Record<string, FlagValue>>, addr: string): ClientTlsOptions | undefined {
+function tlsFromFlags(
+  values: Readonly<Record<string, FlagValue>>,
+  addr: string,
+): ClientTlsOptions | undefined {
   const on = values["tls"] === true || addr.startsWith("https://");
   const noVerify = values["tls-no-verify"] === true;
   const caCert = values["tls-ca-cert"] as string | undefined;
@@ -124,8 +179,10 @@ function tlsFromFlags(values: Readonly<Record<string, FlagValue>>, addr: string)
   const serverName = values["tls-server-name"] as string | undefined;
   if (!on && noVerify) throw new FlagError("specified -tls-no-verify without specifying -tls");
   if (!on && caCert !== undefined) throw new FlagError("specified -tls-ca-cert without specifying -tls");
-  if (!on && clientCert !== undefined) throw new FlagError("specified -tls-client-cert without specifying -tls");
-  if (!on && serverName !== undefined) throw new FlagError("specified -tls-server-name without specifying -tls");
+  if (!on && clientCert !== undefined)
+    throw new FlagError("specified -tls-client-cert without specifying -tls");
+  if (!on && serverName !== undefined)
+    throw new FlagError("specified -tls-server-name without specifying -tls");
   if (clientCert !== undefined && clientKey === undefined) {
     throw new FlagError("specified -tls-client-cert without specifying -tls-client-key");
   }
@@ -136,7 +193,9 @@ function tlsFromFlags(values: Readonly<Record<string, FlagValue>>, addr: string)
     throw new FlagError("cannot specify -tls-ca-cert with -tls-no-verify (CA cert would not be used)");
   }
   if (noVerify && serverName !== undefined) {
-    throw new FlagError("cannot specify -tls-server-name with -tls-no-verify (server name would not be used)");
+    throw new FlagError(
+      "cannot specify -tls-server-name with -tls-no-verify (server name would not be used)",
+    );
   }
   if (!on) return undefined;
   try {
@@ -165,18 +224,28 @@ export async function connectOrReport(setup: ClientSetup, io: CommandIo): Promis
     const err = RpcError.from(error);
     if (setup.json) writeJson(io, { addr: setup.addr, service: setup.service, error: errorJson(err) });
     if (connectFailureKind(err) === "timeout") {
-      io.stderr.write(`timeout: failed to connect service ${JSON.stringify(setup.addr)} within ${formatDuration(setup.connectTimeoutMs)}\n`);
+      io.stderr.write(
+        `timeout: failed to connect service ${JSON.stringify(setup.addr)} within ${formatDuration(setup.connectTimeoutMs)}\n`,
+      );
     } else {
-      io.stderr.write(`error: failed to connect service at ${JSON.stringify(setup.addr)}: ${causeText(err)}\n`);
+      io.stderr.write(
+        `error: failed to connect service at ${JSON.stringify(setup.addr)}: ${causeText(err)}\n`,
+      );
     }
     return ExitCode.ConnectionFailure;
   }
-  if (setup.verbose) io.stderr.write(`connection established (took ${formatDuration(Date.now() - started)})\n`);
+  if (setup.verbose)
+    io.stderr.write(`connection established (took ${formatDuration(Date.now() - started)})\n`);
   return undefined;
 }
 
 /** Prints an RPC failure as grpc_health_probe does and returns its exit code (3, or 2 for a lost connection). */
-export function reportRpcError(error: unknown, setup: ClientSetup, io: CommandIo, what = "health rpc"): number {
+export function reportRpcError(
+  error: unknown,
+  setup: ClientSetup,
+  io: CommandIo,
+  what = "health rpc",
+): number {
   const err = RpcError.from(error);
   if (setup.json) writeJson(io, { addr: setup.addr, service: setup.service, error: errorJson(err) });
   if (connectFailureKind(err) !== undefined) {
@@ -184,7 +253,9 @@ export function reportRpcError(error: unknown, setup: ClientSetup, io: CommandIo
     return ExitCode.ConnectionFailure;
   }
   if (err.code === Code.Unimplemented) {
-    io.stderr.write("error: this server does not implement the grpc health protocol (grpc.health.v1.Health)\n");
+    io.stderr.write(
+      "error: this server does not implement the grpc health protocol (grpc.health.v1.Health)\n",
+    );
   } else if (err.code === Code.DeadlineExceeded && setup.rpcTimeoutMs !== undefined) {
     io.stderr.write(`timeout: ${what} did not complete within ${formatDuration(setup.rpcTimeoutMs)}\n`);
   } else {

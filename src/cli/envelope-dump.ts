@@ -51,6 +51,8 @@ export function detectFormat(input: Buffer): InputFormat {
   const text = input.toString("latin1");
   const hex = stripComments(text).replace(/0x/gi, "").replace(/[\s:]/g, "");
   if (hex.length > 0 && hex.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(hex)) return "hex";
+  // A capture of an empty body: nothing but comments.
+  if (hex.length === 0 && text.includes("#")) return "hex";
   const b64 = text.replace(/\s/g, "");
   if (b64.length > 0 && b64.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return "base64";
   return "raw";
@@ -124,24 +126,43 @@ export function loadTypes(protoFiles: readonly string[], typeName: string | unde
   return { root, type };
 }
 
-const jsonOptions: protobuf.IConversionOptions = { enums: String, longs: String, bytes: String, defaults: true, json: true };
+const jsonOptions: protobuf.IConversionOptions = {
+  enums: String,
+  longs: String,
+  bytes: String,
+  defaults: true,
+  json: true,
+};
 
-export function decodeBytes(bytes: Buffer, framing: Framing | "auto", types: MessageTypes): Omit<DecodeResult, "format"> {
+export function decodeBytes(
+  bytes: Buffer,
+  framing: Framing | "auto",
+  types: MessageTypes,
+): Omit<DecodeResult, "format"> {
   const envelopes = framing === "unary" ? undefined : splitEnvelopes(bytes);
   if (framing === "envelopes" && envelopes === undefined) {
     throw new Error("input is not a sequence of complete envelopes ([flags:1][length:4][payload])");
   }
   if (envelopes === undefined) {
+    // An empty body (a gRPC Trailers-Only response) holds no message unless asked to read one.
+    if (bytes.length === 0 && framing === "auto") return { framing: "unary", bytes: 0, messages: [] };
     return { framing: "unary", bytes: bytes.length, messages: [decodePayload(0, bytes, undefined, types)] };
   }
   return {
     framing: "envelopes",
     bytes: bytes.length,
-    messages: envelopes.map((envelope) => decodePayload(envelope.offset, envelope.payload, envelope.flags, types)),
+    messages: envelopes.map((envelope) =>
+      decodePayload(envelope.offset, envelope.payload, envelope.flags, types),
+    ),
   };
 }
 
-function decodePayload(offset: number, payload: Buffer, flags: number | undefined, types: MessageTypes): DecodedMessage {
+function decodePayload(
+  offset: number,
+  payload: Buffer,
+  flags: number | undefined,
+  types: MessageTypes,
+): DecodedMessage {
   const out: DecodedMessage = { offset, length: payload.length };
   if (flags !== undefined) {
     out.flags = `0x${flags.toString(16).padStart(2, "0")}`;
@@ -224,9 +245,16 @@ const printable = /^[\x20-\x7e\u00a0-\uffff]*$/;
  * Tells the grpc.health.v1 messages apart by their wire shape: field 1 as a varint is a
  * HealthCheckResponse; field 1 as text is a HealthCheckRequest; field 1 as map entries is a HealthListResponse.
  */
-export function guessHealthMessage(body: Buffer, root: protobuf.Root): { type: string; message: unknown } | undefined {
+export function guessHealthMessage(
+  body: Buffer,
+  root: protobuf.Root,
+): { type: string; message: unknown } | undefined {
   const lookup = (name: string) => root.lookupType(`grpc.health.v1.${name}`);
-  if (body.length === 0) return { type: "grpc.health.v1.HealthCheckRequest|HealthCheckResponse|HealthListRequest (empty)", message: {} };
+  if (body.length === 0)
+    return {
+      type: "grpc.health.v1.HealthCheckRequest|HealthCheckResponse|HealthListRequest (empty)",
+      message: {},
+    };
   const tryType = (name: string, accept: (object: Record<string, unknown>) => boolean) => {
     const type = lookup(name);
     try {
@@ -242,8 +270,10 @@ export function guessHealthMessage(body: Buffer, root: protobuf.Root): { type: s
   if (body[0] === 0x08) return tryType("HealthCheckResponse", () => true);
   if (body[0] === 0x0a) {
     return (
-      tryType("HealthCheckRequest", (o) => typeof o["service"] === "string" && printable.test(o["service"] as string)) ??
-      tryType("HealthListResponse", () => true)
+      tryType(
+        "HealthCheckRequest",
+        (o) => typeof o["service"] === "string" && printable.test(o["service"] as string),
+      ) ?? tryType("HealthListResponse", () => true)
     );
   }
   return undefined;
@@ -282,7 +312,11 @@ export function rawFields(body: Buffer): RawField[] {
       out.push({ field, wireType, value });
     }
   } catch (error) {
-    out.push({ field: 0, wireType: -1, value: `unreadable from byte ${reader.pos}: ${(error as Error).message}` });
+    out.push({
+      field: 0,
+      wireType: -1,
+      value: `unreadable from byte ${reader.pos}: ${(error as Error).message}`,
+    });
   }
   return out;
 }
@@ -300,7 +334,8 @@ function describe(message: DecodedMessage): string {
   if (message.endStream !== undefined) return `end-stream ${JSON.stringify(message.endStream)}`;
   if (message.error !== undefined) return `(${message.error})`;
   const what = message.type ?? (message.codec === "json" ? "JSON message" : "message");
-  const value = message.message !== undefined ? JSON.stringify(message.message) : JSON.stringify(message.fields);
+  const value =
+    message.message !== undefined ? JSON.stringify(message.message) : JSON.stringify(message.fields);
   return `${what} ${value}`;
 }
 
@@ -320,12 +355,16 @@ export function annotate(bytes: Buffer, result: Omit<DecodeResult, "format">): s
       const payload = bytes.subarray(message.offset + 5, message.offset + 5 + message.length);
       const hex = hexLines(payload, "");
       if (hex.length === 0) lines.push(`${pad("")}# (empty payload) ${describe(message)}`);
-      hex.forEach((line, i) => lines.push(i === 0 ? `${pad(line)}# ${describe(message)}` : line));
+      for (const [i, line] of hex.entries())
+        lines.push(i === 0 ? `${pad(line)}# ${describe(message)}` : line);
     } else {
       const hex = hexLines(bytes, "");
       if (hex.length === 0) lines.push(`${pad("")}# (empty body) ${describe(message)}`);
-      hex.forEach((line, i) => lines.push(i === 0 ? `${pad(line)}# unary body: ${describe(message)}` : line));
+      for (const [i, line] of hex.entries()) {
+        lines.push(i === 0 ? `${pad(line)}# unary body: ${describe(message)}` : line);
+      }
     }
   }
+  if (lines.length === 0) lines.push("# (empty body)");
   return lines.join("\n") + "\n";
 }

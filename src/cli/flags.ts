@@ -83,20 +83,31 @@ function convert(name: string, spec: FlagSpec, text: string, previous: FlagValue
     case "duration":
       return parseDuration(text, name);
     case "int": {
-      if (!/^\d+$/.test(text)) throw new FlagError(`invalid value ${JSON.stringify(text)} for -${name}: want a whole number`);
+      if (!/^\d+$/.test(text))
+        throw new FlagError(`invalid value ${JSON.stringify(text)} for -${name}: want a whole number`);
       return Number(text);
     }
     case "list":
       return [...((previous as string[] | undefined) ?? []), text];
     default:
       if (spec.choices !== undefined && !spec.choices.includes(text)) {
-        throw new FlagError(`invalid value ${JSON.stringify(text)} for -${name}: want one of ${spec.choices.join(", ")}`);
+        throw new FlagError(
+          `invalid value ${JSON.stringify(text)} for -${name}: want one of ${spec.choices.join(", ")}`,
+        );
       }
       return text;
   }
 }
 
-const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const unitMs: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Go's `time.ParseDuration` syntax (`250ms`, `1s`, `1m30s`, `1.5s`), in milliseconds. */
 export function parseDuration(text: string, name = "duration"): number {
@@ -112,7 +123,9 @@ export function parseDuration(text: string, name = "duration"): number {
     at = pattern.lastIndex;
   }
   if (at === 0 || at !== text.length) {
-    throw new FlagError(`invalid value ${JSON.stringify(text)} for -${name}: want a duration such as 250ms, 1s or 1m30s`);
+    throw new FlagError(
+      `invalid value ${JSON.stringify(text)} for -${name}: want a duration such as 250ms, 1s or 1m30s`,
+    );
   }
   return total;
 }

@@ -1,7 +1,10 @@
 // `--verbose`: every header, message and trailer of a call on stderr, in the spirit of `grpcurl -v`.
 import type { CallTrace, CallTraceEvent } from "../client/call-trace.ts";
 
-function headerLines(prefix: string, headers: Readonly<Record<string, string | string[] | undefined>>): string {
+function headerLines(
+  prefix: string,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): string {
   let out = "";
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;

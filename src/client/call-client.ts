@@ -5,9 +5,9 @@ import { RpcError } from "../wire/rpc-error.ts";
 import { type CallOptions, type MetadataInit, type MethodRef, toMetadata } from "./call-options.ts";
 import type { CallTrace } from "./call-trace.ts";
 import { grpcCalls } from "./grpc-call.ts";
+import type { HttpTransport, TransportOptions } from "./http-transport.ts";
 import { Http1Transport } from "./http1-transport.ts";
 import { Http2Transport } from "./http2-transport.ts";
-import type { HttpTransport, TransportOptions } from "./http-transport.ts";
 import type { CallEnv } from "./protocol-call.ts";
 import { tripleCalls } from "./triple-call.ts";
 
@@ -39,7 +39,11 @@ export interface CallClient {
   readonly protocol: ClientProtocol;
   readonly codec: CodecName;
   readonly httpVersion: "2" | "1.1";
-  unary<I extends object, O extends object>(method: MethodRef<I, O>, request: I, options?: CallOptions): Promise<O>;
+  unary<I extends object, O extends object>(
+    method: MethodRef<I, O>,
+    request: I,
+    options?: CallOptions,
+  ): Promise<O>;
   serverStream<I extends object, O extends object>(
     method: MethodRef<I, O>,
     request: I,
@@ -69,7 +73,10 @@ export function parseTarget(target: string): URL {
     throw new RpcError(Code.InvalidArgument, `invalid server address ${JSON.stringify(target)}`);
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
-    throw new RpcError(Code.InvalidArgument, `invalid server address ${JSON.stringify(target)}: want http(s)://host:port`);
+    throw new RpcError(
+      Code.InvalidArgument,
+      `invalid server address ${JSON.stringify(target)}: want http(s)://host:port`,
+    );
   }
   return url;
 }
@@ -84,13 +91,19 @@ export function createCallClient(target: string, options: CallClientOptions = {}
   const codec = options.codec ?? "proto";
   const httpVersion = options.httpVersion ?? "2";
   if (protocol !== "grpc" && protocol !== "triple") {
-    throw new RpcError(Code.InvalidArgument, `unknown protocol ${JSON.stringify(protocol)}: want grpc or triple`);
+    throw new RpcError(
+      Code.InvalidArgument,
+      `unknown protocol ${JSON.stringify(protocol)}: want grpc or triple`,
+    );
   }
   if (codec !== "proto" && codec !== "json") {
     throw new RpcError(Code.InvalidArgument, `unknown codec ${JSON.stringify(codec)}: want proto or json`);
   }
   if (httpVersion !== "2" && httpVersion !== "1.1") {
-    throw new RpcError(Code.InvalidArgument, `unknown HTTP version ${JSON.stringify(httpVersion)}: want 2 or 1.1`);
+    throw new RpcError(
+      Code.InvalidArgument,
+      `unknown HTTP version ${JSON.stringify(httpVersion)}: want 2 or 1.1`,
+    );
   }
   if (protocol === "grpc" && httpVersion === "1.1") {
     throw new RpcError(

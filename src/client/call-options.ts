@@ -60,7 +60,10 @@ export class CallSignal {
   readonly #onUserAbort: (() => void) | undefined;
   #deadlineHit = false;
 
-  constructor(user: AbortSignal | undefined, readonly timeoutMs: number | undefined) {
+  constructor(
+    user: AbortSignal | undefined,
+    readonly timeoutMs: number | undefined,
+  ) {
     this.signal = this.#controller.signal;
     this.#user = user;
     if (user !== undefined) {
@@ -69,10 +72,13 @@ export class CallSignal {
       else user.addEventListener("abort", this.#onUserAbort, { once: true });
     }
     if (timeoutMs !== undefined && !this.signal.aborted) {
-      this.#timer = setTimeout(() => {
-        this.#deadlineHit = true;
-        this.#controller.abort(new RpcError(Code.DeadlineExceeded, `deadline of ${timeoutMs} ms exceeded`));
-      }, Math.max(0, timeoutMs));
+      this.#timer = setTimeout(
+        () => {
+          this.#deadlineHit = true;
+          this.#controller.abort(new RpcError(Code.DeadlineExceeded, `deadline of ${timeoutMs} ms exceeded`));
+        },
+        Math.max(0, timeoutMs),
+      );
     }
   }
 

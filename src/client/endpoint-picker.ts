@@ -183,8 +183,11 @@ export class EndpointPicker {
   #closed = false;
 
   constructor(options: EndpointPickerOptions) {
-    const endpoints = [...new Set(options.endpoints.map((endpoint) => endpoint.trim()).filter((e) => e !== ""))];
-    if (endpoints.length === 0) throw new RpcError(Code.InvalidArgument, "endpoint picker: no endpoints given");
+    const endpoints = [
+      ...new Set(options.endpoints.map((endpoint) => endpoint.trim()).filter((e) => e !== "")),
+    ];
+    if (endpoints.length === 0)
+      throw new RpcError(Code.InvalidArgument, "endpoint picker: no endpoints given");
     this.service = options.service ?? "";
     this.policy = options.policy ?? "round-robin";
     if (this.policy !== "round-robin" && this.policy !== "least-outstanding") {
@@ -198,7 +201,8 @@ export class EndpointPicker {
     this.#pollIntervalMs = nonNegative(options.pollIntervalMs ?? 1000, "pollIntervalMs");
     this.#checkTimeoutMs = nonNegative(options.checkTimeoutMs ?? 1000, "checkTimeoutMs");
     this.#panicThreshold = options.panicThreshold ?? 0.5;
-    if (!(this.#panicThreshold >= 0 && this.#panicThreshold <= 1)) throw new RangeError("panicThreshold must be within 0..1");
+    if (!(this.#panicThreshold >= 0 && this.#panicThreshold <= 1))
+      throw new RangeError("panicThreshold must be within 0..1");
     const makeSource =
       options.healthSource ?? ((endpoint: string) => createHealthClient(endpoint, options.healthClient));
     // Sources are made up front so a bad address fails here, not in a background loop.
@@ -300,12 +304,17 @@ export class EndpointPicker {
     const ejectedNow = this.#entries.filter((e) => e.ejected).length;
     const duration = recordFailure(entry.outlier, this.#outlier, now, ejectedNow, this.#entries.length);
     if (duration === undefined) return;
-    this.#emit({ type: "ejected", endpoint: entry.endpoint, durationMs: duration, ejections: entry.outlier.ejections, time: now });
     entry.ejectTimer = this.#clock.setTimeout(() => {
       entry.ejectTimer = undefined;
       this.#restore(entry, "ejection time over");
     }, duration);
-    this.#recompute();
+    this.#recompute({
+      type: "ejected",
+      endpoint: entry.endpoint,
+      durationMs: duration,
+      ejections: entry.outlier.ejections,
+      time: now,
+    });
   };
 
   async #watchLoop(entry: Entry): Promise<void> {
@@ -330,7 +339,13 @@ export class EndpointPicker {
         return;
       }
       const delayMs = backoffDelay(entry.attempt++, this.#backoff, this.#random);
-      this.#emit({ type: "reconnect", endpoint: entry.endpoint, attempt: entry.attempt, delayMs, time: this.#clock.now() });
+      this.#emit({
+        type: "reconnect",
+        endpoint: entry.endpoint,
+        attempt: entry.attempt,
+        delayMs,
+        time: this.#clock.now(),
+      });
       await this.#sleep(entry, delayMs);
     }
   }
@@ -340,7 +355,10 @@ export class EndpointPicker {
       const controller = new AbortController();
       entry.controller = controller;
       try {
-        const status = await entry.source.check(this.service, { signal: controller.signal, timeoutMs: this.#checkTimeoutMs });
+        const status = await entry.source.check(this.service, {
+          signal: controller.signal,
+          timeoutMs: this.#checkTimeoutMs,
+        });
         if (this.#closed) return;
         this.#answered(entry);
         this.#setStatus(entry, status, "check");
@@ -366,11 +384,10 @@ export class EndpointPicker {
       this.#clock.clearTimeout(entry.graceTimer);
       entry.graceTimer = undefined;
     }
-    this.#emit({ type: "connected", endpoint: entry.endpoint, time: this.#clock.now() });
+    this.#recompute({ type: "connected", endpoint: entry.endpoint, time: this.#clock.now() });
     // Back after losing its stream: most likely restarted, so past call failures say nothing of it now.
     if (entry.wasLost && entry.ejected) this.#restore(entry, "new health stream");
     entry.wasLost = false;
-    this.#recompute();
   }
 
   #lost(entry: Entry, failure: unknown): void {
@@ -379,20 +396,18 @@ export class EndpointPicker {
     entry.connected = false;
     entry.wasLost = true;
     const error = failure === undefined ? undefined : RpcError.from(failure, Code.Unavailable);
-    this.#emit({ type: "disconnected", endpoint: entry.endpoint, error, time: this.#clock.now() });
-    if (this.#graceMs === 0 || entry.status === undefined) {
-      this.#expireGrace(entry);
-      return;
+    if (this.#graceMs > 0 && entry.status !== undefined) {
+      entry.graceTimer = this.#clock.setTimeout(() => {
+        entry.graceTimer = undefined;
+        this.#expireGrace(entry);
+      }, this.#graceMs);
     }
-    entry.graceTimer = this.#clock.setTimeout(() => {
-      entry.graceTimer = undefined;
-      this.#expireGrace(entry);
-    }, this.#graceMs);
+    this.#recompute({ type: "disconnected", endpoint: entry.endpoint, error, time: this.#clock.now() });
+    if (entry.graceTimer === undefined) this.#expireGrace(entry);
   }
 
   #expireGrace(entry: Entry): void {
     this.#setStatus(entry, undefined, `health stream lost for ${this.#graceMs} ms`);
-    this.#recompute();
   }
 
   #setStatus(entry: Entry, status: ServingStatus | undefined, reason: string): void {
@@ -400,8 +415,14 @@ export class EndpointPicker {
     if (previous === status) return;
     entry.status = status;
     const why = status === undefined ? reason : `${reason}: ${servingStatusName(status)}`;
-    this.#emit({ type: "status", endpoint: entry.endpoint, previous, status, reason: why, time: this.#clock.now() });
-    this.#recompute();
+    this.#recompute({
+      type: "status",
+      endpoint: entry.endpoint,
+      previous,
+      status,
+      reason: why,
+      time: this.#clock.now(),
+    });
   }
 
   #restore(entry: Entry, reason: string): void {
@@ -410,8 +431,7 @@ export class EndpointPicker {
       entry.ejectTimer = undefined;
     }
     restore(entry.outlier, this.#clock.now());
-    this.#emit({ type: "restored", endpoint: entry.endpoint, reason, time: this.#clock.now() });
-    this.#recompute();
+    this.#recompute({ type: "restored", endpoint: entry.endpoint, reason, time: this.#clock.now() });
   }
 
   #settle(entry: Entry): void {
@@ -420,19 +440,23 @@ export class EndpointPicker {
     if (this.#entries.every((e) => e.settled)) for (const wake of this.#readyWaiters.splice(0)) wake();
   }
 
-  #recompute(): void {
+  /** Recomputes the healthy and routable sets, then emits `cause` and what changed, so listeners see the new state. */
+  #recompute(cause?: PickerEvent): void {
     const total = this.#entries.length;
     const healthy = this.#entries.filter((entry) => entry.healthy);
     const panic = this.#panicThreshold > 0 && healthy.length < this.#panicThreshold * total;
     const routable = panic ? this.#entries.filter((entry) => entry.reachable && !entry.ejected) : healthy;
     this.#healthyCount = healthy.length;
     const time = this.#clock.now();
-    if (panic !== this.#panic) {
-      this.#panic = panic;
+    const panicChanged = panic !== this.#panic;
+    const routableChanged = !sameEntries(routable, this.#routable);
+    this.#panic = panic;
+    this.#routable = routable;
+    if (cause !== undefined) this.#emit(cause);
+    if (panicChanged) {
       this.#emit({ type: "panic", active: panic, healthy: healthy.length, total, time });
     }
-    if (!sameEntries(routable, this.#routable)) {
-      this.#routable = routable;
+    if (routableChanged) {
       this.#emit({ type: "routable", endpoints: routable.map((entry) => entry.endpoint), panic, time });
     }
   }
@@ -448,7 +472,8 @@ export class EndpointPicker {
   }
 
   #clearTimers(entry: Entry): void {
-    for (const handle of [entry.graceTimer, entry.ejectTimer]) if (handle !== undefined) this.#clock.clearTimeout(handle);
+    for (const handle of [entry.graceTimer, entry.ejectTimer])
+      if (handle !== undefined) this.#clock.clearTimeout(handle);
     entry.graceTimer = undefined;
     entry.ejectTimer = undefined;
     const sleep = entry.sleep;
@@ -464,7 +489,9 @@ export class EndpointPicker {
         listener(event);
       } catch (error) {
         // One faulty listener must not stop routing or the other listeners.
-        process.emitWarning(`endpoint picker listener threw: ${error instanceof Error ? error.message : String(error)}`);
+        process.emitWarning(
+          `endpoint picker listener threw: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
     }
   }
@@ -475,7 +502,8 @@ function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
 }
 
 function nonNegative(value: number, name: string): number {
-  if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`${name} must be a non-negative number of ms`);
+  if (!(value >= 0) || !Number.isFinite(value))
+    throw new RangeError(`${name} must be a non-negative number of ms`);
   return value;
 }
 

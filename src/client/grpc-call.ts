@@ -1,4 +1,4 @@
-import { codeFromHttpStatus, Code, isCode } from "../wire/code.ts";
+import { Code, codeFromHttpStatus, isCode } from "../wire/code.ts";
 import { type Compression, findCompression, identity, supportedEncodings } from "../wire/compression.ts";
 import { EnvelopeDecoder, EnvelopeFlag } from "../wire/envelope.ts";
 import { encodeEnvelope } from "../wire/envelope-encoder.ts";
@@ -6,9 +6,16 @@ import { decodeGrpcMessage } from "../wire/grpc-message.ts";
 import { appendMetadataToHeaders, decodeBinaryHeader } from "../wire/metadata.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import { formatGrpcTimeout } from "../wire/timeout.ts";
-import { CallSignal, type CallOptions, decodeResponse, mergeMetadata, type MethodRef, toMetadata } from "./call-options.ts";
+import {
+  type CallOptions,
+  CallSignal,
+  decodeResponse,
+  type MethodRef,
+  mergeMetadata,
+  toMetadata,
+} from "./call-options.ts";
 import { messageJson } from "./call-trace.ts";
-import { headerValue, type HttpResponse, type IncomingHeaders } from "./http-transport.ts";
+import { type HttpResponse, headerValue, type IncomingHeaders } from "./http-transport.ts";
 import { type CallEnv, mediaType, type ProtocolCalls, safeMetadata } from "./protocol-call.ts";
 
 /**
@@ -49,7 +56,12 @@ async function* grpcStream<I extends object, O extends object>(
     if (options.timeoutMs !== undefined) headers["grpc-timeout"] = formatGrpcTimeout(options.timeoutMs);
     appendMetadataToHeaders(headers, mergeMetadata(env.metadata, toMetadata(options.metadata)));
     const payload = method.input.encode(request, env.codec);
-    env.trace?.({ type: "request-message", flags: 0, message: request, json: messageJson(method.input, request) });
+    env.trace?.({
+      type: "request-message",
+      flags: 0,
+      message: request,
+      json: messageJson(method.input, request),
+    });
     const response = await env.transport.request(
       {
         path: `${env.pathPrefix}/${method.service}/${method.method}`,
@@ -80,15 +92,22 @@ async function* grpcStream<I extends object, O extends object>(
           bytes = await compression.decompress(bytes, env.maxMessageBytes);
         }
         const message = decodeResponse(method.output, bytes, env.codec);
-        env.trace?.({ type: "response-message", flags: envelope.flags, length: envelope.payload.length, message, json: messageJson(method.output, message) });
+        env.trace?.({
+          type: "response-message",
+          flags: envelope.flags,
+          length: envelope.payload.length,
+          message,
+          json: messageJson(method.output, message),
+        });
         yield message;
       }
     }
     decoder.end();
     const trailers = response.trailers();
-    env.trace?.({ type: "trailers", trailers });
+    if (!call.signal.aborted) env.trace?.({ type: "trailers", trailers });
     const error = statusError(trailers);
-    if (error === "missing") throw new RpcError(Code.Internal, "response ended without a grpc-status trailer");
+    if (error === "missing")
+      throw new RpcError(Code.Internal, "response ended without a grpc-status trailer");
     if (error !== undefined) throw error;
     options.onTrailer?.(safeMetadata(trailers));
   } catch (error) {
@@ -152,7 +171,9 @@ export function statusError(headers: IncomingHeaders): RpcError | undefined | "m
     }
   }
   if (!isCode(code)) {
-    return new RpcError(Code.Unknown, `invalid grpc-status ${JSON.stringify(status)}: ${message}`, { metadata });
+    return new RpcError(Code.Unknown, `invalid grpc-status ${JSON.stringify(status)}: ${message}`, {
+      metadata,
+    });
   }
   return new RpcError(code, message, { metadata, details });
 }

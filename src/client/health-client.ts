@@ -7,14 +7,17 @@ import {
   healthServiceName,
   type ServingStatus,
 } from "../codec/health-types.ts";
-import type { CallOptions, MethodRef } from "./call-options.ts";
 import { type CallClient, type CallClientOptions, createCallClient } from "./call-client.ts";
+import type { CallOptions, MethodRef } from "./call-options.ts";
 
 /** Options of `createHealthClient`: protocol, codec, HTTP version, default deadline, metadata, TLS, tracing. */
 export type HealthClientOptions = CallClientOptions;
 
 /** Per-call options: deadline, metadata, cancellation. */
-export type HealthCallOptions = Pick<CallOptions, "timeoutMs" | "metadata" | "signal" | "onHeader" | "onTrailer">;
+export type HealthCallOptions = Pick<
+  CallOptions,
+  "timeoutMs" | "metadata" | "signal" | "onHeader" | "onTrailer"
+>;
 
 /** A client of `grpc.health.v1.Health`. Every failure is an `RpcError`. */
 export interface HealthClient {

@@ -59,7 +59,12 @@ export class Http1Transport implements HttpTransport {
 
   async request(request: HttpRequest, trace?: CallTrace): Promise<HttpResponse> {
     if (this.#closed) throw new RpcError(Code.Unavailable, "client closed");
-    trace?.({ type: "request", httpVersion: "1.1", url: this.origin + request.path, headers: request.headers });
+    trace?.({
+      type: "request",
+      httpVersion: "1.1",
+      url: this.origin + request.path,
+      headers: request.headers,
+    });
     trace?.({ type: "request-body", bytes: request.body });
     let data: Awaited<ReturnType<Pool["request"]>>;
     try {
@@ -119,7 +124,10 @@ export class Http1Transport implements HttpTransport {
               rejectUnauthorized: options.insecureSkipVerify !== true,
               ALPNProtocols: ["http/1.1"],
             });
-      const timer = setTimeout(() => fail(new DOMException("connect timed out", "TimeoutError")), this.#connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new DOMException("connect timed out", "TimeoutError")),
+        this.#connectTimeoutMs,
+      );
       const onAbort = () => fail(signal?.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
       const done = () => {

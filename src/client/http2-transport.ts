@@ -43,7 +43,11 @@ export class Http2Transport implements HttpTransport {
 
   async request(request: HttpRequest, trace?: CallTrace): Promise<HttpResponse> {
     const session = await this.#getSession(request.signal);
-    const headers: http2.OutgoingHttpHeaders = { ":method": "POST", ":path": request.path, ...request.headers };
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": request.path,
+      ...request.headers,
+    };
     trace?.({ type: "request", httpVersion: "2", url: this.origin + request.path, headers: request.headers });
     let stream: http2.ClientHttp2Stream;
     try {
@@ -138,7 +142,10 @@ export class Http2Transport implements HttpTransport {
     const session = stream.session as http2.ClientHttp2Session | undefined;
     if (session === undefined) return;
     let set = openStreams.get(session);
-    if (set === undefined) openStreams.set(session, (set = new Set()));
+    if (set === undefined) {
+      set = new Set();
+      openStreams.set(session, set);
+    }
     set.add(stream);
     if (this.#active++ === 0) session.ref();
     stream.once("close", () => {
@@ -170,7 +177,11 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
 }
 
 /** Sends the body and resolves on the response headers; the body and trailers follow through the result. */
-function exchange(stream: http2.ClientHttp2Stream, request: HttpRequest, trace?: CallTrace): Promise<HttpResponse> {
+function exchange(
+  stream: http2.ClientHttp2Stream,
+  request: HttpRequest,
+  trace?: CallTrace,
+): Promise<HttpResponse> {
   const { signal } = request;
   let trailers: IncomingHeaders = {};
   // destroy() also frees a stream that is closed on the wire but whose body was never read.
@@ -200,7 +211,8 @@ function exchange(stream: http2.ClientHttp2Stream, request: HttpRequest, trace?:
       stream.on("error", () => {});
       const status = headers[":status"] ?? 200;
       const responseHeaders: IncomingHeaders = {};
-      for (const [name, value] of Object.entries(headers)) if (!name.startsWith(":")) responseHeaders[name] = value;
+      for (const [name, value] of Object.entries(headers))
+        if (!name.startsWith(":")) responseHeaders[name] = value;
       trace?.({ type: "response", status, headers: responseHeaders });
       resolve({
         status,

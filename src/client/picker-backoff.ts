@@ -25,7 +25,8 @@ export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
     throw new RangeError("backoff: want 0 <= initialMs <= maxMs");
   }
   if (!(resolved.multiplier >= 1)) throw new RangeError("backoff: multiplier must be at least 1");
-  if (!(resolved.jitter >= 0 && resolved.jitter <= 1)) throw new RangeError("backoff: jitter must be within 0..1");
+  if (!(resolved.jitter >= 0 && resolved.jitter <= 1))
+    throw new RangeError("backoff: jitter must be within 0..1");
   return Object.freeze(resolved);
 }
 

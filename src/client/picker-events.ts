@@ -18,9 +18,20 @@ export type PickerEvent =
   /** The health stream (or, polling, a Check) answered after not doing so. */
   | { readonly type: "connected"; readonly endpoint: string; readonly time: number }
   /** The health stream ended or failed (or a Check failed); the last status holds for the grace. */
-  | { readonly type: "disconnected"; readonly endpoint: string; readonly error: RpcError | undefined; readonly time: number }
+  | {
+      readonly type: "disconnected";
+      readonly endpoint: string;
+      readonly error: RpcError | undefined;
+      readonly time: number;
+    }
   /** The next attempt to reopen the health stream, after `delayMs`. */
-  | { readonly type: "reconnect"; readonly endpoint: string; readonly attempt: number; readonly delayMs: number; readonly time: number }
+  | {
+      readonly type: "reconnect";
+      readonly endpoint: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly time: number;
+    }
   /** Calls failed in a row: the endpoint takes no calls for `durationMs`. */
   | {
       readonly type: "ejected";
@@ -32,8 +43,19 @@ export type PickerEvent =
   /** An ejection ended: its time ran out, or the endpoint came back on a new health stream. */
   | { readonly type: "restored"; readonly endpoint: string; readonly reason: string; readonly time: number }
   /** Panic mode began or ended: too few endpoints are healthy, so calls go to every reachable one. */
-  | { readonly type: "panic"; readonly active: boolean; readonly healthy: number; readonly total: number; readonly time: number }
+  | {
+      readonly type: "panic";
+      readonly active: boolean;
+      readonly healthy: number;
+      readonly total: number;
+      readonly time: number;
+    }
   /** The set of endpoints calls go to changed. */
-  | { readonly type: "routable"; readonly endpoints: readonly string[]; readonly panic: boolean; readonly time: number };
+  | {
+      readonly type: "routable";
+      readonly endpoints: readonly string[];
+      readonly panic: boolean;
+      readonly time: number;
+    };
 
 export type PickerListener = (event: PickerEvent) => void;

@@ -5,7 +5,7 @@ import { encodeEnvelope } from "../wire/envelope-encoder.ts";
 import { appendMetadataToHeaders } from "../wire/metadata.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { formatTimeoutMs } from "../wire/timeout.ts";
-import { CallSignal, type CallOptions, decodeResponse, mergeMetadata, toMetadata } from "./call-options.ts";
+import { type CallOptions, CallSignal, decodeResponse, mergeMetadata, toMetadata } from "./call-options.ts";
 import { messageJson } from "./call-trace.ts";
 import { headerValue, type IncomingHeaders } from "./http-transport.ts";
 import { type CallEnv, mediaType, type ProtocolCalls, readAll, safeMetadata } from "./protocol-call.ts";
@@ -22,7 +22,12 @@ export const tripleCalls: ProtocolCalls = {
     try {
       const headers = requestHeaders(env, options, `application/${env.codec}`);
       const body = method.input.encode(request, env.codec);
-      env.trace?.({ type: "request-message", flags: undefined, message: request, json: messageJson(method.input, request) });
+      env.trace?.({
+        type: "request-message",
+        flags: undefined,
+        message: request,
+        json: messageJson(method.input, request),
+      });
       const response = await env.transport.request(
         { path: `${env.pathPrefix}/${method.service}/${method.method}`, headers, body, signal: call.signal },
         env.trace,
@@ -31,12 +36,21 @@ export const tripleCalls: ProtocolCalls = {
       if (response.status !== 200) throw errorFromBody(response.status, response.headers, raw);
       const type = mediaType(response.headers);
       if (type !== `application/${env.codec}`) {
-        throw new RpcError(Code.Internal, `unexpected content-type ${JSON.stringify(type)} in a triple response`);
+        throw new RpcError(
+          Code.Internal,
+          `unexpected content-type ${JSON.stringify(type)} in a triple response`,
+        );
       }
       const compression = pickCompression(headerValue(response.headers, "content-encoding"));
       const bytes = compression === identity ? raw : await compression.decompress(raw, env.maxMessageBytes);
       const message = decodeResponse(method.output, bytes, env.codec);
-      env.trace?.({ type: "response-message", flags: undefined, length: raw.length, message, json: messageJson(method.output, message) });
+      env.trace?.({
+        type: "response-message",
+        flags: undefined,
+        length: raw.length,
+        message,
+        json: messageJson(method.output, message),
+      });
       const [header, trailer] = splitTrailers(response.headers);
       options.onHeader?.(header);
       options.onTrailer?.(trailer);
@@ -54,7 +68,12 @@ export const tripleCalls: ProtocolCalls = {
       const headers = requestHeaders(env, options, `application/connect+${env.codec}`);
       headers["connect-accept-encoding"] = supportedEncodings.join(",");
       const payload = method.input.encode(request, env.codec);
-      env.trace?.({ type: "request-message", flags: 0, message: request, json: messageJson(method.input, request) });
+      env.trace?.({
+        type: "request-message",
+        flags: 0,
+        message: request,
+        json: messageJson(method.input, request),
+      });
       const response = await env.transport.request(
         {
           path: `${env.pathPrefix}/${method.service}/${method.method}`,
@@ -65,11 +84,18 @@ export const tripleCalls: ProtocolCalls = {
         env.trace,
       );
       if (response.status !== 200) {
-        throw errorFromBody(response.status, response.headers, await readAll(response.body, env.maxMessageBytes));
+        throw errorFromBody(
+          response.status,
+          response.headers,
+          await readAll(response.body, env.maxMessageBytes),
+        );
       }
       const type = mediaType(response.headers);
       if (type !== `application/connect+${env.codec}`) {
-        throw new RpcError(Code.Internal, `unexpected content-type ${JSON.stringify(type)} in a triple stream`);
+        throw new RpcError(
+          Code.Internal,
+          `unexpected content-type ${JSON.stringify(type)} in a triple stream`,
+        );
       }
       options.onHeader?.(safeMetadata(response.headers));
       const compression = pickCompression(headerValue(response.headers, "connect-content-encoding"));
@@ -103,7 +129,13 @@ export const tripleCalls: ProtocolCalls = {
             continue;
           }
           const message = decodeResponse(method.output, bytes, env.codec);
-          env.trace?.({ type: "response-message", flags: envelope.flags, length: envelope.payload.length, message, json: messageJson(method.output, message) });
+          env.trace?.({
+            type: "response-message",
+            flags: envelope.flags,
+            length: envelope.payload.length,
+            message,
+            json: messageJson(method.output, message),
+          });
           yield message;
         }
       }
@@ -117,7 +149,11 @@ export const tripleCalls: ProtocolCalls = {
   },
 };
 
-function requestHeaders(env: CallEnv, options: CallOptions, contentType: string): Record<string, string | string[]> {
+function requestHeaders(
+  env: CallEnv,
+  options: CallOptions,
+  contentType: string,
+): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {
     "content-type": contentType,
     "connect-protocol-version": "1",
@@ -202,5 +238,9 @@ export function parseEndStream(bytes: Uint8Array): { error?: RpcError; metadata:
   }
   const rawError = (json as { error?: unknown }).error;
   if (rawError === undefined || rawError === null) return { metadata, json };
-  return { error: errorFromJson(rawError, Code.Unknown, metadata) ?? new RpcError(Code.Unknown, "", { metadata }), metadata, json };
+  return {
+    error: errorFromJson(rawError, Code.Unknown, metadata) ?? new RpcError(Code.Unknown, "", { metadata }),
+    metadata,
+    json,
+  };
 }

@@ -45,22 +45,22 @@ function encodeBody(type: ContentTypeInfo, body: Buffer): Buffer {
  * @throws RpcError INTERNAL when the text is not base64.
  */
 export function decodeWebText(text: Buffer): Buffer {
-  const clean = text.toString("latin1").replace(/[\s]+/g, "");
-  if (!/^[A-Za-z0-9+/]*={0,2}(?:[A-Za-z0-9+/]+={0,2})*$/.test(clean)) {
-    throw new RpcError(Code.Internal, "request body is not valid base64 (grpc-web-text)");
-  }
-  // Buffer.from(…, "base64") stops at the first padding, so decode segment by segment.
+  const clean = text.toString("latin1").replace(/\s+/g, "");
+  // Buffer.from(…, "base64") stops at the first padding, so decode segment by segment; a padded
+  // segment must be whole quads, the unpadded tail may not leave a lone character.
   const parts: Buffer[] = [];
-  let start = 0;
-  for (let i = 0; i < clean.length; i++) {
-    if (clean.charCodeAt(i) !== 0x3d) continue;
-    while (i + 1 < clean.length && clean.charCodeAt(i + 1) === 0x3d) i++;
-    parts.push(Buffer.from(clean.slice(start, i + 1), "base64"));
-    start = i + 1;
+  for (const segment of clean.match(/[^=]*=*/g) ?? []) {
+    if (segment === "") continue;
+    const padded = segment.endsWith("=");
+    if (!base64Segment.test(segment) || (padded ? segment.length % 4 !== 0 : segment.length % 4 === 1)) {
+      throw new RpcError(Code.Internal, "request body is not valid base64 (grpc-web-text)");
+    }
+    parts.push(Buffer.from(segment, "base64"));
   }
-  if (start < clean.length) parts.push(Buffer.from(clean.slice(start), "base64"));
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
+
+const base64Segment = /^[A-Za-z0-9+/]+={0,2}$/;
 
 function head(type: ContentTypeInfo, headers: Metadata | undefined, lenient = false): OutgoingHeaders {
   return withMetadata(grpcWebResponseHeaders(type.responseType), headers, "", lenient);
@@ -93,4 +93,3 @@ export const grpcWebWriter: ProtocolWriter = {
     else sink.respond(200, head(type, headers, true), frame, undefined);
   },
 };
-

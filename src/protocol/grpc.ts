@@ -1,6 +1,6 @@
 import { Code } from "../wire/code.ts";
 import { supportedEncodings } from "../wire/compression.ts";
-import { envelopeChunks, encodeEnvelope } from "../wire/envelope-encoder.ts";
+import { encodeEnvelope, envelopeChunks } from "../wire/envelope-encoder.ts";
 import { encodeGrpcMessage } from "../wire/grpc-message.ts";
 import { encodeBinaryHeader } from "../wire/metadata.ts";
 import type { Metadata, RpcError } from "../wire/rpc-error.ts";
@@ -82,4 +82,3 @@ export function writeEnvelope(sink: ResponseSink, message: Uint8Array): boolean 
   for (const chunk of chunks) ok = sink.write(chunk);
   return ok;
 }
-

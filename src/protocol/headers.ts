@@ -6,7 +6,9 @@ import type { OutgoingHeaders } from "./response-sink.ts";
  * A constant header object per response content-type, so that calls without metadata reuse one
  * object instead of building one each time.
  */
-export function headerCache(build: (contentType: string) => OutgoingHeaders): (contentType: string) => OutgoingHeaders {
+export function headerCache(
+  build: (contentType: string) => OutgoingHeaders,
+): (contentType: string) => OutgoingHeaders {
   const cache = new Map<string, OutgoingHeaders>();
   return (contentType) => {
     let headers = cache.get(contentType);

@@ -16,4 +16,3 @@ export function writerFor(type: ContentTypeInfo): ProtocolWriter {
       return type.enveloped ? tripleStreamWriter : tripleUnaryWriter;
   }
 }
-

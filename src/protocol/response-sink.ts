@@ -17,7 +17,12 @@ export interface ResponseSink {
    * body nor trailers the head ends the response (HTTP/2: one HEADERS frame with END_STREAM,
    * which is gRPC's Trailers-Only form).
    */
-  respond(status: number, headers: OutgoingHeaders, body: Buffer | undefined, trailers: OutgoingHeaders | undefined): void;
+  respond(
+    status: number,
+    headers: OutgoingHeaders,
+    body: Buffer | undefined,
+    trailers: OutgoingHeaders | undefined,
+  ): void;
   /** Opens a streamed response; `withTrailers` says whether `finish()` will pass trailers. */
   start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void;
   /** Writes body bytes; false when the transport's buffer is full (the server waits for it to drain). */

@@ -5,10 +5,10 @@ import { encodeEnvelope, encodeEnvelopes } from "../wire/envelope-encoder.ts";
 import type { Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
 import { encodeEndStreamJson } from "./error-json.ts";
+import { writeEnvelope } from "./grpc.ts";
 import { headerCache, mergeMetadata, withMetadata } from "./headers.ts";
 import type { ProtocolWriter } from "./protocol-writer.ts";
 import type { OutgoingHeaders } from "./response-sink.ts";
-import { writeEnvelope } from "./grpc.ts";
 
 /*
  * Triple/Connect streaming (`application/connect+proto`, `application/connect+json`), as dubbo-js
@@ -30,7 +30,12 @@ function endStreamEnvelope(error: RpcError | undefined, trailers: Metadata | und
 function head(type: ContentTypeInfo, headers: Metadata | undefined, error?: RpcError): OutgoingHeaders {
   const base = tripleStreamResponseHeaders(type.responseType);
   if (error?.code !== Code.Unimplemented) return withMetadata(base, headers, "", error !== undefined);
-  return withMetadata({ ...base, "connect-accept-encoding": supportedEncodings.join(",") }, headers, "", true);
+  return withMetadata(
+    { ...base, "connect-accept-encoding": supportedEncodings.join(",") },
+    headers,
+    "",
+    true,
+  );
 }
 
 /** Triple/Connect streaming; a unary method called this way is answered as a one-message stream. */

@@ -15,7 +15,9 @@ import type { OutgoingHeaders } from "./response-sink.ts";
 /** The response head of a successful triple unary call, one shared object per content-type. */
 export const tripleResponseHeaders = headerCache((contentType) => ({ "content-type": contentType }));
 
-const errorHeaders: OutgoingHeaders = Object.freeze({ "content-type": "application/json" }) as OutgoingHeaders;
+const errorHeaders: OutgoingHeaders = Object.freeze({
+  "content-type": "application/json",
+}) as OutgoingHeaders;
 const unimplementedHeaders: OutgoingHeaders = Object.freeze({
   "content-type": "application/json",
   "accept-encoding": supportedEncodings.join(","),
@@ -26,7 +28,11 @@ export const tripleUnaryWriter: ProtocolWriter = {
   protocol: "triple",
   malformedCode: Code.InvalidArgument,
   writeUnary(sink, type, message, headers, trailers) {
-    const head = withMetadata(withMetadata(tripleResponseHeaders(type.responseType), headers), trailers, "trailer-");
+    const head = withMetadata(
+      withMetadata(tripleResponseHeaders(type.responseType), headers),
+      trailers,
+      "trailer-",
+    );
     const body = Buffer.isBuffer(message)
       ? message
       : Buffer.from(message.buffer, message.byteOffset, message.byteLength);

@@ -75,10 +75,11 @@ export class H2Downstream implements Downstream {
         stream.sendTrailers(this.#trailers);
       });
     }
-    stream.respond(
-      { ...headers, ":status": status },
-      { endStream, waitForTrailers: withTrailers && !endStream, sendDate: false } as http2.ServerStreamResponseOptions,
-    );
+    stream.respond({ ...headers, ":status": status }, {
+      endStream,
+      waitForTrailers: withTrailers && !endStream,
+      sendDate: false,
+    } as http2.ServerStreamResponseOptions);
   }
   write(chunk: Buffer): boolean {
     return this.#stream.destroyed ? true : this.#stream.write(chunk);

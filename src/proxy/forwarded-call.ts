@@ -2,14 +2,13 @@ import http2 from "node:http2";
 import type { CallOutcome, EndpointPicker, PickedEndpoint } from "../client/endpoint-picker.ts";
 import { parseContentType } from "../protocol/content-type.ts";
 import { writerFor } from "../protocol/negotiate.ts";
-import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import type { Downstream } from "./downstream.ts";
 import { endsWithTrailers, forwardedResponseHeaders, upstreamRequestHeaders } from "./hop-headers.ts";
 import type { UpstreamSessions } from "./upstream-sessions.ts";
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
 /** Counters of a proxy, for operators and benchmarks. */
 export interface ProxyStats {
@@ -57,6 +56,7 @@ export class ForwardedCall {
   #withTrailers = false;
   #status = 0;
   #trailers: http2.IncomingHttpHeaders | undefined;
+  #upstreamEnded = false;
   #done = false;
 
   constructor(ctx: ForwardContext, down: Downstream) {
@@ -87,7 +87,10 @@ export class ForwardedCall {
     const down = this.#down;
     let up: http2.ClientHttp2Stream;
     try {
-      up = ctx.sessions.request(picked.endpoint, upstreamRequestHeaders(down.method, down.path, down.headers));
+      up = ctx.sessions.request(
+        picked.endpoint,
+        upstreamRequestHeaders(down.method, down.path, down.headers),
+      );
     } catch {
       /* c8 ignore next 3: only when the proxy is closing between pick and request */
       this.#failAttempt(picked, true);
@@ -154,18 +157,7 @@ export class ForwardedCall {
   }
 
   #onUpstreamEnd(): void {
-    if (this.#done) return;
-    const trailers = this.#trailers;
-    let outgoing: OutgoingHeaders | undefined;
-    if (this.#withTrailers) {
-      outgoing =
-        trailers === undefined
-          ? { "grpc-status": String(Code.Internal), "grpc-message": "upstream response ended without trailers" }
-          : forwardedResponseHeaders(trailers);
-    }
-    this.#down.end(outgoing);
-    const grpcStatus = trailers?.["grpc-status"];
-    this.#finish(outcomeOf(this.#status, this.#withTrailers && trailers === undefined ? "13" : grpcStatus));
+    this.#upstreamEnded = true;
   }
 
   #onUpstreamClose(up: http2.ClientHttp2Stream, picked: PickedEndpoint): void {
@@ -176,12 +168,26 @@ export class ForwardedCall {
       this.#failAttempt(picked, unprocessed);
       return;
     }
+    const trailers = this.#trailers;
+    // A body that ends because the connection died also ends the stream: only the reset code, and for
+    // gRPC the trailers, tell a complete response from a cut one.
+    const complete = this.#withTrailers
+      ? trailers !== undefined
+      : this.#upstreamEnded && up.rstCode === NGHTTP2_NO_ERROR;
+    if (complete) {
+      this.#down.end(this.#withTrailers ? forwardedResponseHeaders(trailers!) : undefined);
+      this.#finish(outcomeOf(this.#status, trailers?.["grpc-status"]));
+      return;
+    }
     // The upstream went away mid-response: say so in-protocol where the protocol can.
     this.#ctx.stats.broken++;
     if (this.#withTrailers) {
       this.#down.end({
         "grpc-status": String(Code.Unavailable),
-        "grpc-message": `upstream stream reset (HTTP/2 code ${up.rstCode ?? "none"})`,
+        "grpc-message":
+          up.rstCode === NGHTTP2_NO_ERROR
+            ? "upstream response ended without trailers"
+            : `upstream stream reset (HTTP/2 code ${up.rstCode})`,
       });
     } else {
       this.#down.reset();

@@ -27,7 +27,12 @@ function connectionTokens(headers: IncomingHeaderValues): Set<string> | undefine
   const value = headers.connection;
   if (value === undefined) return undefined;
   const text = Array.isArray(value) ? value.join(",") : value;
-  return new Set(text.split(",").map((token) => token.trim().toLowerCase()).filter((token) => token !== ""));
+  return new Set(
+    text
+      .split(",")
+      .map((token) => token.trim().toLowerCase())
+      .filter((token) => token !== ""),
+  );
 }
 
 function isForwarded(name: string, named: Set<string> | undefined): boolean {
@@ -53,7 +58,8 @@ export function upstreamRequestHeaders(
   }
   // gRPC servers may insist on `te: trailers` (grpc-go does); it is the one TE value HTTP/2 allows.
   const te = incoming.te;
-  if (te !== undefined && /(^|,)\s*trailers\s*(;|,|$)/i.test(Array.isArray(te) ? te.join(",") : te)) out.te = "trailers";
+  if (te !== undefined && /(^|,)\s*trailers\s*(;|,|$)/i.test(Array.isArray(te) ? te.join(",") : te))
+    out.te = "trailers";
   return out;
 }
 

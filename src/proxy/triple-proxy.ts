@@ -1,9 +1,12 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import type net from "node:net";
-import { createEndpointPicker, type EndpointPicker, type EndpointPickerOptions } from "../client/endpoint-picker.ts";
-import { ServingStatus } from "../codec/health-types.ts";
-import { healthServiceName } from "../codec/health-types.ts";
+import {
+  createEndpointPicker,
+  type EndpointPicker,
+  type EndpointPickerOptions,
+} from "../client/endpoint-picker.ts";
+import { healthServiceName, ServingStatus } from "../codec/health-types.ts";
 import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
 import { HealthRegistry } from "../health/registry.ts";
 import { defaultGraceMs, type Http1Options, type Http2Options } from "../server/options.ts";
@@ -44,8 +47,9 @@ export interface TripleProxyOptions {
 
 const http1PollMs = 25;
 
+// Not unref'd: a process awaiting close() must not exit half-way once the listener is gone.
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
@@ -74,11 +78,16 @@ export class TripleProxy {
     this.service = options.service ?? "";
     this.health = options.health ?? new HealthRegistry();
     this.#sessions = new UpstreamSessions(options.upstreams, options.upstream);
-    this.picker = createEndpointPicker({ ...options.picker, endpoints: options.upstreams, service: this.service });
+    this.picker = createEndpointPicker({
+      ...options.picker,
+      endpoints: options.upstreams,
+      service: this.service,
+    });
     this.#rpc = new RpcHandler({ answerUnknownPaths: false });
     this.#rpc.addService(healthServiceName, createHealthService(this.health, options.healthService ?? {}));
     const maxAttempts = options.maxAttempts ?? 3;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError("maxAttempts must be a whole number >= 1");
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+      throw new RangeError("maxAttempts must be a whole number >= 1");
     this.#ctx = {
       picker: this.picker,
       sessions: this.#sessions,
@@ -103,7 +112,8 @@ export class TripleProxy {
 
   /** Starts listening: port 0 picks a free one; the host defaults to 127.0.0.1. */
   async listen(port = 0, host = "127.0.0.1"): Promise<{ port: number; host: string }> {
-    if (this.#listener !== undefined || this.#closing !== undefined) throw new Error("the proxy is already listening or closed");
+    if (this.#listener !== undefined || this.#closing !== undefined)
+      throw new Error("the proxy is already listening or closed");
     const listener = new PortListener({
       tls: this.#options.tls,
       http2: this.#options.http2,

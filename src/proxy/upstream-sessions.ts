@@ -74,10 +74,19 @@ export class UpstreamSessions {
     if (this.#closed) throw new Error("upstream connections closed");
     const tls = this.#tls ?? {};
     const options: http2.SecureClientSessionOptions = origin.tls
-      ? { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.servername, rejectUnauthorized: tls.insecureSkipVerify !== true }
+      ? {
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          servername: tls.servername,
+          rejectUnauthorized: tls.insecureSkipVerify !== true,
+        }
       : {};
     const session = http2.connect(origin.authority, options);
-    const timer = setTimeout(() => session.destroy(new Error(`connect to ${endpoint} timed out`)), this.#connectTimeoutMs);
+    const timer = setTimeout(
+      () => session.destroy(new Error(`connect to ${endpoint} timed out`)),
+      this.#connectTimeoutMs,
+    );
     session.once("connect", () => clearTimeout(timer));
     session.once("close", () => {
       clearTimeout(timer);

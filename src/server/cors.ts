@@ -83,7 +83,9 @@ export class Cors {
     }
     const requested = exchange.headers["access-control-request-headers"];
     const allowHeaders =
-      typeof requested === "string" && requested !== "" ? `${this.#allowHeaders}, ${requested}` : this.#allowHeaders;
+      typeof requested === "string" && requested !== ""
+        ? `${this.#allowHeaders}, ${requested}`
+        : this.#allowHeaders;
     exchange.respond(
       204,
       {
@@ -146,7 +148,12 @@ export class CorsExchange implements Exchange {
   attach(listener: ExchangeListener): void {
     this.#inner.attach(listener);
   }
-  respond(status: number, headers: OutgoingHeaders, body: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
+  respond(
+    status: number,
+    headers: OutgoingHeaders,
+    body: Buffer | undefined,
+    trailers: OutgoingHeaders | undefined,
+  ): void {
     this.#inner.respond(status, { ...headers, ...this.#extra }, body, trailers);
   }
   start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {

@@ -78,13 +78,19 @@ export class H1Exchange implements Exchange {
     this.req.on("end", onEnd);
   }
 
-  respond(status: number, headers: OutgoingHeaders, body: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
+  respond(
+    status: number,
+    headers: OutgoingHeaders,
+    body: Buffer | undefined,
+    trailers: OutgoingHeaders | undefined,
+  ): void {
     const res = this.res;
     if (this.closed || res.destroyed) return;
     const head = flatten(headers, []);
     if (trailers === undefined) {
       // 204 and 304 carry no body and no length.
-      if (status !== 204 && status !== 304) head.push("content-length", String(body === undefined ? 0 : body.length));
+      if (status !== 204 && status !== 304)
+        head.push("content-length", String(body === undefined ? 0 : body.length));
       res.writeHead(status, head);
       res.end(body);
       return;

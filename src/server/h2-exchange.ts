@@ -81,7 +81,12 @@ export class H2Exchange implements Exchange {
     stream.on("end", onEnd);
   }
 
-  respond(status: number, headers: OutgoingHeaders, body: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
+  respond(
+    status: number,
+    headers: OutgoingHeaders,
+    body: Buffer | undefined,
+    trailers: OutgoingHeaders | undefined,
+  ): void {
     this.headersSent = true;
     const stream = this.stream;
     if (this.closed || stream.destroyed) return;

@@ -85,7 +85,10 @@ class PlainBodyReader implements ExchangeListener {
       try {
         response = await this.#handlers[i]!(request);
       } catch (error) {
-        send(exchange, { status: 500, body: `internal error: ${error instanceof Error ? error.message : String(error)}\n` });
+        send(exchange, {
+          status: 500,
+          body: `internal error: ${error instanceof Error ? error.message : String(error)}\n`,
+        });
         return;
       }
       if (response !== undefined) {

@@ -109,19 +109,24 @@ export class PortListener {
     );
     this.h1server.keepAliveTimeout = h1.keepAliveTimeout;
     this.h1server.on("clientError", (_error: Error, socket: net.Socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      if (socket.writable)
+        socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
       else socket.destroy();
     });
 
     if (options.tls !== undefined) {
-      this.server = tls.createServer({ ...options.tls, ALPNProtocols: ["h2", "http/1.1"] }, (socket) => {
-        this.#track(socket);
-        socket.on("error", ignoreError);
-        if (socket.alpnProtocol === "h2") this.h2server.emit("connection", socket);
-        else this.h1server.emit("connection", socket);
-      });
+      this.server = tls.createServer(
+        { ...options.tls, ALPNProtocols: ["h2", "http/1.1"], noDelay: true },
+        (socket) => {
+          this.#track(socket);
+          socket.on("error", ignoreError);
+          if (socket.alpnProtocol === "h2") this.h2server.emit("connection", socket);
+          else this.h1server.emit("connection", socket);
+        },
+      );
     } else {
-      this.server = net.createServer((socket: SniffSocket) => {
+      // noDelay as node:http and node:http2 servers set it: small responses must not wait for Nagle.
+      this.server = net.createServer({ noDelay: true }, (socket: SniffSocket) => {
         this.#track(socket);
         socket.on("error", ignoreError);
         socket[kSniff] = { listener: this, head: undefined };
@@ -167,6 +172,10 @@ export class PortListener {
   goAway(): void {
     for (const session of this.sessions) {
       if (!session.closed && !session.destroyed) session.close();
+    }
+    // Connections that have not said which protocol they speak yet have nothing in flight.
+    for (const socket of this.sockets) {
+      if ((socket as SniffSocket)[kSniff] !== undefined) socket.destroy();
     }
     this.closeIdleHttp1();
   }

@@ -30,13 +30,17 @@ export class Router {
   }
 
   add(service: string, methods: ServiceMethods): void {
-    if (!serviceNamePattern.test(service)) throw new TypeError(`invalid service name ${JSON.stringify(service)}`);
+    if (!serviceNamePattern.test(service))
+      throw new TypeError(`invalid service name ${JSON.stringify(service)}`);
     if (this.#services.has(service)) throw new Error(`service ${service} is already added`);
     const entries = Object.entries(methods);
     for (const [method, definition] of entries) {
-      if (!methodNamePattern.test(method)) throw new TypeError(`invalid method name ${JSON.stringify(method)}`);
+      if (!methodNamePattern.test(method))
+        throw new TypeError(`invalid method name ${JSON.stringify(method)}`);
       if (definition.kind !== "unary" && definition.kind !== "server_streaming") {
-        throw new TypeError(`method ${service}/${method}: unsupported kind ${JSON.stringify((definition as { kind: unknown }).kind)}`);
+        throw new TypeError(
+          `method ${service}/${method}: unsupported kind ${JSON.stringify((definition as { kind: unknown }).kind)}`,
+        );
       }
     }
     this.#services.set(service, methods);

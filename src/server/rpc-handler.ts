@@ -6,7 +6,7 @@ import { Code } from "../wire/code.ts";
 import { defaultMaxMessageBytes } from "../wire/envelope.ts";
 import { defaultMaxMetadataBytes } from "../wire/metadata.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { Cors, type CorsOptions, CorsExchange } from "./cors.ts";
+import { Cors, CorsExchange, type CorsOptions } from "./cors.ts";
 import type { Exchange } from "./exchange.ts";
 import { H1Exchange } from "./h1-exchange.ts";
 import { H2Exchange } from "./h2-exchange.ts";
@@ -149,7 +149,9 @@ export class RpcHandler implements CallOwner {
     }
     const route = this.#router.find(exchange.url);
     if (route === undefined && this.#plain.length > 0) {
-      answerPlainHttp(exchange, this.#plain, this.#limits.maxMessageBytes, (unclaimed) => this.#refuse(unclaimed));
+      answerPlainHttp(exchange, this.#plain, this.#limits.maxMessageBytes, (unclaimed) =>
+        this.#refuse(unclaimed),
+      );
       return;
     }
     if (exchange.method !== "POST") {

@@ -29,7 +29,7 @@ export interface CallOwner {
   untrackStream(call: ServerCall): void;
 }
 
-const enum State {
+enum State {
   Reading = 0,
   Running = 1,
   Done = 2,
@@ -188,7 +188,9 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     }
     this.#size += chunk.length;
     // grpc-web-text is base64: 4 bytes of text per 3 of envelope.
-    const limit = this.type.text ? Math.ceil(((this.limits.maxMessageBytes + 5) * 4) / 3) + 4 : this.limits.maxMessageBytes;
+    const limit = this.type.text
+      ? Math.ceil(((this.limits.maxMessageBytes + 5) * 4) / 3) + 4
+      : this.limits.maxMessageBytes;
     if (this.#size > limit) {
       this.fail(
         new RpcError(
@@ -286,7 +288,9 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     try {
       bytes = definition.output.encode(message, this.type.codec);
     } catch (cause) {
-      return this.#rejected(new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause }));
+      return this.#rejected(
+        new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause }),
+      );
     }
     const exchange = this.exchange;
     try {
@@ -312,7 +316,8 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
 
   #collect(decoder: EnvelopeDecoder): void {
     for (let envelope = decoder.next(); envelope !== undefined; envelope = decoder.next()) {
-      if (this.#message !== undefined) throw this.#malformed("more than one request message for a unary request");
+      if (this.#message !== undefined)
+        throw this.#malformed("more than one request message for a unary request");
       this.#message = envelope;
     }
   }
@@ -337,7 +342,9 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     } catch (cause) {
       const error = RpcError.from(cause);
       this.fail(
-        error.code === Code.InvalidArgument ? new RpcError(this.writer.malformedCode, error.rawMessage, { cause }) : error,
+        error.code === Code.InvalidArgument
+          ? new RpcError(this.writer.malformedCode, error.rawMessage, { cause })
+          : error,
       );
       return;
     }

@@ -1,6 +1,5 @@
 import type net from "node:net";
-import { ServingStatus } from "../codec/health-types.ts";
-import { healthServiceName } from "../codec/health-types.ts";
+import { healthServiceName, ServingStatus } from "../codec/health-types.ts";
 import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
 import { HealthRegistry } from "../health/registry.ts";
 import { Code } from "../wire/code.ts";
@@ -59,10 +58,14 @@ export class TripleServer {
     this.health = options.health ?? new HealthRegistry();
     this.handler = new RpcHandler({ ...options, answerUnknownPaths: true });
     this.handler.onServiceAdded = (name) => {
-      if (this.#listener !== undefined && this.#closing === undefined) this.health.set(name, ServingStatus.Serving, "service added");
+      if (this.#listener !== undefined && this.#closing === undefined)
+        this.health.set(name, ServingStatus.Serving, "service added");
     };
     if (options.healthService !== false) {
-      this.handler.addService(healthServiceName, createHealthService(this.health, options.healthService || {}));
+      this.handler.addService(
+        healthServiceName,
+        createHealthService(this.health, options.healthService || {}),
+      );
     }
   }
 
@@ -102,7 +105,8 @@ export class TripleServer {
       throw error;
     }
     this.#address = { port: bound.port, host: bound.address };
-    for (const service of this.handler.services) this.health.set(service, ServingStatus.Serving, "server listening");
+    for (const service of this.handler.services)
+      this.health.set(service, ServingStatus.Serving, "server listening");
     this.health.set("", ServingStatus.Serving, "server listening");
     return this.#address;
   }

@@ -4,10 +4,12 @@ import { type Metadata, RpcError } from "./rpc-error.ts";
 /**
  * Headers that belong to the protocol or the transport, never to user metadata: they are left out
  * of `metadataFromHeaders` and skipped by `appendMetadataToHeaders`. The list follows grpc-go's
- * `isReservedHeader` plus the triple/Connect protocol headers and HTTP/1.1 hop-by-hop headers.
- * `user-agent` and `:authority`-as-`host` are deliberately not here: like grpc-go we let handlers
- * see the user agent; `host` is transport and reserved. `tri-service-group` and
- * `tri-service-version` are dubbo routing metadata that handlers should see, so they pass.
+ * `isReservedHeader` (content-type, te, grpc-*), adds the triple/Connect protocol headers
+ * (connect-*, triple-*, tri-protocol-version, tri-service-timeout), the body framing headers
+ * (content-length, content-encoding, accept-encoding), `host` and the HTTP/1.1 hop-by-hop headers.
+ * Deliberately not reserved: `user-agent`, which grpc-go also lets handlers see, and dubbo's
+ * `tri-service-group` / `tri-service-version`, routing metadata that handlers need. Pseudo
+ * headers (`:path`, `:authority`, ...) are always reserved.
  */
 const reservedNames = new Set([
   "content-type",

@@ -200,3 +200,26 @@ t.test("through the triple-health binary", async (t) => {
   t.equal(out, "drained: every service NOT_SERVING until resumed\n");
   t.ok(registry.draining);
 });
+
+t.test("against the real TripleServer, on its RPC port", async (t) => {
+  const { createTripleServer } = await import("../../src/server/triple-server.ts");
+  const health = new HealthRegistry();
+  const server = createTripleServer({
+    health,
+    plainHttpHandlers: [createAdminHandler(health, { token: "tok" })],
+  });
+  const { port } = await server.listen(0, "127.0.0.1");
+  t.teardown(() => server.close({ graceMs: 0 }));
+  const addr = `127.0.0.1:${port}`;
+  let io = captureIo({ TRIPLE_HEALTH_ADMIN_TOKEN: "tok" });
+  t.equal(await drain(["--addr", addr], io.io), 0);
+  t.equal(health.get(""), NotServing);
+  io = captureIo({ TRIPLE_HEALTH_ADMIN_TOKEN: "tok" });
+  t.equal(await status(["--addr", addr], io.io), 0);
+  t.match(io.out, /^draining: true\n"": NOT_SERVING since \S+ \(drained by operator\)\n/);
+  io = captureIo({ TRIPLE_HEALTH_ADMIN_TOKEN: "tok" });
+  t.equal(await resume(["--addr", addr], io.io), 0);
+  t.equal(health.get(""), Serving);
+  io = captureIo();
+  t.equal(await status(["--addr", addr], io.io), 3, "no token");
+});

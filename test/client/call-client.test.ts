@@ -23,9 +23,13 @@ t.test("option validation", async (t) => {
     code: Code.InvalidArgument,
     message: /gRPC needs HTTP\/2/,
   });
-  t.throws(() => createCallClient("127.0.0.1:1", { protocol: "soap" as never }), { code: Code.InvalidArgument });
+  t.throws(() => createCallClient("127.0.0.1:1", { protocol: "soap" as never }), {
+    code: Code.InvalidArgument,
+  });
   t.throws(() => createCallClient("127.0.0.1:1", { codec: "xml" as never }), { code: Code.InvalidArgument });
-  t.throws(() => createCallClient("127.0.0.1:1", { httpVersion: "3" as never }), { code: Code.InvalidArgument });
+  t.throws(() => createCallClient("127.0.0.1:1", { httpVersion: "3" as never }), {
+    code: Code.InvalidArgument,
+  });
   const client = createCallClient("tri://127.0.0.1:1");
   t.equal(client.protocol, "grpc");
   t.equal(client.codec, "proto");
@@ -101,7 +105,10 @@ t.test("TLS: CA, server name, skip-verify, client certificates", async (t) => {
     t.equal(await trusted.check("a"), ServingStatus.Serving, `HTTP/${httpVersion} with the CA`);
     await trusted.close();
 
-    const named = createHealthClient(peer.url, { ...options, tls: { ca: testCerts.ca, servername: "health.test" } });
+    const named = createHealthClient(peer.url, {
+      ...options,
+      tls: { ca: testCerts.ca, servername: "health.test" },
+    });
     t.equal(await named.check("a"), ServingStatus.Serving, `HTTP/${httpVersion} with a server name`);
     await named.close();
 

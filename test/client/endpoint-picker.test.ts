@@ -1,17 +1,17 @@
 // The endpoint picker against scripted health sources and a fake clock: backoff, grace, panic and
 // ejection decided by time the test moves, never by sleeping.
 import t from "tap";
-import { ServingStatus } from "../../src/codec/health-types.ts";
-import { FakeClock } from "../../src/health/clock.ts";
 import {
   createEndpointPicker,
   type EndpointPicker,
   type EndpointPickerOptions,
   type PickerHealthSource,
 } from "../../src/client/endpoint-picker.ts";
-import { recordFailure, resolveOutlier, newOutlierState } from "../../src/client/outlier-detector.ts";
+import { newOutlierState, recordFailure, resolveOutlier } from "../../src/client/outlier-detector.ts";
 import { backoffDelay, resolveBackoff } from "../../src/client/picker-backoff.ts";
 import type { PickerEvent } from "../../src/client/picker-events.ts";
+import { ServingStatus } from "../../src/codec/health-types.ts";
+import { FakeClock } from "../../src/health/clock.ts";
 import { Code } from "../../src/wire/code.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
 
@@ -164,7 +164,10 @@ t.test("round robin over SERVING endpoints; NOT_SERVING ones get nothing", async
   t.notOk(picks(picker, 10).includes(names[1]!), "no call to the NOT_SERVING endpoint");
   const status = events.find((e) => e.type === "status" && e.status === NotServing);
   t.match(status, { endpoint: names[1], previous: Serving, reason: "watch: NOT_SERVING" });
-  t.ok(events.some((e) => e.type === "routable" && e.endpoints.length === 2), "routable event");
+  t.ok(
+    events.some((e) => e.type === "routable" && e.endpoints.length === 2),
+    "routable event",
+  );
   up(1).set(Serving);
   await clock.advance(0);
   t.equal(picker.routable.length, 3);
@@ -217,7 +220,9 @@ t.test("a refused endpoint is retried with exponential backoff and jitter", asyn
   await clock.advance(0);
   t.equal(up(1).watches, 1);
   await clock.advance(3000);
-  const delays = events.filter((e) => e.type === "reconnect" && e.endpoint === names[1]).map((e) => (e as { delayMs: number }).delayMs);
+  const delays = events
+    .filter((e) => e.type === "reconnect" && e.endpoint === names[1])
+    .map((e) => (e as { delayMs: number }).delayMs);
   t.same(delays.slice(0, 6), [100, 200, 400, 800, 1000, 1000], "doubling, capped at maxMs");
   t.equal(up(1).watches, delays.length, "one attempt per scheduled reconnect");
   t.same(picker.routable, [names[0]], "never routable while refused");
@@ -235,11 +240,26 @@ t.test("a refused endpoint is retried with exponential backoff and jitter", asyn
 
 t.test("backoff delays: jitter bounds, caps and validation", async (t) => {
   const options = resolveBackoff({ initialMs: 1000, maxMs: 120_000, multiplier: 1.6, jitter: 0.2 });
-  t.equal(backoffDelay(0, options, () => 0), 800);
-  t.equal(backoffDelay(0, options, () => 0.999999), 1200);
-  t.equal(backoffDelay(1, options, () => 0.5), 1600);
-  t.equal(backoffDelay(100, options, () => 0.5), 120_000);
-  t.equal(backoffDelay(-1, options, () => 0.5), 1000);
+  t.equal(
+    backoffDelay(0, options, () => 0),
+    800,
+  );
+  t.equal(
+    backoffDelay(0, options, () => 0.999999),
+    1200,
+  );
+  t.equal(
+    backoffDelay(1, options, () => 0.5),
+    1600,
+  );
+  t.equal(
+    backoffDelay(100, options, () => 0.5),
+    120_000,
+  );
+  t.equal(
+    backoffDelay(-1, options, () => 0.5),
+    1000,
+  );
   t.same(resolveBackoff(), { initialMs: 100, maxMs: 5000, multiplier: 1.6, jitter: 0.2 });
   t.throws(() => resolveBackoff({ initialMs: 10, maxMs: 5 }), RangeError);
   t.throws(() => resolveBackoff({ multiplier: 0.5 }), RangeError);
@@ -247,7 +267,10 @@ t.test("backoff delays: jitter bounds, caps and validation", async (t) => {
 });
 
 t.test("a lost stream keeps its status for the grace, then counts as not serving", async (t) => {
-  const { clock, picker, up, events, names } = setup(4, { lostStreamGraceMs: 500, backoff: { initialMs: 10_000, maxMs: 10_000 } });
+  const { clock, picker, up, events, names } = setup(4, {
+    lostStreamGraceMs: 500,
+    backoff: { initialMs: 10_000, maxMs: 10_000 },
+  });
   t.teardown(() => picker.close());
   await clock.advance(0);
   up(0).crash();
@@ -259,11 +282,14 @@ t.test("a lost stream keeps its status for the grace, then counts as not serving
   t.equal(picker.routable.length, 4);
   await clock.advance(1);
   t.same(picker.routable, names.slice(1), "gone when the grace is over");
-  t.match(events.find((e) => e.type === "status" && e.status === undefined), {
-    endpoint: names[0],
-    previous: Serving,
-    reason: "health stream lost for 500 ms",
-  });
+  t.match(
+    events.find((e) => e.type === "status" && e.status === undefined),
+    {
+      endpoint: names[0],
+      previous: Serving,
+      reason: "health stream lost for 500 ms",
+    },
+  );
   // The stream comes back before the next attempt is due? No: it waits for the backoff.
   up(0).up = true;
   await clock.advance(9_000);
@@ -273,7 +299,10 @@ t.test("a lost stream keeps its status for the grace, then counts as not serving
 });
 
 t.test("a stream the server ends cleanly is reopened; grace 0 reacts at once", async (t) => {
-  const { clock, picker, up, names } = setup(2, { lostStreamGraceMs: 0, backoff: { initialMs: 50, maxMs: 50 } });
+  const { clock, picker, up, names } = setup(2, {
+    lostStreamGraceMs: 0,
+    backoff: { initialMs: 50, maxMs: 50 },
+  });
   t.teardown(() => picker.close());
   await clock.advance(0);
   up(1).stream!.end();
@@ -326,7 +355,9 @@ t.test("panic threshold 0: no healthy endpoint means no pick", async (t) => {
 });
 
 t.test("consecutive failures eject an endpoint for a growing time", async (t) => {
-  const { clock, picker, events, names } = setup(3, { outlier: { consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 2500 } });
+  const { clock, picker, events, names } = setup(3, {
+    outlier: { consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 2500 },
+  });
   t.teardown(() => picker.close());
   await clock.advance(0);
   const failOn = (endpoint: string, times: number) => {
@@ -343,11 +374,17 @@ t.test("consecutive failures eject an endpoint for a growing time", async (t) =>
   mid.done("success");
   t.equal(picker.snapshot()[0]!.consecutiveFailures, 0, "a success ends the run");
   failOn(names[0]!, 3);
-  t.match(events.find((e) => e.type === "ejected"), { endpoint: names[0], durationMs: 1000, ejections: 1 });
+  t.match(
+    events.find((e) => e.type === "ejected"),
+    { endpoint: names[0], durationMs: 1000, ejections: 1 },
+  );
   t.same(picker.routable, names.slice(1));
   t.ok(picker.snapshot()[0]!.ejected);
   await clock.advance(1000);
-  t.match(events.find((e) => e.type === "restored"), { endpoint: names[0], reason: "ejection time over" });
+  t.match(
+    events.find((e) => e.type === "restored"),
+    { endpoint: names[0], reason: "ejection time over" },
+  );
   t.equal(picker.routable.length, 3);
   failOn(names[0]!, 3);
   t.match(events.filter((e) => e.type === "ejected").at(-1), { durationMs: 2000, ejections: 2 });
@@ -361,7 +398,11 @@ t.test("consecutive failures eject an endpoint for a growing time", async (t) =>
   // A quiet maxEjectionMs after the last ejection forgets the past ones.
   await clock.advance(2500 + 2500);
   failOn(names[0]!, 3);
-  t.match(events.filter((e) => e.type === "ejected").at(-1), { endpoint: names[0], durationMs: 1000, ejections: 1 });
+  t.match(events.filter((e) => e.type === "ejected").at(-1), {
+    endpoint: names[0],
+    durationMs: 1000,
+    ejections: 1,
+  });
 });
 
 t.test("a new health stream after a lost one lifts an ejection", async (t) => {
@@ -381,7 +422,10 @@ t.test("a new health stream after a lost one lifts an ejection", async (t) => {
   up(0).crash();
   up(0).up = true;
   await clock.advance(100);
-  t.match(events.find((e) => e.type === "restored"), { endpoint: names[0], reason: "new health stream" });
+  t.match(
+    events.find((e) => e.type === "restored"),
+    { endpoint: names[0], reason: "new health stream" },
+  );
   t.notOk(picker.snapshot()[0]!.ejected);
 });
 
@@ -395,7 +439,11 @@ t.test("outlier bookkeeping: off at 0, validation", async (t) => {
 });
 
 t.test("polling Check instead of Watch", async (t) => {
-  const { clock, picker, up, events, names } = setup(2, { healthMode: "poll", pollIntervalMs: 1000, lostStreamGraceMs: 0 });
+  const { clock, picker, up, events, names } = setup(2, {
+    healthMode: "poll",
+    pollIntervalMs: 1000,
+    lostStreamGraceMs: 0,
+  });
   t.teardown(() => picker.close());
   await picker.ready();
   await clock.advance(0);
@@ -451,7 +499,11 @@ t.test("ready() waits for every endpoint's first answer or failure", async (t) =
           check: () => slow.check(),
           close: () => slow.close(),
         };
-  const picker = createEndpointPicker({ endpoints: ["h:1", "h:2", " h:1 ", ""], clock, healthSource: source });
+  const picker = createEndpointPicker({
+    endpoints: ["h:1", "h:2", " h:1 ", ""],
+    clock,
+    healthSource: source,
+  });
   t.same(picker.endpoints, ["h:1", "h:2"], "trimmed and deduplicated");
   let ready = false;
   void picker.ready().then(() => {
@@ -506,12 +558,25 @@ t.test("a listener that throws does not stop the others", async (t) => {
 
 t.test("bad options", async (t) => {
   const source = () => new FakeUpstream();
-  t.throws(() => createEndpointPicker({ endpoints: [], healthSource: source }), { code: Code.InvalidArgument });
+  t.throws(() => createEndpointPicker({ endpoints: [], healthSource: source }), {
+    code: Code.InvalidArgument,
+  });
   t.throws(
-    () => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, policy: "random" as "round-robin" }),
+    () =>
+      createEndpointPicker({ endpoints: ["a:1"], healthSource: source, policy: "random" as "round-robin" }),
     { code: Code.InvalidArgument },
   );
-  t.throws(() => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, panicThreshold: 2 }), RangeError);
-  t.throws(() => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, lostStreamGraceMs: -1 }), RangeError);
-  t.throws(() => createEndpointPicker({ endpoints: ["ftp://x"] }), { code: Code.InvalidArgument }, "bad address fails at once");
+  t.throws(
+    () => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, panicThreshold: 2 }),
+    RangeError,
+  );
+  t.throws(
+    () => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, lostStreamGraceMs: -1 }),
+    RangeError,
+  );
+  t.throws(
+    () => createEndpointPicker({ endpoints: ["ftp://x"] }),
+    { code: Code.InvalidArgument },
+    "bad address fails at once",
+  );
 });

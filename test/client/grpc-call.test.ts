@@ -21,7 +21,7 @@ t.test("gRPC corner cases against a scripted HTTP/2 server", async (t) => {
 
   t.test("request headers, metadata and the envelope", async (t) => {
     let seen: Record<string, unknown> = {};
-    let body = Buffer.alloc(0);
+    let body: Buffer = Buffer.alloc(0);
     server.handle(check, (stream, headers, received) => {
       seen = headers;
       body = received;
@@ -73,7 +73,9 @@ t.test("gRPC corner cases against a scripted HTTP/2 server", async (t) => {
   });
 
   t.test("Trailers-Only OK on a unary call has no message: INTERNAL", async (t) => {
-    server.handle(check, (stream) => stream.respond({ ...grpcHead, "grpc-status": "0" }, { endStream: true }));
+    server.handle(check, (stream) =>
+      stream.respond({ ...grpcHead, "grpc-status": "0" }, { endStream: true }),
+    );
     await t.rejects(client.check(), { code: Code.Internal });
   });
 
@@ -95,7 +97,9 @@ t.test("gRPC corner cases against a scripted HTTP/2 server", async (t) => {
   });
 
   t.test("invalid grpc-status: UNKNOWN", async (t) => {
-    server.handle(check, (stream) => stream.respond({ ...grpcHead, "grpc-status": "abc" }, { endStream: true }));
+    server.handle(check, (stream) =>
+      stream.respond({ ...grpcHead, "grpc-status": "abc" }, { endStream: true }),
+    );
     await t.rejects(client.check(), { code: Code.Unknown });
   });
 
@@ -103,7 +107,10 @@ t.test("gRPC corner cases against a scripted HTTP/2 server", async (t) => {
     server.handle(check, (stream) => stream.respond({ ":status": 503 }, { endStream: true }));
     await t.rejects(client.check(), { code: Code.Unavailable });
     server.handle(check, (stream) =>
-      stream.respond({ ":status": 429, "grpc-status": "8", "grpc-message": "slow down" }, { endStream: true }),
+      stream.respond(
+        { ":status": 429, "grpc-status": "8", "grpc-message": "slow down" },
+        { endStream: true },
+      ),
     );
     await t.rejects(client.check(), { code: Code.ResourceExhausted, message: /slow down/ });
   });
@@ -114,7 +121,9 @@ t.test("gRPC corner cases against a scripted HTTP/2 server", async (t) => {
       stream.end("<html>");
     });
     await t.rejects(client.check(), { code: Code.Unknown });
-    server.handle(check, (stream) => stream.respond({ ...grpcHead, "content-type": "application/grpc+json" }, { endStream: true }));
+    server.handle(check, (stream) =>
+      stream.respond({ ...grpcHead, "content-type": "application/grpc+json" }, { endStream: true }),
+    );
     await t.rejects(client.check(), { code: Code.Internal });
   });
 

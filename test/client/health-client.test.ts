@@ -1,6 +1,6 @@
 import t from "tap";
-import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createHealthClient, type HealthClientOptions } from "../../src/client/health-client.ts";
+import { ServingStatus } from "../../src/codec/health-types.ts";
 import { Code } from "../../src/wire/code.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
 import { type Peer, startConnectPeer, startGrpcJsPeer } from "./fixtures/peers.ts";
@@ -14,14 +14,26 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: "grpc-js, gRPC proto", start: () => startGrpcJsPeer({ ...initial }), options: { protocol: "grpc" } },
-  { name: "connect-node h2, gRPC proto", start: () => startConnectPeer({ initial }), options: { protocol: "grpc" } },
+  {
+    name: "grpc-js, gRPC proto",
+    start: () => startGrpcJsPeer({ ...initial }),
+    options: { protocol: "grpc" },
+  },
+  {
+    name: "connect-node h2, gRPC proto",
+    start: () => startConnectPeer({ initial }),
+    options: { protocol: "grpc" },
+  },
   {
     name: "connect-node h2, gRPC json",
     start: () => startConnectPeer({ initial }),
     options: { protocol: "grpc", codec: "json" },
   },
-  { name: "connect-node h2, triple proto", start: () => startConnectPeer({ initial }), options: { protocol: "triple" } },
+  {
+    name: "connect-node h2, triple proto",
+    start: () => startConnectPeer({ initial }),
+    options: { protocol: "triple" },
+  },
   {
     name: "connect-node h2, triple json",
     start: () => startConnectPeer({ initial }),
@@ -77,7 +89,11 @@ for (const c of cases) {
       t.equal(status, ServingStatus.NotServing);
       break;
     }
-    t.equal(await client.check("down.Service"), ServingStatus.NotServing, "still usable after a cancelled watch");
+    t.equal(
+      await client.check("down.Service"),
+      ServingStatus.NotServing,
+      "still usable after a cancelled watch",
+    );
   });
 }
 
@@ -155,5 +171,8 @@ t.test("close() ends a running watch", async (t) => {
   );
   await client.close();
   const outcome = await pending;
-  t.ok(outcome === "ended" || outcome === Code.Canceled || outcome === Code.Unavailable, `watch ended (${outcome})`);
+  t.ok(
+    outcome === "ended" || outcome === Code.Canceled || outcome === Code.Unavailable,
+    `watch ended (${outcome})`,
+  );
 });

@@ -73,5 +73,8 @@ t.test("watchers see the server close", async (t) => {
     error = e;
   }
   t.same(seen, [ServingStatus.Serving, ServingStatus.NotServing], "NOT_SERVING before the end");
-  t.ok(error === undefined || (error as { code: Code }).code === Code.Unavailable, "then UNAVAILABLE or a clean end");
+  t.ok(
+    error === undefined || (error as { code: Code }).code === Code.Unavailable,
+    "then UNAVAILABLE or a clean end",
+  );
 });

@@ -50,12 +50,36 @@ t.test("triple unary over HTTP/1.1 against a scripted server", async (t) => {
   });
 
   const errorCases: [string, number, string, Record<string, string>, Code][] = [
-    ["string code (Connect, dubbo-go)", 404, '{"code":"not_found","message":"unknown service"}', { "content-type": "application/json" }, Code.NotFound],
-    ["numeric status (dubbo-js)", 404, '{"status":5,"message":"unknown service"}', { "content-type": "application/json" }, Code.NotFound],
-    ["both", 404, '{"code":"not_found","status":5,"message":"x"}', { "content-type": "application/json" }, Code.NotFound],
+    [
+      "string code (Connect, dubbo-go)",
+      404,
+      '{"code":"not_found","message":"unknown service"}',
+      { "content-type": "application/json" },
+      Code.NotFound,
+    ],
+    [
+      "numeric status (dubbo-js)",
+      404,
+      '{"status":5,"message":"unknown service"}',
+      { "content-type": "application/json" },
+      Code.NotFound,
+    ],
+    [
+      "both",
+      404,
+      '{"code":"not_found","status":5,"message":"x"}',
+      { "content-type": "application/json" },
+      Code.NotFound,
+    ],
     ["a non-JSON 503", 503, "busy", { "content-type": "text/plain" }, Code.Unavailable],
     ["a plain 404", 404, "", {}, Code.Unimplemented],
-    ["a JSON body without a code", 429, `{"hello":1}`, { "content-type": "application/json" }, codeFromHttpStatus(429)],
+    [
+      "a JSON body without a code",
+      429,
+      `{"hello":1}`,
+      { "content-type": "application/json" },
+      codeFromHttpStatus(429),
+    ],
     ["broken JSON", 400, "{", { "content-type": "application/json" }, Code.InvalidArgument],
   ];
   for (const [name, status, body, headers, code] of errorCases) {
@@ -90,7 +114,11 @@ t.test("triple unary over HTTP/1.1 against a scripted server", async (t) => {
   });
 
   t.test("a body above maxMessageBytes: RESOURCE_EXHAUSTED", async (t) => {
-    const small = createHealthClient(server.url, { protocol: "triple", httpVersion: "1.1", maxMessageBytes: 8 });
+    const small = createHealthClient(server.url, {
+      protocol: "triple",
+      httpVersion: "1.1",
+      maxMessageBytes: 8,
+    });
     t.teardown(() => small.close());
     server.handle(check, (_req, res) => {
       res.writeHead(200, { "content-type": "application/proto" });
@@ -182,7 +210,11 @@ t.test("triple streaming over HTTP/2 against a scripted server", async (t) => {
     ["end-stream not JSON", [envelope(2, "nope")], Code.Internal],
     ["end-stream not an object", [envelope(2, "[1]")], Code.Internal],
     ["end-stream error without a code", [envelope(2, '{"error":{}}')], Code.Unknown],
-    ["end-stream error with a numeric code", [envelope(2, '{"error":{"code":7,"message":"no"}}')], Code.PermissionDenied],
+    [
+      "end-stream error with a numeric code",
+      [envelope(2, '{"error":{"code":7,"message":"no"}}')],
+      Code.PermissionDenied,
+    ],
     ["a compressed flag without an encoding", [envelope(1, serving)], Code.Internal],
     ["a trailers flag (not triple)", [envelope(0x80, "")], Code.Internal],
   ];

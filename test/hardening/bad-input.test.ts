@@ -5,7 +5,6 @@ import { gzipSync } from "node:zlib";
 import t, { type Test } from "tap";
 import { Code } from "../../src/wire/code.ts";
 import {
-  type H2Result,
   checkPath,
   checkRequest,
   envelope,
@@ -14,10 +13,13 @@ import {
   goAwayCodes,
   grpcCheck,
   grpcHeaders,
+  type H2Result,
   h1Check,
   h1request,
   h2once,
+  hpackLiterals,
   listPath,
+  parseFrames,
   preface,
   rawExchange,
   readEnvelopes,
@@ -44,7 +46,12 @@ t.afterEach(async () => {
   t.equal(await grpcCheck(port), 1, "a Check still answers SERVING afterwards");
 });
 
-function grpc(path: string, chunks: Buffer[], extra: Record<string, string> = {}, end = true): Promise<H2Result> {
+function grpc(
+  path: string,
+  chunks: Buffer[],
+  extra: Record<string, string> = {},
+  end = true,
+): Promise<H2Result> {
   tried++;
   return h2once(port, grpcHeaders(path, extra), { chunks, end, timeoutMs: 5000 });
 }
@@ -53,7 +60,10 @@ function expectGrpc(tt: Test, result: H2Result, code: Code, what: string): void 
   tt.equal(result.status, 200, `${what}: HTTP 200`);
   tt.equal(result.grpcStatus, code, `${what}: grpc-status ${code} (${result.grpcMessage ?? ""})`);
   tt.equal(result.rstCode, undefined, `${what}: answered, not reset`);
-  tt.notOk(result.timedOut, `${what}: the server closed the stream (it did not stay open until the client gave up)`);
+  tt.notOk(
+    result.timedOut,
+    `${what}: the server closed the stream (it did not stay open until the client gave up)`,
+  );
 }
 
 const ok = checkRequest("");
@@ -61,7 +71,12 @@ const ok = checkRequest("");
 t.test("framing: envelope lengths and flags (gRPC)", async (t) => {
   // 1. Length past the limit, decided from the header alone: the body is never sent, the stream stays open.
   const over = envelope(0, Buffer.alloc(0), 4 * 1024 * 1024 + 1);
-  expectGrpc(t, await grpc(checkPath, [over], {}, false), Code.ResourceExhausted, "4 MiB + 1 length, body withheld");
+  expectGrpc(
+    t,
+    await grpc(checkPath, [over], {}, false),
+    Code.ResourceExhausted,
+    "4 MiB + 1 length, body withheld",
+  );
   // 2. 0xFFFFFFFF with 10 bytes: above the limit, so RESOURCE_EXHAUSTED from the header (as grpc-go).
   const huge = envelope(0, Buffer.alloc(10), 0xffffffff);
   expectGrpc(t, await grpc(checkPath, [huge]), Code.ResourceExhausted, "0xFFFFFFFF length");
@@ -72,7 +87,12 @@ t.test("framing: envelope lengths and flags (gRPC)", async (t) => {
   expectGrpc(t, await grpc(checkPath, [Buffer.from([0, 0, 0])]), Code.Internal, "3 of 5 header bytes");
   // 4. Reserved flag bits (also the end-stream and trailer bits, which a request must not carry).
   for (const flags of [0x04, 0x40, 0x02, 0x80, 0xff]) {
-    expectGrpc(t, await grpc(checkPath, [envelope(flags, ok)]), Code.Internal, `flags 0x${flags.toString(16)}`);
+    expectGrpc(
+      t,
+      await grpc(checkPath, [envelope(flags, ok)]),
+      Code.Internal,
+      `flags 0x${flags.toString(16)}`,
+    );
   }
   // 5. Compressed flag without an encoding, or with identity.
   expectGrpc(t, await grpc(checkPath, [envelope(1, ok)]), Code.Internal, "compressed flag, no grpc-encoding");
@@ -102,7 +122,9 @@ t.test("compression (gRPC)", async (t) => {
   t.match(accept, /gzip/, "grpc-accept-encoding names gzip");
   t.match(accept, /identity/, "grpc-accept-encoding names identity");
   // Valid gzip works.
-  const gz = await grpc(checkPath, [envelope(1, gzipSync(checkRequest("known.Service")))], { "grpc-encoding": "gzip" });
+  const gz = await grpc(checkPath, [envelope(1, gzipSync(checkRequest("known.Service")))], {
+    "grpc-encoding": "gzip",
+  });
   expectGrpc(t, gz, Code.Ok, "valid gzip");
   // 7. gzip bomb: ~100 KiB inflating to 100 MiB; memory stays near the 4 MiB limit.
   const bomb = gzipSync(Buffer.alloc(100 * 1024 * 1024), { level: 9 });
@@ -118,12 +140,20 @@ t.test("compression (gRPC)", async (t) => {
   peak = Math.max(peak, process.memoryUsage().rss);
   expectGrpc(t, bombed, Code.ResourceExhausted, "gzip bomb");
   // The limit is 4 MiB; zlib works in chunks; 48 MiB of slack still rules out inflating 100 MiB.
-  t.ok(peak - before.rss < 48 * 1024 * 1024, `rss grew ${((peak - before.rss) / 1048576).toFixed(1)} MiB (< 48)`);
+  t.ok(
+    peak - before.rss < 48 * 1024 * 1024,
+    `rss grew ${((peak - before.rss) / 1048576).toFixed(1)} MiB (< 48)`,
+  );
   // 8. Corrupt gzip.
   const corrupt = Buffer.from(gzipSync(Buffer.from("hello world hello world")));
   corrupt[12] = (corrupt[12] ?? 0) ^ 0xff;
   corrupt[corrupt.length - 5] = (corrupt[corrupt.length - 5] ?? 0) ^ 0xff;
-  expectGrpc(t, await grpc(checkPath, [envelope(1, corrupt)], { "grpc-encoding": "gzip" }), Code.Internal, "corrupt gzip");
+  expectGrpc(
+    t,
+    await grpc(checkPath, [envelope(1, corrupt)], { "grpc-encoding": "gzip" }),
+    Code.Internal,
+    "corrupt gzip",
+  );
   expectGrpc(
     t,
     await grpc(checkPath, [envelope(1, Buffer.from("not gzip at all"))], { "grpc-encoding": "gzip" }),
@@ -178,12 +208,27 @@ t.test("service names (size limit, no echo)", async (t) => {
 t.test("headers (gRPC): timeouts, -bin metadata, paths", async (t) => {
   // 17. Malformed grpc-timeout → INTERNAL (grpc-go, grpc-js).
   for (const value of ["10", "10x", "123456789S", "-1S", "", "1.5S", "1s", "S", "1SS"]) {
-    expectGrpc(t, await grpc(checkPath, [envelope(0, ok)], { "grpc-timeout": value }), Code.Internal, `grpc-timeout "${value}"`);
+    expectGrpc(
+      t,
+      await grpc(checkPath, [envelope(0, ok)], { "grpc-timeout": value }),
+      Code.Internal,
+      `grpc-timeout "${value}"`,
+    );
   }
   // A huge but valid timeout is fine (99999999H does not overflow the timer).
-  expectGrpc(t, await grpc(checkPath, [envelope(0, ok)], { "grpc-timeout": "99999999H" }), Code.Ok, "grpc-timeout 99999999H");
+  expectGrpc(
+    t,
+    await grpc(checkPath, [envelope(0, ok)], { "grpc-timeout": "99999999H" }),
+    Code.Ok,
+    "grpc-timeout 99999999H",
+  );
   // 21. Invalid base64 in -bin metadata.
-  expectGrpc(t, await grpc(checkPath, [envelope(0, ok)], { "x-trace-bin": "!!!not base64***" }), Code.Internal, "-bin not base64");
+  expectGrpc(
+    t,
+    await grpc(checkPath, [envelope(0, ok)], { "x-trace-bin": "!!!not base64***" }),
+    Code.Internal,
+    "-bin not base64",
+  );
   // 16. Unknown service, method, path shapes → UNIMPLEMENTED.
   const paths = [
     "/nope.Service/Check",
@@ -206,7 +251,13 @@ t.test("headers (gRPC): timeouts, -bin metadata, paths", async (t) => {
 
 t.test("content-types and methods (HTTP/2)", async (t) => {
   // 14. Missing / foreign content-type → 415.
-  for (const type of [undefined, "text/plain", "application/grpcx", "application/json; charset=latin1", "application/xml"]) {
+  for (const type of [
+    undefined,
+    "text/plain",
+    "application/grpcx",
+    "application/json; charset=latin1",
+    "application/xml",
+  ]) {
     tried++;
     const headers = grpcHeaders(checkPath);
     if (type === undefined) delete headers["content-type"];
@@ -238,9 +289,16 @@ t.test("triple unary bodies (HTTP/2 and HTTP/1.1)", async (t) => {
     tried++;
     const h2 = await h2once(port, tripleHeaders(checkPath), { chunks: [Buffer.from(body)] });
     t.equal(h2.status, 400, `h2 ${what}: 400`);
-    t.match(JSON.parse(h2.body.toString()), { code: "invalid_argument", status: 3 }, `h2 ${what}: invalid_argument`);
+    t.match(
+      JSON.parse(h2.body.toString()),
+      { code: "invalid_argument", status: 3 },
+      `h2 ${what}: invalid_argument`,
+    );
     tried++;
-    const h1 = await h1request(port, { headers: { "content-type": "application/json" }, body: Buffer.from(body) });
+    const h1 = await h1request(port, {
+      headers: { "content-type": "application/json" },
+      body: Buffer.from(body),
+    });
     t.equal(h1.status, 400, `h1 ${what}: 400`);
     t.match(h1.json, { code: "invalid_argument", status: 3 }, `h1 ${what}: invalid_argument`);
   }
@@ -345,20 +403,32 @@ t.test("triple unary bodies (HTTP/2 and HTTP/1.1)", async (t) => {
 
 t.test("triple streaming (connect+json) bad input ends in an end-stream error", async (t) => {
   tried++;
-  const result = await h2once(port, tripleHeaders(watchPath, { "content-type": "application/connect+json" }), {
-    chunks: [envelope(0x04, Buffer.from("{}"))],
-  });
+  const result = await h2once(
+    port,
+    tripleHeaders(watchPath, { "content-type": "application/connect+json" }),
+    {
+      chunks: [envelope(0x04, Buffer.from("{}"))],
+    },
+  );
   t.equal(result.status, 200);
   const end = readEnvelopes(result.body).find((e) => (e.flags & 0x02) !== 0);
   t.ok(end, "an end-stream envelope");
   // Catalogue 4: reserved flag bits are INTERNAL whatever the protocol (connect-go does the same).
-  t.match(JSON.parse(end?.payload.toString() ?? "{}"), { error: { code: "internal", status: 13 } }, "reserved flag → internal");
+  t.match(
+    JSON.parse(end?.payload.toString() ?? "{}"),
+    { error: { code: "internal", status: 13 } },
+    "reserved flag → internal",
+  );
   tried++;
   const list = await h2once(port, tripleHeaders(listPath, { "content-type": "application/connect+json" }), {
     chunks: [envelope(0, Buffer.from("[]"))],
   });
   const listEnd = readEnvelopes(list.body).find((e) => (e.flags & 0x02) !== 0);
-  t.match(JSON.parse(listEnd?.payload.toString() ?? "{}"), { error: { code: "invalid_argument" } }, "[] → invalid_argument");
+  t.match(
+    JSON.parse(listEnd?.payload.toString() ?? "{}"),
+    { error: { code: "invalid_argument" } },
+    "[] → invalid_argument",
+  );
 });
 
 t.test("HTTP/1.1: content-types, methods, garbage", async (t) => {
@@ -390,9 +460,15 @@ t.test("HTTP/1.1: content-types, methods, garbage", async (t) => {
   for (const bytes of garbage) {
     tried++;
     const result = await rawExchange(port, [bytes], { timeoutMs: 3000 });
-    t.ok(result.closedByServer, `closed by the server: ${JSON.stringify(bytes.subarray(0, 30).toString("latin1"))}`);
+    t.ok(
+      result.closedByServer,
+      `closed by the server: ${JSON.stringify(bytes.subarray(0, 30).toString("latin1"))}`,
+    );
     const text = result.data.toString("latin1");
-    t.ok(text === "" || /^HTTP\/1\.1 4\d\d /.test(text), `a 4xx or nothing: ${JSON.stringify(text.slice(0, 40))}`);
+    t.ok(
+      text === "" || /^HTTP\/1\.1 4\d\d /.test(text),
+      `a 4xx or nothing: ${JSON.stringify(text.slice(0, 40))}`,
+    );
   }
   // A header list past 16 KiB → 431 (node:http).
   tried++;
@@ -406,7 +482,11 @@ t.test("HTTP/1.1: content-types, methods, garbage", async (t) => {
   const pairs = Array.from({ length: 1000 }, (_, i) => `X-H${i}: v\r\n`).join("");
   const many = await rawExchange(
     port,
-    [Buffer.from(`POST ${checkPath} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${pairs}\r\n{}`)],
+    [
+      Buffer.from(
+        `POST ${checkPath} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${pairs}\r\n{}`,
+      ),
+    ],
     { timeoutMs: 3000 },
   );
   t.match(many.data.toString("latin1"), /^HTTP\/1\.1 (200|431) /, "1,000 small headers: answered or 431");
@@ -418,19 +498,61 @@ t.test("HTTP/2: header floods, garbage frames", async (t) => {
   const headers = grpcHeaders(checkPath);
   for (let i = 0; i < 1000; i++) headers[`x-h${i}`] = "v";
   const flood = await h2once(port, headers, { chunks: [envelope(0, ok)] });
-  t.ok(flood.grpcStatus !== 0, `1,000 pairs refused (status ${flood.status}, rst ${flood.rstCode}, grpc ${flood.grpcStatus})`);
+  t.ok(
+    flood.grpcStatus !== 0,
+    `1,000 pairs refused (status ${flood.status}, rst ${flood.rstCode}, grpc ${flood.grpcStatus})`,
+  );
   // 1 MiB of headers in one value: above SETTINGS_MAX_HEADER_LIST_SIZE (64 KiB).
   tried++;
   const big = await h2once(port, grpcHeaders(checkPath, { "x-big": "a".repeat(1024 * 1024) }), {
     chunks: [envelope(0, ok)],
   });
-  t.ok(big.grpcStatus !== 0, `1 MiB of headers refused (status ${big.status}, rst ${big.rstCode}, ${big.error?.message})`);
+  t.ok(
+    big.grpcStatus !== 0,
+    `1 MiB of headers refused (status ${big.status}, rst ${big.rstCode}, ${big.error?.message})`,
+  );
   // User metadata past maxMetadataBytes (16 KiB) but under the HTTP/2 limit: RESOURCE_EXHAUSTED or answered.
   tried++;
   const meta = await h2once(port, grpcHeaders(checkPath, { "x-meta": "a".repeat(32 * 1024) }), {
     chunks: [envelope(0, ok)],
   });
-  t.ok(meta.grpcStatus === 0 || meta.grpcStatus === Code.ResourceExhausted, `32 KiB metadata: ${meta.grpcStatus}`);
+  t.ok(
+    meta.grpcStatus === 0 || meta.grpcStatus === Code.ResourceExhausted,
+    `32 KiB metadata: ${meta.grpcStatus}`,
+  );
+  // Non-UTF-8 bytes in the path and in a metadata value (raw HPACK: node's client would refuse them).
+  for (const [what, path, value] of [
+    ["non-UTF-8 path", "/grpc.health.v1.Health/\xff\xfeCheck", "x"],
+    ["non-UTF-8 service in the path", "/\xc3\x28.Service/Check", "x"],
+    ["non-UTF-8 metadata value", checkPath, "\xff\xfe\xfd"],
+  ] as const) {
+    tried++;
+    const block = hpackLiterals([
+      [":method", "POST"],
+      [":scheme", "http"],
+      [":path", path],
+      [":authority", "127.0.0.1"],
+      ["content-type", "application/grpc"],
+      ["x-meta", value],
+    ]);
+    const request = Buffer.concat([
+      preface,
+      frame(0x4, 0, 0),
+      frame(0x1, 0x4, 1, block),
+      frame(0x0, 0x1, 1, envelope(0, ok)),
+    ]);
+    const result = await rawExchange(port, [request], { timeoutMs: 500 });
+    const frames = parseFrames(result.data);
+    t.ok(
+      frames.some((f) => f.type === 0x1 && f.streamId === 1),
+      `${what}: answered with HEADERS`,
+    );
+    t.same(
+      goAwayCodes(result.data).filter((c) => c !== 0),
+      [],
+      `${what}: no connection error`,
+    );
+  }
   // 29. The preface, then garbage frames → GOAWAY PROTOCOL_ERROR (1) or FRAME_SIZE_ERROR (6).
   const garbageFrames: [string, Buffer][] = [
     ["random bytes", Buffer.from("this is not an http/2 frame at all, really not")],
@@ -440,13 +562,19 @@ t.test("HTTP/2: header floods, garbage frames", async (t) => {
     ["WINDOW_UPDATE of 0", frame(0x8, 0, 0, Buffer.alloc(4))],
     ["PING with 3 bytes", frame(0x6, 0, 0, Buffer.from([1, 2, 3]))],
     ["HEADERS with invalid HPACK", frame(0x1, 0x5, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]))],
-    ["16 MiB frame length", Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1]), Buffer.alloc(100)])],
+    [
+      "16 MiB frame length",
+      Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1]), Buffer.alloc(100)]),
+    ],
   ];
   for (const [what, bytes] of garbageFrames) {
     tried++;
-    const result = await rawExchange(port, [preface, frame(0x4, 0, 0), bytes], { timeoutMs: 3000 });
+    const result = await rawExchange(port, [preface, frame(0x4, 0, 0), bytes], { timeoutMs: 1000 });
     const codes = goAwayCodes(result.data);
-    t.ok(codes.length > 0 && codes.every((c) => c !== 0), `${what}: GOAWAY with an error (${codes.join(",")})`);
+    t.ok(
+      codes.length > 0 && codes.every((c) => c !== 0),
+      `${what}: GOAWAY with an error (${codes.join(",")})`,
+    );
   }
 });
 

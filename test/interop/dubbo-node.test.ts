@@ -93,6 +93,7 @@ for (const httpVersion of ["2", "1.1"] as const) {
         );
         t.equal(end, Code.Canceled, "the client ends it");
         t.equal(await eventually(() => target.watcherCount(), 0), 0, "the server let go of the watcher");
+        target.set("greet.GreetService", "SERVING");
       });
 
       t.test("Watch with a deadline", async (t) => {
@@ -107,6 +108,46 @@ for (const httpVersion of ["2", "1.1"] as const) {
         t.same(seen, [EsServingStatus.SERVING], "the current status, nothing more");
         t.equal(code, Code.DeadlineExceeded, `ended ${code === undefined ? "OK" : Code[code]}`);
         t.equal(await eventually(() => target.watcherCount(), 0), 0, "the server let go of the watcher");
+      });
+
+      t.test("Watch beyond the server's watcher limit fails resource_exhausted", async (t) => {
+        // An error before any message: Connect/triple streaming send it in the end-stream message
+        // (HTTP 200), gRPC and gRPC-Web as the status.
+        const limited = await startTarget(t, startDubboReference, { maxWatchers: 1 });
+        const limitedClient = createPromiseClient(
+          dubboHealthService,
+          createTransport(t, httpVersion, binary, limited.url(httpVersion)),
+        ) as unknown as HealthClient;
+        const abort = new AbortController();
+        const first = limitedClient.watch({ service: "" }, { signal: abort.signal })[Symbol.asyncIterator]();
+        t.equal((await first.next()).value?.status, EsServingStatus.SERVING, "the first watcher is served");
+        const error = await limitedClient
+          .watch({ service: "" })
+          [Symbol.asyncIterator]()
+          .next()
+          .then(
+            () => undefined,
+            (error: unknown) => DubboError.from(error),
+          );
+        t.equal(error?.code, Code.ResourceExhausted, `code ${error === undefined ? "OK" : Code[error.code]}`);
+        t.match(error?.rawMessage, /\S/, "a message comes with it");
+        abort.abort();
+        await first.next().catch(() => undefined);
+      });
+
+      // Last: it closes the server.
+      t.test("closing the server ends Watch: NOT_SERVING, then a clean end", async (t) => {
+        const iterator = client.watch({ service: "greet.GreetService" })[Symbol.asyncIterator]();
+        t.equal((await iterator.next()).value?.status, EsServingStatus.SERVING, "first message");
+        const closing = target.shutdown();
+        t.equal((await iterator.next()).value?.status, EsServingStatus.NOT_SERVING, "the last word");
+        const end = await iterator.next().then(
+          (result) => (result.done ? "done" : result.value),
+          (error: unknown) => DubboError.from(error),
+        );
+        // A clean end: done (nothing will change any more) or unavailable (go elsewhere).
+        t.ok(end === "done" || (end as DubboError).code === Code.Unavailable, `ended with ${String(end)}`);
+        await closing;
       });
     });
   }

@@ -144,3 +144,20 @@ t.test("List returns every status", async (t) => {
     "other.Service": { status: "NOT_SERVING" },
   });
 });
+
+t.test("closing the server: a Watch sees NOT_SERVING, then ends cleanly", async (t) => {
+  const { target, client } = await setup(t);
+  const watched = watch(client, "greet.GreetService");
+  t.equal(await watched.nextMessage(1), "SERVING");
+  const closing = target.shutdown();
+  t.equal(await watched.nextMessage(2), "NOT_SERVING", "the server's last word on the service");
+  const status = await watched.status;
+  // A clean end either way: OK (nothing will change any more) or UNAVAILABLE (go elsewhere); not a
+  // reset (CANCELLED/INTERNAL) or an UNKNOWN from a half-written stream.
+  t.ok(
+    status.code === grpc.status.OK || status.code === grpc.status.UNAVAILABLE,
+    `grpc-status ${status.code} (${status.details}) is OK or UNAVAILABLE`,
+  );
+  t.same(watched.messages, ["SERVING", "NOT_SERVING"], "nothing else");
+  await closing;
+});

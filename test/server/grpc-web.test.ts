@@ -1,8 +1,17 @@
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import { checkRequestBytes, envelope, envelopes, h1request, h2request, startServer } from "./fixtures/helpers.ts";
+import {
+  checkRequestBytes,
+  envelope,
+  envelopes,
+  h1request,
+  h2request,
+  startServer,
+} from "./fixtures/helpers.ts";
 
-const { server, url } = await startServer({ cors: { allowedOrigins: ["https://app.example"], maxAgeSeconds: 60 } });
+const { server, url } = await startServer({
+  cors: { allowedOrigins: ["https://app.example"], maxAgeSeconds: 60 },
+});
 t.teardown(() => server.close({ graceMs: 100 }));
 server.health.set("greet.GreetService", ServingStatus.Serving);
 
@@ -17,7 +26,10 @@ t.test("gRPC-Web over HTTP/1.1: message then a 0x80 trailer frame", async (t) =>
   t.equal(res.status, 200);
   t.equal(res.headers["content-type"], "application/grpc-web+proto");
   // 00 00000002 0801 | 80 0000000f "grpc-status: 0\r\n"
-  t.equal(res.body.toString("hex"), `000000000208018000000010${Buffer.from("grpc-status: 0\r\n").toString("hex")}`);
+  t.equal(
+    res.body.toString("hex"),
+    `000000000208018000000010${Buffer.from("grpc-status: 0\r\n").toString("hex")}`,
+  );
 });
 
 t.test("gRPC-Web over HTTP/2, errors in the trailer frame", async (t) => {
@@ -81,7 +93,10 @@ t.test("gRPC-Web-Text: base64 both ways, several padded segments accepted", asyn
     headers: { "content-type": "application/grpc-web-text" },
     body: "%%%not base64",
   });
-  t.equal(trailerText(envelopes(Buffer.from(bad.body.toString(), "base64"))[0]!.payload).split("\r\n")[0], "grpc-status: 13");
+  t.equal(
+    trailerText(envelopes(Buffer.from(bad.body.toString(), "base64"))[0]!.payload).split("\r\n")[0],
+    "grpc-status: 13",
+  );
   const stream = await h1request(`${url}/test.Probe/Count`, {
     headers: { "content-type": "application/grpc-web-text+proto" },
     body: envelope(checkRequestBytes("2")).toString("base64"),
@@ -136,4 +151,26 @@ t.test("CORS: preflight for allowed origins, headers on responses, 403 for other
     body: envelope(checkRequestBytes("")),
   });
   t.equal(other.headers["access-control-allow-origin"], undefined);
+});
+
+t.test("CORS exchange passes everything through for calls and streams", async (t) => {
+  const origin = { origin: "https://app.example" };
+  const meta = await h2request(
+    url,
+    { ":path": "/test.Probe/Greet", ...web, ...origin },
+    envelope(Buffer.from([0x0a, 4, ...Buffer.from("meta")])),
+  );
+  t.match(envelopes(meta.body)[0]!.payload.toString(), /grpc-web\|2\|/);
+  t.equal(meta.headers["access-control-allow-origin"], "https://app.example");
+  const flood = await h2request(
+    url,
+    { ":path": "/test.Probe/Count", ...web, ...origin },
+    envelope(checkRequestBytes("flood")),
+  );
+  t.equal(envelopes(flood.body).length, 2001);
+  const tooLarge = await h1request(`${url}/grpc.health.v1.Health/Check`, {
+    headers: { ...web, ...origin },
+    body: envelope(Buffer.alloc(5 * 1024 * 1024)),
+  });
+  t.match(trailerText(envelopes(tooLarge.body)[0]!.payload), /grpc-status: 8/);
 });

@@ -47,12 +47,19 @@ t.test("Check with +proto and +json answers in the same content-type", async (t)
     envelope(Buffer.from('{"service":"down"}')),
   );
   t.equal(json.headers["content-type"], "application/grpc+json");
-  t.same(envelopes(json.body).map((e) => e.payload.toString()), ['{"status":"NOT_SERVING"}']);
+  t.same(
+    envelopes(json.body).map((e) => e.payload.toString()),
+    ['{"status":"NOT_SERVING"}'],
+  );
   t.equal(json.trailers?.["grpc-status"], "0");
 });
 
 t.test("an error before any message is Trailers-Only", async (t) => {
-  const res = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check"), envelope(checkRequestBytes("nope")));
+  const res = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check"),
+    envelope(checkRequestBytes("nope")),
+  );
   t.equal(res.status, 200);
   t.ok(res.endedWithHeaders, "one HEADERS frame with END_STREAM");
   t.equal(res.headers["content-type"], "application/grpc");
@@ -77,7 +84,11 @@ t.test("unknown method and unknown service: UNIMPLEMENTED", async (t) => {
 });
 
 t.test("non-gRPC content-type: 415; GET: 405 with Allow: POST", async (t) => {
-  const bad = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check", { "content-type": "text/plain" }), checkGreet);
+  const bad = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check", { "content-type": "text/plain" }),
+    checkGreet,
+  );
   t.equal(bad.status, 415);
   const none = await h2request(url, { ":path": "/grpc.health.v1.Health/Check" }, checkGreet);
   t.equal(none.status, 415);
@@ -89,36 +100,44 @@ t.test("non-gRPC content-type: 415; GET: 405 with Allow: POST", async (t) => {
   t.equal(put.headers.allow, "POST");
 });
 
-t.test("request compression: gzip accepted, unknown encoding UNIMPLEMENTED with grpc-accept-encoding", async (t) => {
-  const zipped = gzipSync(checkRequestBytes("greet.GreetService"));
-  const ok = await h2request(
-    url,
-    grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-encoding": "gzip" }),
-    envelope(zipped, 1),
-  );
-  t.equal(ok.trailers?.["grpc-status"], "0");
-  t.equal(ok.body.toString("hex"), "00000000020801");
-  const br = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-encoding": "br" }), checkGreet);
-  t.equal(br.headers["grpc-status"], "12");
-  t.equal(br.headers["grpc-accept-encoding"], "identity,gzip");
-  const flagged = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check"), envelope(zipped, 1));
-  t.equal(flagged.headers["grpc-status"], "13", "compressed flag without an encoding: INTERNAL");
-  const corrupt = await h2request(
-    url,
-    grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-encoding": "gzip" }),
-    envelope(Buffer.from("not gzip at all"), 1),
-  );
-  t.equal(corrupt.headers["grpc-status"], "13");
-  const bomb = await h2request(
-    url,
-    grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-encoding": "gzip" }),
-    envelope(gzipSync(Buffer.alloc(100_000)), 1),
-  );
-  t.equal(bomb.headers["grpc-status"], "8", "inflating past the limit: RESOURCE_EXHAUSTED");
-});
+t.test(
+  "request compression: gzip accepted, unknown encoding UNIMPLEMENTED with grpc-accept-encoding",
+  async (t) => {
+    const zipped = gzipSync(checkRequestBytes("greet.GreetService"));
+    const ok = await h2request(
+      url,
+      grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-encoding": "gzip" }),
+      envelope(zipped, 1),
+    );
+    t.equal(ok.trailers?.["grpc-status"], "0");
+    t.equal(ok.body.toString("hex"), "00000000020801");
+    const br = await h2request(
+      url,
+      grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-encoding": "br" }),
+      checkGreet,
+    );
+    t.equal(br.headers["grpc-status"], "12");
+    t.equal(br.headers["grpc-accept-encoding"], "identity,gzip");
+    const flagged = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check"), envelope(zipped, 1));
+    t.equal(flagged.headers["grpc-status"], "13", "compressed flag without an encoding: INTERNAL");
+    const corrupt = await h2request(
+      url,
+      grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-encoding": "gzip" }),
+      envelope(Buffer.from("not gzip at all"), 1),
+    );
+    t.equal(corrupt.headers["grpc-status"], "13");
+    const bomb = await h2request(
+      url,
+      grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-encoding": "gzip" }),
+      envelope(gzipSync(Buffer.alloc(100_000)), 1),
+    );
+    t.equal(bomb.headers["grpc-status"], "8", "inflating past the limit: RESOURCE_EXHAUSTED");
+  },
+);
 
 t.test("framing errors", async (t) => {
-  const check = (body: Buffer | Buffer[]) => h2request(url, grpcHeaders("/grpc.health.v1.Health/Check"), body);
+  const check = (body: Buffer | Buffer[]) =>
+    h2request(url, grpcHeaders("/grpc.health.v1.Health/Check"), body);
   const tooLarge = await check(hex("00 00001000 0a"));
   t.equal(tooLarge.headers["grpc-status"], "8", "length above maxMessageBytes: RESOURCE_EXHAUSTED");
   const truncated = await check(hex("00 ffffffff 0a0b0c0d0e0f10111213"));
@@ -149,11 +168,23 @@ t.test("framing errors", async (t) => {
 });
 
 t.test("headers: grpc-timeout, -bin metadata, metadata passed and returned", async (t) => {
-  const bad = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-timeout": "10x" }), checkGreet);
+  const bad = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check", { "grpc-timeout": "10x" }),
+    checkGreet,
+  );
   t.equal(bad.headers["grpc-status"], "13", "malformed grpc-timeout: INTERNAL");
-  const bin = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check", { "x-data-bin": "!!!" }), checkGreet);
+  const bin = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check", { "x-data-bin": "!!!" }),
+    checkGreet,
+  );
   t.equal(bin.headers["grpc-status"], "13", "invalid base64 in -bin metadata: INTERNAL");
-  const goodBin = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check", { "x-data-bin": "AAEC" }), checkGreet);
+  const goodBin = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check", { "x-data-bin": "AAEC" }),
+    checkGreet,
+  );
   t.equal(goodBin.trailers?.["grpc-status"], "0");
   const meta = await h2request(
     url,
@@ -192,17 +223,20 @@ t.test("handler errors: codes, messages percent-encoded, plain errors UNKNOWN", 
   t.ok(["0", "13"].includes(String(badOut.trailers?.["grpc-status"] ?? badOut.headers["grpc-status"])));
 });
 
-t.test("deadline: a timeout on a slow unary call gives DEADLINE_EXCEEDED and aborts the handler", async (t) => {
-  const before = calls.aborted;
-  const res = await h2request(
-    url,
-    grpcHeaders("/test.Probe/Greet", { "grpc-timeout": "50m" }),
-    envelope(Buffer.from([0x0a, 10, ...Buffer.from("slow:10000")])),
-  );
-  t.equal(res.headers["grpc-status"], "4");
-  await until(() => calls.aborted === before + 1);
-  t.equal(calls.last?.signal.aborted, true);
-});
+t.test(
+  "deadline: a timeout on a slow unary call gives DEADLINE_EXCEEDED and aborts the handler",
+  async (t) => {
+    const before = calls.aborted;
+    const res = await h2request(
+      url,
+      grpcHeaders("/test.Probe/Greet", { "grpc-timeout": "50m" }),
+      envelope(Buffer.from([0x0a, 10, ...Buffer.from("slow:10000")])),
+    );
+    t.equal(res.headers["grpc-status"], "4");
+    await until(() => calls.aborted === before + 1);
+    t.equal(calls.last?.signal.aborted, true);
+  },
+);
 
 t.test("Watch: the current status, changes, and a timeout after the first message", async (t) => {
   server.health.set("w1", ServingStatus.Serving);
@@ -212,7 +246,8 @@ t.test("Watch: the current status, changes, and a timeout after the first messag
   stream.end(envelope(checkRequestBytes("w1")));
   const seen: number[] = [];
   stream.on("data", (chunk: Buffer) => {
-    for (const { payload } of envelopes(chunk)) seen.push(healthCodecs.checkResponse.decodeBinary(payload).status);
+    for (const { payload } of envelopes(chunk))
+      seen.push(healthCodecs.checkResponse.decodeBinary(payload).status);
   });
   await until(() => seen.length === 1);
   t.equal(server.health.watcherCount, 1);
@@ -300,5 +335,33 @@ t.test("a cancelled unary call aborts the handler", async (t) => {
   stream.close(http2.constants.NGHTTP2_CANCEL);
   await until(() => calls.aborted === before + 1);
   session.close();
-  t.equal((calls.last?.signal.reason as Error).message, "[CANCELLED] the client cancelled the call");
+  t.equal((calls.last!.signal.reason as Error).message, "[CANCELLED] the client cancelled the call");
+});
+
+t.test("gRPC over HTTP/1.1: chunked body with HTTP trailers", async (t) => {
+  const unary = await h1request(`${url}/grpc.health.v1.Health/Check`, {
+    headers: { "content-type": "application/grpc", te: "trailers" },
+    body: checkGreet,
+  });
+  t.equal(unary.status, 200);
+  t.equal(unary.headers["transfer-encoding"], "chunked");
+  t.equal(unary.body.toString("hex"), "00000000020801");
+  t.equal(unary.trailers["grpc-status"], "0");
+  const stream = await h1request(`${url}/test.Probe/Count`, {
+    headers: { "content-type": "application/grpc" },
+    body: envelope(checkRequestBytes("2")),
+  });
+  t.equal(envelopes(stream.body).length, 2);
+  t.equal(stream.trailers["grpc-status"], "0");
+  t.match(stream.headers.trailer, /grpc-status/);
+  const late = await h1request(`${url}/test.Probe/Count`, {
+    headers: { "content-type": "application/grpc" },
+    body: envelope(checkRequestBytes("1fail")),
+  });
+  t.equal(late.trailers["grpc-status"], "15");
+  const flood = await h1request(`${url}/test.Probe/Count`, {
+    headers: { "content-type": "application/grpc-web" },
+    body: envelope(checkRequestBytes("flood")),
+  });
+  t.equal(envelopes(flood.body).length, 2001, "HTTP/1.1 backpressure: waits for drain");
 });

@@ -5,10 +5,17 @@ import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import tls from "node:tls";
+import type tls from "node:tls";
 import t from "tap";
 import { http2Preface } from "../../src/server/port-listener.ts";
-import { checkRequestBytes, envelope, grpcHeaders, h1request, h2request, startServer } from "./fixtures/helpers.ts";
+import {
+  checkRequestBytes,
+  envelope,
+  grpcHeaders,
+  h1request,
+  h2request,
+  startServer,
+} from "./fixtures/helpers.ts";
 
 const { server, url, port } = await startServer({ http1: { headersTimeout: 300 } });
 t.teardown(() => server.close({ graceMs: 100 }));
@@ -56,7 +63,11 @@ t.test("the HTTP/2 preface split over several writes is still recognized", async
   t.equal(http2Preface.toString("latin1"), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
   // Preface in three pieces, then an empty SETTINGS frame: the server answers with its SETTINGS.
   const settings = Buffer.from("000000040000000000", "hex");
-  const { data } = await rawExchange([http2Preface.subarray(0, 3), http2Preface.subarray(3, 20), http2Preface.subarray(20), settings], 500, 20);
+  const { data } = await rawExchange(
+    [http2Preface.subarray(0, 3), http2Preface.subarray(3, 20), http2Preface.subarray(20), settings],
+    500,
+    20,
+  );
   t.ok(data.length >= 9, "got frames back");
   t.equal(data[3], 0x04, "the first frame is SETTINGS");
 });
@@ -88,7 +99,10 @@ t.test("a silent connection is closed by the headers timeout; a slowloris head t
 });
 
 t.test("HTTP/2 preface followed by garbage frames: GOAWAY", async (t) => {
-  const { data } = await rawExchange([http2Preface, Buffer.from("ffffffffffffffffffffffffffff", "hex")], 1000);
+  const { data } = await rawExchange(
+    [http2Preface, Buffer.from("ffffffffffffffffffffffffffff", "hex")],
+    1000,
+  );
   // Somewhere in the answer a GOAWAY (type 0x07) frame.
   let at = 0;
   let goaway = false;
@@ -103,25 +117,29 @@ t.test("HTTP/2 preface followed by garbage frames: GOAWAY", async (t) => {
 t.test("TLS with ALPN h2 and http/1.1", { skip: !hasOpenssl() && "openssl not installed" }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "triple-health-tls-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  execFileSync("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    join(dir, "key.pem"),
-    "-out",
-    join(dir, "cert.pem"),
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
   const key = readFileSync(join(dir, "key.pem"));
   const cert = readFileSync(join(dir, "cert.pem"));
   const tlsServer = await startServer({ tls: { key, cert } });
@@ -137,14 +155,24 @@ t.test("TLS with ALPN h2 and http/1.1", { skip: !hasOpenssl() && "openssl not in
   const h1 = await new Promise<{ status: number; body: string; alpn: string | false }>((resolve, reject) => {
     const req = https.request(
       `${origin}/grpc.health.v1.Health/Check`,
-      { method: "POST", ca: cert, headers: { "content-type": "application/json" }, agent: false, ALPNProtocols: ["http/1.1"] },
+      {
+        method: "POST",
+        ca: cert,
+        headers: { "content-type": "application/json" },
+        agent: false,
+        ALPNProtocols: ["http/1.1"],
+      } as https.RequestOptions,
       (res) => {
         let body = "";
         res.on("data", (c) => {
           body += c;
         });
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body, alpn: (res.socket as tls.TLSSocket).alpnProtocol }),
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            alpn: (res.socket as tls.TLSSocket).alpnProtocol ?? false,
+          }),
         );
       },
     );

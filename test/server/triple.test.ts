@@ -2,7 +2,15 @@ import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
 import t from "tap";
 import { healthCodecs, ServingStatus } from "../../src/codec/health-types.ts";
-import { checkRequestBytes, envelope, envelopes, h1request, h2request, startServer, until } from "./fixtures/helpers.ts";
+import {
+  checkRequestBytes,
+  envelope,
+  envelopes,
+  h1request,
+  h2request,
+  startServer,
+  until,
+} from "./fixtures/helpers.ts";
 
 const { server, url, calls } = await startServer({ maxMessageBytes: 1024 });
 t.teardown(() => server.close({ graceMs: 100 }));
@@ -45,7 +53,10 @@ t.test("triple unary proto over HTTP/2 and HTTP/1.1, charset accepted", async (t
 });
 
 t.test("errors: JSON body with string code and numeric status, mapped HTTP status", async (t) => {
-  const notFound = await h1request(`${url}/grpc.health.v1.Health/Check`, { headers: json, body: '{"service":"nope"}' });
+  const notFound = await h1request(`${url}/grpc.health.v1.Health/Check`, {
+    headers: json,
+    body: '{"service":"nope"}',
+  });
   t.equal(notFound.status, 404);
   t.equal(notFound.headers["content-type"], "application/json");
   t.same(JSON.parse(notFound.body.toString()), { code: "not_found", status: 5, message: "unknown service" });
@@ -53,7 +64,10 @@ t.test("errors: JSON body with string code and numeric status, mapped HTTP statu
   t.equal(unimplemented.status, 404);
   t.equal(JSON.parse(unimplemented.body.toString()).code, "unimplemented");
   t.equal(JSON.parse(unimplemented.body.toString()).status, 12);
-  const badJson = await h1request(`${url}/grpc.health.v1.Health/Check`, { headers: json, body: '{"service":5}' });
+  const badJson = await h1request(`${url}/grpc.health.v1.Health/Check`, {
+    headers: json,
+    body: '{"service":5}',
+  });
   t.equal(badJson.status, 400);
   t.equal(JSON.parse(badJson.body.toString()).code, "invalid_argument");
   const notJson = await h1request(`${url}/grpc.health.v1.Health/Check`, { headers: json, body: "{" });
@@ -71,7 +85,11 @@ t.test("errors: JSON body with string code and numeric status, mapped HTTP statu
   t.equal(JSON.parse(tooLarge.body.toString()).code, "resource_exhausted");
   const empty = await h1request(`${url}/test.Probe/Greet`, { headers: json, body: '{"name":"fail:6"}' });
   t.equal(empty.status, 409);
-  t.same(JSON.parse(empty.body.toString()), { code: "already_exists", status: 6 }, "no message key when empty");
+  t.same(
+    JSON.parse(empty.body.toString()),
+    { code: "already_exists", status: 6 },
+    "no message key when empty",
+  );
 });
 
 t.test("version headers accepted, a wrong value is invalid_argument", async (t) => {
@@ -80,9 +98,15 @@ t.test("version headers accepted, a wrong value is invalid_argument", async (t) 
     ["tri-protocol-version", "1.0.0"],
     ["connect-protocol-version", "1"],
   ] as const) {
-    const ok = await h1request(`${url}/grpc.health.v1.Health/Check`, { headers: { ...json, [name]: value }, body: "{}" });
+    const ok = await h1request(`${url}/grpc.health.v1.Health/Check`, {
+      headers: { ...json, [name]: value },
+      body: "{}",
+    });
     t.equal(ok.status, 200, `${name}: ${value}`);
-    const bad = await h1request(`${url}/grpc.health.v1.Health/Check`, { headers: { ...json, [name]: "9.9.9" }, body: "{}" });
+    const bad = await h1request(`${url}/grpc.health.v1.Health/Check`, {
+      headers: { ...json, [name]: "9.9.9" },
+      body: "{}",
+    });
     t.equal(bad.status, 400, `${name}: 9.9.9`);
     t.equal(JSON.parse(bad.body.toString()).code, "invalid_argument");
   }
@@ -202,7 +226,11 @@ t.test("Connect streaming: end-stream with error and metadata; errors before a m
   const earlyList = envelopes(early.body);
   t.equal(earlyList.length, 1);
   t.equal(earlyList[0]!.flags, 2);
-  t.same(JSON.parse(earlyList[0]!.payload.toString()).error, { code: "permission_denied", status: 7, message: "nope" });
+  t.same(JSON.parse(earlyList[0]!.payload.toString()).error, {
+    code: "permission_denied",
+    status: 7,
+    message: "nope",
+  });
   const empty = await count("0");
   t.same(
     envelopes(empty.body).map((e) => [e.flags, e.payload.toString()]),

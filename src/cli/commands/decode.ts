@@ -1,14 +1,36 @@
 // `triple-health decode`: captured bytes → envelopes, flags and messages as JSON (or annotated hex).
 import { readFile } from "node:fs/promises";
-import { annotate, decodeBytes, detectFormat, type Framing, type InputFormat, loadTypes, toBytes } from "../envelope-dump.ts";
+import {
+  annotate,
+  decodeBytes,
+  detectFormat,
+  type Framing,
+  type InputFormat,
+  loadTypes,
+  toBytes,
+} from "../envelope-dump.ts";
 import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
 import type { CommandIo } from "../main.ts";
 
 const decodeFlags: FlagSpecs = {
-  format: { kind: "string", hint: "auto|hex|base64|raw", choices: ["auto", "hex", "base64", "raw"], description: "input encoding (default auto: hex, else base64, else raw bytes)" },
-  framing: { kind: "string", hint: "auto|envelopes|unary", choices: ["auto", "envelopes", "unary"], description: "envelopes (gRPC, gRPC-Web, triple streaming) or one unary body (default auto)" },
+  format: {
+    kind: "string",
+    hint: "auto|hex|base64|raw",
+    choices: ["auto", "hex", "base64", "raw"],
+    description: "input encoding (default auto: hex, else base64, else raw bytes)",
+  },
+  framing: {
+    kind: "string",
+    hint: "auto|envelopes|unary",
+    choices: ["auto", "envelopes", "unary"],
+    description: "envelopes (gRPC, gRPC-Web, triple streaming) or one unary body (default auto)",
+  },
   proto: { kind: "list", hint: "file", description: ".proto file declaring the message type; repeatable" },
-  type: { kind: "string", hint: "name", description: "fully-qualified message type (default: grpc.health.v1 messages, guessed)" },
+  type: {
+    kind: "string",
+    hint: "name",
+    description: "fully-qualified message type (default: grpc.health.v1 messages, guessed)",
+  },
   annotate: { kind: "bool", description: "print annotated hex instead of JSON" },
 };
 
@@ -71,6 +93,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  for await (const chunk of stream)
+    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks);
 }

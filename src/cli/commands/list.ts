@@ -48,7 +48,8 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
       for (const [name, status] of statuses) out[name] = servingStatusName(status);
       writeJson(io, { addr: setup.addr, statuses: out });
     } else {
-      for (const [name, status] of statuses) io.stdout.write(`${JSON.stringify(name)}: ${servingStatusName(status)}\n`);
+      for (const [name, status] of statuses)
+        io.stdout.write(`${JSON.stringify(name)}: ${servingStatusName(status)}\n`);
     }
     return ExitCode.Ok;
   } finally {

@@ -31,7 +31,8 @@ interface ServeFlags {
 
 function parsePort(text: string | undefined, what: string): number {
   const port = Number(text);
-  if (text === undefined || !/^\d+$/.test(text) || port > 65535) throw new Error(`${what} must be a port number, got ${JSON.stringify(text)}`);
+  if (text === undefined || !/^\d+$/.test(text) || port > 65535)
+    throw new Error(`${what} must be a port number, got ${JSON.stringify(text)}`);
   return port;
 }
 
@@ -47,7 +48,10 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ServeFla
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    const [name, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const [name, inline] =
+      arg.startsWith("--") && arg.includes("=")
+        ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+        : [arg, undefined];
     const value = (): string => {
       const next = inline ?? args[++i];
       if (next === undefined) throw new Error(`${name} needs a value`);
@@ -93,7 +97,9 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     return 2;
   }
   const health = new HealthRegistry();
-  const plainHttpHandlers: PlainHttpHandler[] = flags.admin ? [createAdminHandler(health), createProbeHandler(health)] : [];
+  const plainHttpHandlers: PlainHttpHandler[] = flags.admin
+    ? [createAdminHandler(health), createProbeHandler(health)]
+    : [];
   const server = createTripleServer({ health, plainHttpHandlers });
   try {
     if (flags.sample) {
@@ -114,11 +120,15 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   try {
     address = await server.listen(flags.port, flags.host);
   } catch (error) {
-    io.stderr.write(`triple-health serve: cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}\n`);
+    io.stderr.write(
+      `triple-health serve: cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}\n`,
+    );
     return 1;
   }
   const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  io.stdout.write(`triple-health serving ${server.handler.services.join(", ")} on http://${host}:${address.port} (h2c, HTTP/1.1)\n`);
+  io.stdout.write(
+    `triple-health serving ${server.handler.services.join(", ")} on http://${host}:${address.port} (h2c, HTTP/1.1)\n`,
+  );
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.removeListener("SIGINT", onSignal);

@@ -64,7 +64,11 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     } catch (error) {
       return reportRpcError(error, setup, io, "watch rpc");
     }
-    if (controller.signal.aborted && setup.verbose) io.stderr.write("cancellation received\n");
+    if (controller.signal.aborted) {
+      if (setup.verbose) io.stderr.write("cancellation received\n");
+    } else if (count === undefined || seen < count) {
+      io.stderr.write("the server ended the stream\n");
+    }
     return ExitCode.Ok;
   } finally {
     process.off("SIGINT", stop);

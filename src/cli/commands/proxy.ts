@@ -1,0 +1,194 @@
+// `triple-health proxy`: forwards calls to healthy upstreams until SIGINT/SIGTERM.
+import type { PickerEvent } from "../../client/picker-events.ts";
+import { servingStatusName } from "../../codec/health-types.ts";
+import { createTripleProxy, type TripleProxy } from "../../proxy/triple-proxy.ts";
+import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
+import type { CommandIo } from "../main.ts";
+
+const proxyFlags: FlagSpecs = {
+  listen: {
+    kind: "string",
+    hint: "host:port",
+    description: "address to listen on (default 127.0.0.1:20001; port 0 picks one)",
+  },
+  upstream: {
+    kind: "list",
+    hint: "url,url,…",
+    description: "upstream servers, comma-separated or repeated (required)",
+  },
+  service: {
+    kind: "string",
+    hint: "name",
+    description:
+      'service watched on each upstream and reported by the proxy (default "": each server as a whole)',
+  },
+  policy: {
+    kind: "string",
+    choices: ["round-robin", "least-outstanding"],
+    description: "how calls are spread (default round-robin)",
+  },
+  "health-mode": {
+    kind: "string",
+    choices: ["watch", "poll"],
+    description: "one Watch stream per upstream (default), or poll Check",
+  },
+  "poll-interval": { kind: "duration", description: "Check period with -health-mode poll (default 1s)" },
+  "panic-threshold": {
+    kind: "string",
+    hint: "0..1",
+    description: "below this share healthy, route to every reachable upstream (default 0.5; 0 = off)",
+  },
+  "lost-grace": {
+    kind: "duration",
+    description: "how long a lost health stream keeps its last status (default 1s)",
+  },
+  "eject-after": {
+    kind: "int",
+    hint: "n",
+    description: "consecutive failed calls that eject an upstream (default 5; 0 = off)",
+  },
+  "eject-time": {
+    kind: "duration",
+    description: "first ejection time, growing with each ejection (default 10s)",
+  },
+  grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
+  verbose: {
+    kind: "bool",
+    aliases: ["v"],
+    description: "print every picker event, not only routing changes",
+  },
+};
+
+const help = `usage: triple-health proxy -listen host:port -upstream url,url,… [-service name] [flags]
+
+Forwards every gRPC, gRPC-Web, triple and Connect call (HTTP/2 and HTTP/1.1) to a healthy upstream, bytes,
+headers and trailers passed through. Hosts its own grpc.health.v1.Health: SERVING while one upstream is.
+Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit code 1: invalid arguments or cannot listen.
+
+flags:
+${flagHelp(proxyFlags)}`;
+
+/** @internal exported for tests */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65535)
+    throw new FlagError(`invalid value ${JSON.stringify(text)} for -listen: want host:port`);
+  return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
+}
+
+function parseShare(text: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !(value >= 0 && value <= 1)) {
+    throw new FlagError(
+      `invalid value ${JSON.stringify(text)} for -panic-threshold: want a number within 0..1`,
+    );
+  }
+  return value;
+}
+
+/** One line per picker event. @internal */
+export function describeEvent(event: PickerEvent): string {
+  switch (event.type) {
+    case "status":
+      return `${event.endpoint} ${event.status === undefined ? "UNKNOWN" : servingStatusName(event.status)} (${event.reason})`;
+    case "connected":
+      return `${event.endpoint} health stream up`;
+    case "disconnected":
+      return `${event.endpoint} health stream lost${event.error === undefined ? "" : `: ${event.error.message}`}`;
+    case "reconnect":
+      return `${event.endpoint} reconnect #${event.attempt} in ${event.delayMs} ms`;
+    case "ejected":
+      return `${event.endpoint} ejected for ${event.durationMs} ms (ejection ${event.ejections})`;
+    case "restored":
+      return `${event.endpoint} back from ejection (${event.reason})`;
+    case "panic":
+      return event.active
+        ? `panic: ${event.healthy} of ${event.total} healthy, routing to every reachable upstream`
+        : `panic over: ${event.healthy} of ${event.total} healthy`;
+    default:
+      return `routing to ${event.endpoints.length === 0 ? "nothing" : event.endpoints.join(", ")}${event.panic ? " (panic)" : ""}`;
+  }
+}
+
+export async function run(args: string[], io: CommandIo): Promise<number> {
+  let proxy: TripleProxy;
+  let listen: { host: string; port: number };
+  let graceMs: number;
+  let verbose: boolean;
+  try {
+    const parsed = parseFlags(args, proxyFlags);
+    if (parsed.help) {
+      io.stdout.write(help);
+      return 0;
+    }
+    const values = parsed.values;
+    if (parsed.positionals.length > 0)
+      throw new FlagError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+    const upstreams = ((values.upstream as string[] | undefined) ?? [])
+      .flatMap((list) => list.split(","))
+      .map((u) => u.trim());
+    if (upstreams.filter((u) => u !== "").length === 0) throw new FlagError("-upstream is required");
+    listen = parseListen((values.listen as string | undefined) ?? "127.0.0.1:20001");
+    graceMs = (values.grace as number | undefined) ?? 5000;
+    verbose = values.verbose === true;
+    const ejectTime = values["eject-time"] as number | undefined;
+    proxy = createTripleProxy({
+      upstreams,
+      service: (values.service as string | undefined) ?? "",
+      picker: {
+        policy: values.policy as "round-robin" | "least-outstanding" | undefined,
+        healthMode: values["health-mode"] as "watch" | "poll" | undefined,
+        pollIntervalMs: values["poll-interval"] as number | undefined,
+        panicThreshold:
+          values["panic-threshold"] === undefined
+            ? undefined
+            : parseShare(values["panic-threshold"] as string),
+        lostStreamGraceMs: values["lost-grace"] as number | undefined,
+        outlier: {
+          consecutiveFailures: values["eject-after"] as number | undefined,
+          baseEjectionMs: ejectTime,
+          maxEjectionMs: ejectTime === undefined ? undefined : Math.max(ejectTime, 300_000),
+        },
+      },
+    });
+  } catch (error) {
+    io.stderr.write(
+      `triple-health proxy: ${error instanceof Error ? error.message : String(error)}\n\n${help}`,
+    );
+    return 1;
+  }
+  proxy.picker.on((event) => {
+    if (verbose || event.type === "routable" || event.type === "ejected" || event.type === "panic") {
+      io.stderr.write(`${new Date().toISOString()} ${describeEvent(event)}\n`);
+    }
+  });
+  let address: { host: string; port: number };
+  try {
+    address = await proxy.listen(listen.port, listen.host);
+  } catch (error) {
+    io.stderr.write(
+      `triple-health proxy: cannot listen on ${listen.host}:${listen.port}: ${(error as Error).message}\n`,
+    );
+    await proxy.close({ graceMs: 0 });
+    return 1;
+  }
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+  io.stdout.write(
+    `triple-health proxy on http://${host}:${address.port} (h2c, HTTP/1.1) → ${proxy.picker.endpoints.join(", ")}` +
+      `${proxy.service === "" ? "" : ` for ${proxy.service}`}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+      io.stdout.write(`triple-health proxy: ${signal}, closing (grace ${graceMs} ms)\n`);
+      resolve();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  await proxy.close({ graceMs });
+  io.stdout.write("triple-health proxy: closed\n");
+  return 0;
+}

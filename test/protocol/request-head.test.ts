@@ -1,0 +1,79 @@
+import t from "tap";
+import { parseContentType } from "../../src/protocol/content-type.ts";
+import {
+  acceptEncodingHeaderName,
+  checkProtocolVersion,
+  encodingHeaderName,
+  headerValue,
+  requestCompression,
+  requestTimeoutMs,
+} from "../../src/protocol/request-head.ts";
+import { Code } from "../../src/wire/code.ts";
+
+const grpc = parseContentType("application/grpc")!;
+const web = parseContentType("application/grpc-web")!;
+const unary = parseContentType("application/json")!;
+const stream = parseContentType("application/connect+proto")!;
+
+t.test("encoding header names per protocol", async (t) => {
+  t.equal(encodingHeaderName(grpc), "grpc-encoding");
+  t.equal(encodingHeaderName(web), "grpc-encoding");
+  t.equal(encodingHeaderName(unary), "content-encoding");
+  t.equal(encodingHeaderName(stream), "connect-content-encoding");
+  t.equal(acceptEncodingHeaderName(grpc), "grpc-accept-encoding");
+  t.equal(acceptEncodingHeaderName(unary), "accept-encoding");
+  t.equal(acceptEncodingHeaderName(stream), "connect-accept-encoding");
+});
+
+t.test("request compression", async (t) => {
+  t.equal(requestCompression(grpc, {}).name, "identity");
+  t.equal(requestCompression(grpc, { "grpc-encoding": "identity" }).name, "identity");
+  t.equal(requestCompression(grpc, { "grpc-encoding": "gzip" }).name, "gzip");
+  t.equal(requestCompression(unary, { "content-encoding": "gzip" }).name, "gzip");
+  t.equal(
+    requestCompression(unary, { "grpc-encoding": "gzip" }).name,
+    "identity",
+    "the other protocol's header is ignored",
+  );
+  t.equal(requestCompression(stream, { "connect-content-encoding": ["gzip", "br"] }).name, "gzip");
+  t.throws(() => requestCompression(grpc, { "grpc-encoding": "br" }), { code: Code.Unimplemented });
+});
+
+t.test("timeouts: grpc-timeout for gRPC, the three triple headers in order", async (t) => {
+  t.equal(requestTimeoutMs(grpc, {}), undefined);
+  t.equal(requestTimeoutMs(grpc, { "grpc-timeout": "2S" }), 2000);
+  t.equal(requestTimeoutMs(web, { "grpc-timeout": "5m" }), 5);
+  t.throws(() => requestTimeoutMs(grpc, { "grpc-timeout": "10" }), { code: Code.Internal });
+  t.equal(requestTimeoutMs(grpc, { "triple-timeout-ms": "5" }), undefined, "gRPC ignores triple headers");
+  t.equal(requestTimeoutMs(unary, {}), undefined);
+  t.equal(requestTimeoutMs(unary, { "triple-timeout-ms": "7" }), 7);
+  t.equal(requestTimeoutMs(unary, { "tri-service-timeout": "8" }), 8);
+  t.equal(requestTimeoutMs(stream, { "connect-timeout-ms": "9" }), 9);
+  t.equal(requestTimeoutMs(unary, { "triple-timeout-ms": "1", "connect-timeout-ms": "9" }), 1);
+  t.throws(() => requestTimeoutMs(unary, { "tri-service-timeout": "12345678901" }), {
+    code: Code.InvalidArgument,
+  });
+  t.throws(() => requestTimeoutMs(unary, { "connect-timeout-ms": "-1" }), { code: Code.InvalidArgument });
+});
+
+t.test("protocol versions: optional, wrong values refused", async (t) => {
+  checkProtocolVersion(unary, {});
+  checkProtocolVersion(unary, {
+    "triple-protocol-version": "0.1.0",
+    "tri-protocol-version": "1.0.0",
+    "connect-protocol-version": "1",
+  });
+  checkProtocolVersion(grpc, { "connect-protocol-version": "2" });
+  t.throws(() => checkProtocolVersion(unary, { "triple-protocol-version": "9.9.9" }), {
+    code: Code.InvalidArgument,
+    rawMessage: 'triple-protocol-version must be "0.1.0": got "9.9.9"',
+  });
+  t.throws(() => checkProtocolVersion(stream, { "tri-protocol-version": "2" }), {
+    code: Code.InvalidArgument,
+  });
+  t.throws(() => checkProtocolVersion(unary, { "connect-protocol-version": "2" }), {
+    code: Code.InvalidArgument,
+  });
+  t.equal(headerValue({ a: ["x", "y"] }, "a"), "x");
+  t.equal(headerValue({}, "a"), undefined);
+});

@@ -1,0 +1,148 @@
+import http from "node:http";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import t from "tap";
+import { ServingStatus } from "../../src/codec/health-types.ts";
+import { createHealthService } from "../../src/health/health-service.ts";
+import { HealthRegistry } from "../../src/health/registry.ts";
+import { createRpcHandler } from "../../src/server/rpc-handler.ts";
+import { createTripleServer } from "../../src/server/triple-server.ts";
+import { checkRequestBytes, envelope, grpcHeaders, h1request, h2request } from "./fixtures/helpers.ts";
+
+const registry = new HealthRegistry();
+registry.set("app", ServingStatus.Serving);
+const handler = createRpcHandler().addService("grpc.health.v1.Health", createHealthService(registry));
+
+function listen(server: http.Server | http2.Http2Server): Promise<string> {
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    ),
+  );
+}
+
+t.test("embedded in the application's node:http2 server (core stream API)", async (t) => {
+  const server = http2.createServer();
+  server.on("stream", (stream, headers) => {
+    if (handler.handleStream(stream, headers)) return;
+    stream.respond({ ":status": 200, "content-type": "text/plain" });
+    stream.end("the app's own route");
+  });
+  const url = await listen(server);
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const rpc = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check"),
+    envelope(checkRequestBytes("app")),
+  );
+  t.equal(rpc.body.toString("hex"), "00000000020801");
+  t.equal(rpc.trailers?.["grpc-status"], "0");
+  const own = await h2request(url, { ":path": "/somewhere" }, Buffer.from("x"));
+  t.equal(own.body.toString(), "the app's own route", "unknown paths are left to the application");
+  const wrongType = await h2request(url, {
+    ":path": "/grpc.health.v1.Health/Check",
+    "content-type": "text/plain",
+  });
+  t.equal(wrongType.status, 415, "a known path with a bad content-type is still ours");
+});
+
+t.test("embedded in the application's node:http server", async (t) => {
+  const server = http.createServer((req, res) => {
+    if (handler.handleRequest(req, res)) return;
+    res.writeHead(404).end("not mine");
+  });
+  const url = await listen(server);
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const rpc = await h1request(`${url}/grpc.health.v1.Health/Check`, {
+    headers: { "content-type": "application/json" },
+    body: '{"service":"app"}',
+  });
+  t.equal(rpc.body.toString(), '{"status":"SERVING"}');
+  const own = await h1request(`${url}/other`, { method: "GET" });
+  t.equal(own.status, 404);
+  t.equal(own.body.toString(), "not mine");
+});
+
+t.test("embedded through the HTTP/2 compatibility API (request events)", async (t) => {
+  const server = http2.createServer((req, res) => {
+    if (handler.handleRequest(req, res)) return;
+    res.writeHead(404).end("not mine");
+  });
+  const url = await listen(server);
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const rpc = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check"),
+    envelope(checkRequestBytes("app")),
+  );
+  t.equal(rpc.body.toString("hex"), "00000000020801");
+  t.equal(rpc.trailers?.["grpc-status"], "0", "trailers sent once, by us");
+  const error = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check"),
+    envelope(checkRequestBytes("x")),
+  );
+  t.equal(error.headers["grpc-status"], "5");
+});
+
+t.test("handler options and service validation", async (t) => {
+  t.throws(() => createRpcHandler({ maxMessageBytes: -1 }), RangeError);
+  const h = createRpcHandler();
+  t.throws(() => h.addService("bad name", {}), TypeError);
+  t.throws(() => h.addService("ok.Name", { "bad-method": { kind: "unary" } as never }), TypeError);
+  t.throws(() => h.addService("ok.Name", { M: { kind: "bidi" } as never }), /unsupported kind/);
+  h.addService("ok.Name", {});
+  t.throws(() => h.addService("ok.Name", {}), /already added/);
+  t.same(h.services, ["ok.Name"]);
+  t.equal(h.activeStreams, 0);
+});
+
+t.test("plain HTTP handlers for paths no service claims", async (t) => {
+  const server = createTripleServer({
+    plainHttpHandlers: [
+      (request) => {
+        if (request.path === "/boom") throw new Error("handler failed");
+        if (request.path !== "/hello") return undefined;
+        return {
+          status: 200,
+          body: `hi ${request.method} ${request.query.get("who")} ${Buffer.from(request.body).toString()} ${request.headers["x-a"]}`,
+        };
+      },
+      async (request) =>
+        request.path === "/bytes"
+          ? { status: 201, headers: { "X-Kind": "bytes" }, body: new Uint8Array([1, 2, 3]) }
+          : undefined,
+    ],
+    maxMessageBytes: 64,
+  });
+  const { port } = await server.listen(0);
+  t.teardown(() => server.close({ graceMs: 50 }));
+  const url = `http://127.0.0.1:${port}`;
+  const hello = await h1request(`${url}/hello?who=me`, { headers: { "x-a": "b" }, body: "body" });
+  t.equal(hello.status, 200);
+  t.equal(hello.body.toString(), "hi POST me body b");
+  t.equal(hello.headers["content-type"], "text/plain; charset=utf-8");
+  const h2 = await h2request(url, { ":method": "GET", ":path": "/bytes" });
+  t.equal(h2.status, 201);
+  t.equal(h2.headers["x-kind"], "bytes");
+  t.same([...h2.body], [1, 2, 3]);
+  const boom = await h1request(`${url}/boom`, { method: "GET" });
+  t.equal(boom.status, 500);
+  const large = await h1request(`${url}/hello`, { body: "x".repeat(200) });
+  t.equal(large.status, 413);
+  const unclaimedGet = await h1request(`${url}/nothing`, { method: "GET" });
+  t.equal(unclaimedGet.status, 405);
+  const unclaimedPost = await h1request(`${url}/nothing`, {
+    headers: { "content-type": "text/plain" },
+    body: "x",
+  });
+  t.equal(unclaimedPost.status, 415);
+  const unclaimedRpc = await h2request(url, grpcHeaders("/no.Service/M"), envelope(checkRequestBytes("")));
+  t.equal(unclaimedRpc.headers["grpc-status"], "12");
+  const rpc = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check"),
+    envelope(checkRequestBytes("")),
+  );
+  t.equal(rpc.trailers?.["grpc-status"], "0", "RPC paths still go to the services");
+});

@@ -1,0 +1,122 @@
+import { spawn } from "node:child_process";
+import { PassThrough } from "node:stream";
+import t from "tap";
+import { parseServeArgs, run } from "../../src/cli/commands/serve.ts";
+import type { CommandIo } from "../../src/cli/main.ts";
+import { checkRequestBytes, envelope, grpcHeaders, h1request, h2request, until } from "./fixtures/helpers.ts";
+
+function io(env: NodeJS.ProcessEnv = {}): CommandIo & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c) => {
+    out += c;
+  });
+  stderr.on("data", (c) => {
+    err += c;
+  });
+  return { stdout, stderr, stdin: new PassThrough(), env, out: () => out, err: () => err };
+}
+
+t.test("flags", async (t) => {
+  t.same(parseServeArgs([], {}), {
+    sample: false,
+    services: [],
+    host: "127.0.0.1",
+    port: 20000,
+    admin: false,
+    graceMs: 5000,
+  });
+  t.equal(parseServeArgs([], { PORT: "1234" }).port, 1234);
+  t.same(
+    parseServeArgs(
+      [
+        "--sample",
+        "--service",
+        "a.B",
+        "--service=c.D",
+        "--host",
+        "::1",
+        "--port=0",
+        "--admin",
+        "--grace-ms",
+        "10",
+      ],
+      {},
+    ),
+    { sample: true, services: ["a.B", "c.D"], host: "::1", port: 0, admin: true, graceMs: 10 },
+  );
+  t.throws(() => parseServeArgs(["--port", "x"], {}), /--port must be a port number/);
+  t.throws(() => parseServeArgs(["--port", "70000"], {}), /port number/);
+  t.throws(() => parseServeArgs(["--port"], {}), /needs a value/);
+  t.throws(() => parseServeArgs(["--nope"], {}), /unknown flag/);
+  t.throws(() => parseServeArgs([], { PORT: "abc" }), /PORT must be/);
+});
+
+t.test("--help, bad flags, bad service name, port in use", async (t) => {
+  const help = io();
+  t.equal(await run(["--help"], help), 0);
+  t.match(help.out(), /usage: triple-health serve/);
+  const bad = io();
+  t.equal(await run(["--bogus"], bad), 2);
+  t.match(bad.err(), /unknown flag --bogus/);
+  const badName = io();
+  t.equal(await run(["--port", "0", "--service", "not a name"], badName), 2);
+  t.match(badName.err(), /invalid service name/);
+});
+
+t.test("in process: serves, closes on SIGTERM", async (t) => {
+  const out = io();
+  const running = run(
+    ["--sample", "--service", "extra.Service", "--port", "0", "--admin", "--grace-ms", "100"],
+    out,
+  );
+  await until(() => out.out().includes("serving"));
+  const port = Number(/:(\d+) /.exec(out.out())?.[1]);
+  const url = `http://127.0.0.1:${port}`;
+  const check = await h1request(`${url}/grpc.health.v1.Health/Check`, {
+    headers: { "content-type": "application/json" },
+    body: '{"service":"extra.Service"}',
+  });
+  t.equal(check.body.toString(), '{"status":"SERVING"}');
+  const live = await h1request(`${url}/livez`, { method: "GET" });
+  t.equal(live.status, 200, "--admin mounts the probe handler");
+  const busy = io();
+  t.equal(await run(["--port", String(port)], busy), 1, "a port in use is exit code 1");
+  t.match(busy.err(), /cannot listen/);
+  process.emit("SIGTERM", "SIGTERM");
+  t.equal(await running, 0);
+  t.match(out.out(), /SIGTERM, closing[\s\S]*closed/);
+});
+
+t.test("npm start's command: spawned, answers the seed's requests, exits 0 on SIGTERM", async (t) => {
+  const child = spawn(process.execPath, [...process.execArgv, "src/cli/main.ts", "serve", "--sample"], {
+    env: { ...process.env, PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (c) => {
+    out += c;
+  });
+  child.stderr.on("data", () => {});
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  await until(() => out.includes("serving"), 30_000);
+  t.match(out, /serving grpc\.health\.v1\.Health, greet\.GreetService on http:\/\/127\.0\.0\.1:\d+/);
+  const port = Number(/:(\d+) /.exec(out)?.[1]);
+  const url = `http://127.0.0.1:${port}`;
+  const greet = await h1request(`${url}/greet.GreetService/Greet`, {
+    headers: { "content-type": "application/json" },
+    body: '{"name":"world"}',
+  });
+  t.equal(greet.body.toString(), '{"greeting":"hello world"}');
+  const grpc = await h2request(
+    url,
+    grpcHeaders("/grpc.health.v1.Health/Check", { "content-type": "application/grpc+proto" }),
+    envelope(checkRequestBytes("greet.GreetService")),
+  );
+  t.equal(grpc.body.toString("hex"), "00000000020801");
+  child.kill("SIGTERM");
+  t.equal(await exited, 0);
+  t.match(out, /closed/);
+});
