@@ -13,8 +13,8 @@
 // Env: FAILOVER_ROUNDS (rolling drains of all three, default 3), FAILOVER_CONCURRENCY (calls in
 // flight, default 8), FAILOVER_WAIT_MS (drained → closed, default 1500), FAILOVER_POLL_MS (default 1000).
 import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { markdownTable } from "./lib/report.mjs";
@@ -61,7 +61,12 @@ async function runChild(id, port) {
       server.health.drain("bench drain");
       process.send({ type: "drained" });
     } else if (message.type === "close") {
-      const report = { type: "report", calls, newCalls, failoverMs: lastNew === undefined ? 0 : lastNew - drainedAt };
+      const report = {
+        type: "report",
+        calls,
+        newCalls,
+        failoverMs: lastNew === undefined ? 0 : lastNew - drainedAt,
+      };
       await server.close({ graceMs: 2000 });
       process.send(report, () => process.exit(0));
     }
@@ -188,7 +193,10 @@ async function main() {
     pollMs: Number(process.env.FAILOVER_POLL_MS ?? 1000),
   };
   console.log(
-    `failover bench: Node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ` +
+    `failover bench: Node ${process.version}, ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}; ` +
       `${settings.rounds} rolling drains of 3 upstreams, ${settings.concurrency} calls in flight, ` +
       `${settings.waitMs} ms drained before close, poll every ${settings.pollMs} ms`,
   );
@@ -201,7 +209,18 @@ async function main() {
   const fmt = (ms) => (Number.isNaN(ms) ? "–" : ms.toFixed(1));
   console.log(
     markdownTable(
-      ["health", "drains", "failover median ms", "failover p99 ms", "max ms", "new calls to drained", "calls", "calls/s", "failed", "retried by proxy"],
+      [
+        "health",
+        "drains",
+        "failover median ms",
+        "failover p99 ms",
+        "max ms",
+        "new calls to drained",
+        "calls",
+        "calls/s",
+        "failed",
+        "retried by proxy",
+      ],
       results.map((r) => [
         r.mode === "watch" ? "Watch stream" : `Check every ${settings.pollMs} ms`,
         String(r.drains),
@@ -216,5 +235,10 @@ async function main() {
       ]),
     ),
   );
-  console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(
+    `load average after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
+  );
 }

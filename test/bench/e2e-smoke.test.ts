@@ -1,13 +1,35 @@
-// Smoke test of the end-to-end bench harness (bench/e2e.mjs): every server starts, answers the correctness
-// probe, survives a tiny h2load / wrk run, and the table and JSON lines come out. Speed is never asserted here.
-// Our server runs from src/ through tap's TypeScript loader (passed on with process.execArgv), so no build is
-// needed; the peers are the real grpc-js, connect-node, node:http2 and node:http servers. Needs h2load
-// (nghttp2-client) and wrk on PATH, as .ci/run installs them.
+// Smoke test of the bench harnesses (bench/e2e.mjs, bench/watch-fanout.mjs): every server starts, answers the
+// correctness probe, survives a tiny h2load / wrk run, a status flip reaches every watcher, and the tables and
+// JSON lines come out. Speed is never asserted here. The peers are the real grpc-js, connect-node, node:http2 and
+// node:http servers; h2load (nghttp2-client) and wrk must be on PATH, as .ci/run installs them.
+//
+// Our server runs from dist/ when the build is at least as new as every file in src/ (CI builds before the
+// tests; a child then starts in well under a second), otherwise from src/ through tap's TypeScript loader,
+// passed on with process.execArgv (slower: the loader costs each process seconds of CPU, but no build needed).
 import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function oursFrom(): "dist" | "src" {
+  const built = statSync(join(root, "dist/server/triple-server.js"), { throwIfNoEntry: false });
+  return built !== undefined && newestMtime(join(root, "src")) <= built.mtimeMs ? "dist" : "src";
+}
+
+const from = oursFrom();
+t.comment(`our server runs from ${from}/`);
 
 interface Run {
   code: number | null;
@@ -17,7 +39,9 @@ interface Run {
 
 function runBench(script: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, script, ...args], { cwd: root });
+    // The TypeScript loader only when our server must be read from src/.
+    const nodeArgs = from === "src" ? process.execArgv : [];
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { cwd: root });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -50,8 +74,8 @@ function jsonLines(stdout: string): E2eLine[] {
 }
 
 // Both harnesses run at once (each is mostly waiting on its children) to keep the file well under 20 s.
-const e2eRun = runBench("bench/e2e.mjs", ["--smoke", "--ours-from=src"]);
-const watchRun = runBench("bench/watch-fanout.mjs", ["--smoke", "--ours-from=src"]);
+const e2eRun = runBench("bench/e2e.mjs", ["--smoke", `--ours-from=${from}`]);
+const watchRun = runBench("bench/watch-fanout.mjs", ["--smoke", `--ours-from=${from}`]);
 
 t.test("e2e harness: probes pass and every server is loaded", async (t) => {
   const run = await e2eRun;

@@ -431,6 +431,26 @@ t.test("triple streaming (connect+json) bad input ends in an end-stream error", 
   );
 });
 
+t.test("gRPC-Web (HTTP/1.1): the status travels in the trailer frame", async (t) => {
+  const ok64 = envelope(0, ok).toString("base64");
+  const cases: [string, string, Buffer, Code][] = [
+    ["text: not base64", "application/grpc-web-text", Buffer.from("%%%not base64"), Code.Internal],
+    ["text: cut base64", "application/grpc-web-text", Buffer.from(ok64.slice(0, 5)), Code.Internal],
+    ["reserved flag 0x40", "application/grpc-web", envelope(0x40, Buffer.alloc(0)), Code.Internal],
+    ["trailer flag on a request", "application/grpc-web", envelope(0x80, Buffer.alloc(0)), Code.Internal],
+    ["JSON array", "application/grpc-web+json", envelope(0, Buffer.from("[]")), Code.Internal],
+    ["valid text request", "application/grpc-web-text", Buffer.from(ok64), Code.Ok],
+  ];
+  for (const [what, type, body, code] of cases) {
+    tried++;
+    const result = await h1request(port, { headers: { "content-type": type }, body });
+    t.equal(result.status, 200, `${what}: HTTP 200`);
+    const raw = type.includes("text") ? Buffer.from(result.body.toString("latin1"), "base64") : result.body;
+    const status = /grpc-status: ?(\d+)/.exec(raw.toString("latin1"))?.[1];
+    t.equal(Number(status), code, `${what}: grpc-status ${code}`);
+  }
+});
+
 t.test("HTTP/1.1: content-types, methods, garbage", async (t) => {
   for (const type of [undefined, "text/html", "multipart/form-data"]) {
     tried++;

@@ -64,7 +64,7 @@ t.test(`fuzz for ${seconds} s, seed ${seed}`, async (t) => {
     `fuzz: ${summary.cases} requests, ${summary.batches} liveness Checks, outcomes ${JSON.stringify(summary.outcomes)}`,
   );
   t.equal(run.code, 0, `the fuzzer exits 0 (seed ${seed})`);
-  t.ok(summary.cases > 100, `${summary.cases} random requests sent`);
+  t.ok(summary.cases > 50, `${summary.cases} random requests sent`);
   t.ok(summary.batches > 5, "liveness checked repeatedly");
   t.equal(summary.livenessFailures, 0, "the server answered every liveness Check");
   t.equal(summary.uncaughtExceptions, 0, "no crash (uncaught exception)");
@@ -72,6 +72,9 @@ t.test(`fuzz for ${seconds} s, seed ${seed}`, async (t) => {
   t.equal(summary.watchersLeft, 0, "no watcher left");
   t.equal(summary.streamsLeft, 0, "no server stream left");
   t.same(summary.firstErrors, [], "no error reported");
+  // UNKNOWN would mean an exception escaped a handler or the transport code instead of a mapped error.
+  const unknown = Object.keys(summary.outcomes).filter((k) => /:unknown|^grpc-2(\/|$)/.test(k));
+  t.same(unknown, [], "no UNKNOWN status (every error was a deliberate one)");
   // The fuzzer reached the server's answers, not only its transport errors.
   const answered = Object.keys(summary.outcomes).filter((k) => /^(grpc|http)-/.test(k));
   t.ok(answered.length >= 5, `varied answers: ${answered.join(", ")}`);

@@ -11,7 +11,7 @@ import {
 import t, { type Test } from "tap";
 import { EsHealthService, EsMissingMethodService, EsServingStatus } from "../fixtures/interop-health-es.ts";
 import { startConnectReference } from "../fixtures/interop-reference.ts";
-import { eventually, type InteropTarget, startTarget } from "../fixtures/interop-target.ts";
+import { eventually, type InteropTarget, startTarget, watchDeadlineMs } from "../fixtures/interop-target.ts";
 
 type Protocol = "connect" | "grpc" | "grpcweb";
 type HttpVersion = "1.1" | "2";
@@ -108,7 +108,7 @@ for (const { protocol, httpVersion, binary } of combinations) {
     });
 
     t.test("Watch with a deadline", async (t) => {
-      const stream = client.watch({ service: "greet.GreetService" }, { timeoutMs: 400 });
+      const stream = client.watch({ service: "greet.GreetService" }, { timeoutMs: watchDeadlineMs });
       const seen: number[] = [];
       const code = await (async () => {
         for await (const message of stream) seen.push(message.status);

@@ -10,7 +10,7 @@ import {
   dubboHealthService,
   startDubboReference,
 } from "../fixtures/interop-reference.ts";
-import { eventually, startTarget } from "../fixtures/interop-target.ts";
+import { eventually, startTarget, watchDeadlineMs } from "../fixtures/interop-target.ts";
 
 type HttpVersion = "1.1" | "2";
 
@@ -20,11 +20,18 @@ interface HealthClient {
   watch(request: { service: string }, options?: CallOptions): AsyncIterable<{ status: number }>;
 }
 
-/** dubbo-node keeps its h2 session open after a call: the test owns and closes it. */
+/**
+ * dubbo-node keeps its h2 session open after a call: the test owns and closes it — once no stream
+ * is open on it: a stream closing after abort() re-arms the manager's 15-minute idle timer
+ * (http2-session-manager.js registerRequest → resetIdleTimeout after cleanup), holding the process.
+ */
 function createTransport(t: Test, httpVersion: HttpVersion, useBinaryFormat: boolean, baseUrl: string) {
   if (httpVersion === "2") {
     const sessionManager = new Http2SessionManager(baseUrl);
-    t.teardown(() => sessionManager.abort());
+    t.teardown(async () => {
+      await eventually(() => sessionManager.state() === "open", false, 2000);
+      sessionManager.abort();
+    });
     return createDubboTransport({ baseUrl, httpVersion, useBinaryFormat, sessionManager });
   }
   const agent = new http.Agent({ keepAlive: false });
@@ -99,7 +106,7 @@ for (const httpVersion of ["2", "1.1"] as const) {
       t.test("Watch with a deadline", async (t) => {
         const seen: number[] = [];
         const code = await (async () => {
-          for await (const message of client.watch({ service: "" }, { timeoutMs: 400 }))
+          for await (const message of client.watch({ service: "" }, { timeoutMs: watchDeadlineMs }))
             seen.push(message.status);
         })().then(
           () => undefined,

@@ -4,7 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import t, { type Test } from "tap";
 import { startGrpcJsReference } from "../fixtures/interop-reference.ts";
-import { eventually, type InteropTarget, startTarget } from "../fixtures/interop-target.ts";
+import { eventually, type InteropTarget, startTarget, watchDeadlineMs } from "../fixtures/interop-target.ts";
 
 const protoPath = fileURLToPath(new URL("../../proto/health.proto", import.meta.url));
 const definition = protoLoader.loadSync(protoPath, { keepCase: true, enums: String, defaults: true });
@@ -121,7 +121,7 @@ t.test("Watch of an unknown service sends SERVICE_UNKNOWN and stays open", async
 
 t.test("a Watch with a deadline ends DEADLINE_EXCEEDED after its first message", async (t) => {
   const { target, client } = await setup(t);
-  const watched = watch(client, "greet.GreetService", { deadline: Date.now() + 400 });
+  const watched = watch(client, "greet.GreetService", { deadline: Date.now() + watchDeadlineMs });
   t.equal(await watched.nextMessage(1), "SERVING");
   const status = await watched.status;
   t.equal(status.code, grpc.status.DEADLINE_EXCEEDED, "grpc-status 4");
