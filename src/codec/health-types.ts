@@ -41,10 +41,32 @@ export const healthServiceName = "grpc.health.v1.Health";
 
 const root = loadProtoFiles("health.proto");
 
+/**
+ * The Check/Watch reply has four possible values: encode each once, so answering a Check or notifying
+ * thousands of watchers costs no serialization. The cached bytes are shared: never write into them.
+ */
+function withCachedReplies(codec: MessageCodec<HealthCheckResponse>): MessageCodec<HealthCheckResponse> {
+  const statuses = [
+    ServingStatus.Unknown,
+    ServingStatus.Serving,
+    ServingStatus.NotServing,
+    ServingStatus.ServiceUnknown,
+  ];
+  const binary = statuses.map((status) => codec.encodeBinary({ status }));
+  const json = statuses.map((status) => codec.encodeJson({ status }));
+  const cached: MessageCodec<HealthCheckResponse> = {
+    ...codec,
+    encode: (message, name) => (name === "json" ? cached.encodeJson(message) : cached.encodeBinary(message)),
+    encodeBinary: (message) => binary[message.status] ?? codec.encodeBinary(message),
+    encodeJson: (message) => json[message.status] ?? codec.encodeJson(message),
+  };
+  return cached;
+}
+
 export const healthCodecs = {
   checkRequest: createMessageCodec<HealthCheckRequest>(root.lookupType("grpc.health.v1.HealthCheckRequest")),
-  checkResponse: createMessageCodec<HealthCheckResponse>(
-    root.lookupType("grpc.health.v1.HealthCheckResponse"),
+  checkResponse: withCachedReplies(
+    createMessageCodec<HealthCheckResponse>(root.lookupType("grpc.health.v1.HealthCheckResponse")),
   ),
   listRequest: createMessageCodec<HealthListRequest>(root.lookupType("grpc.health.v1.HealthListRequest")),
   listResponse: createMessageCodec<HealthListResponse>(root.lookupType("grpc.health.v1.HealthListResponse")),

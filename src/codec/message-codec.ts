@@ -1,7 +1,7 @@
 import type protobuf from "protobufjs";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { jsonShapeProblem } from "./json-shape.ts";
+import { isFlatMessage, jsonShapeProblem, readFlatJson } from "./json-shape.ts";
 
 /** The two codecs every protocol here negotiates: `+proto` (or none) and `+json`. */
 export type CodecName = "proto" | "json";
@@ -37,6 +37,7 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
   type: protobuf.Type,
 ): MessageCodec<T> {
   type.setup();
+  const flat = isFlatMessage(type);
   const codec: MessageCodec<T> = {
     typeName: type.fullName.replace(/^\./, ""),
     encode: (message, name) => (name === "json" ? codec.encodeJson(message) : codec.encodeBinary(message)),
@@ -71,6 +72,13 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
             cause,
           },
         );
+      }
+      if (flat) {
+        const message = readFlatJson(type, value);
+        if (typeof message === "string") {
+          throw new RpcError(Code.InvalidArgument, `cannot decode ${codec.typeName} from JSON: ${message}`);
+        }
+        return message as T;
       }
       const problem = jsonShapeProblem(type, value);
       if (problem !== undefined) {

@@ -28,7 +28,8 @@ export const defaultListLimit = 100;
  *   echoed back, it may be huge). `""` is the whole server.
  * - `Watch`: the current status at once (SERVICE_UNKNOWN for an unregistered service, and it keeps
  *   watching), then every change, latest-value coalesced for a slow reader; runs until the call ends,
- *   or, once the registry is shut down, until NOT_SERVING has been sent.
+ *   or, once the registry is shut down, until NOT_SERVING has been sent: then it ends with UNAVAILABLE
+ *   `server shutting down`.
  * - `List`: every registered service; RESOURCE_EXHAUSTED above `listLimit`, UNIMPLEMENTED when disabled.
  */
 export function createHealthService(
@@ -57,9 +58,10 @@ export function createHealthService(
       // Leaving the loop any way (abort, a send that rejects) calls return() and frees the watcher.
       for await (const status of registry.watch(request.service, call.signal)) {
         await call.send({ status });
-        // Once shut down nothing will change any more: after telling NOT_SERVING, end the stream (OK)
-        // so a graceful close does not wait for every watcher to hang up.
-        if (registry.isShutdown && status !== ServingStatus.Serving) return;
+        // Once shut down nothing will change any more: after telling NOT_SERVING, end the stream with
+        // UNAVAILABLE (as a server going away does) so a graceful close does not wait for every watcher
+        // to hang up, and clients know to reconnect elsewhere rather than treat the end as final.
+        if (registry.isShutdown && status !== ServingStatus.Serving) throw shuttingDown();
       }
     },
   };
@@ -82,4 +84,8 @@ export function createHealthService(
   };
 
   return { Check: check, Watch: watch, List: list };
+}
+
+function shuttingDown(): RpcError {
+  return new RpcError(Code.Unavailable, "server shutting down");
 }

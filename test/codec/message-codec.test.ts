@@ -150,3 +150,42 @@ t.test("proto files load from the package's proto folder or an absolute path", a
   t.ok(protoDir.endsWith("/proto/"));
   t.ok(loadProtoFiles(`${protoDir}greet.proto`).lookupService("greet.GreetService"));
 });
+
+t.test("flat messages are read from JSON in one pass with the same checks", async (t) => {
+  const type = new protobuf.Type("Flat")
+    .add(new protobuf.Field("name", 1, "string"))
+    .add(new protobuf.Field("ratio", 2, "double"))
+    .add(new protobuf.Field("count", 3, "int32"))
+    .add(new protobuf.Field("on", 4, "bool"));
+  new protobuf.Root().add(type);
+  const codec = createMessageCodec(type);
+  t.same(codec.decodeJson(json('{"ratio":"1.5","count":"7","extra":{}}')), {
+    name: "",
+    ratio: 1.5,
+    count: 7,
+    on: false,
+  });
+  t.same(codec.decodeJson(json('{"name":"a","ratio":2,"count":null,"on":true}')), {
+    name: "a",
+    ratio: 2,
+    count: 0,
+    on: true,
+  });
+  t.throws(() => codec.decodeJson(json('{"count":1.5}')), /count: integer expected/);
+  t.throws(() => codec.decodeJson(json("[1]")), /message: object expected/);
+});
+
+t.test("Check replies are encoded once and shared", async (t) => {
+  const first = healthCodecs.checkResponse.encode({ status: ServingStatus.Serving }, "json");
+  t.equal(healthCodecs.checkResponse.encodeJson({ status: ServingStatus.Serving }), first);
+  t.equal(
+    healthCodecs.checkResponse.encode({ status: ServingStatus.Serving }, "proto"),
+    healthCodecs.checkResponse.encodeBinary({ status: 1 }),
+  );
+  // a value outside the enum still encodes, through the codec itself
+  t.same(
+    Buffer.from(healthCodecs.checkResponse.encodeBinary({ status: 7 as ServingStatus })),
+    Buffer.from([8, 7]),
+  );
+  t.equal(text(healthCodecs.checkResponse.encodeJson({ status: 7 as ServingStatus })), '{"status":7}');
+});

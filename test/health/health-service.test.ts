@@ -206,21 +206,23 @@ t.test("the default List limit is 100 services", async (t) => {
   await t.rejects(async () => list.handler({}, callContext("List")), { code: Code.ResourceExhausted });
 });
 
-t.test("after shutdown, Watch tells NOT_SERVING and ends the stream", async (t) => {
+t.test("after shutdown, Watch tells NOT_SERVING and ends the stream with UNAVAILABLE", async (t) => {
   const registry = new HealthRegistry();
   registry.set("a", Serving);
   const watch = createHealthService(registry).Watch as ServerStreamingMethod;
+  const shuttingDown = { code: Code.Unavailable, rawMessage: "server shutting down" };
   const stream = streamCall(new AbortController().signal);
   const done = watch.handler({ service: "a" }, stream.call);
   await tick();
   registry.shutdown("closing");
-  await done;
+  await t.rejects(done, shuttingDown);
   t.same(stream.sent, [Serving, NotServing]);
   t.equal(registry.watcherCount, 0);
   const late = streamCall(new AbortController().signal);
-  await watch.handler({ service: "a" }, late.call);
+  await t.rejects(watch.handler({ service: "a" }, late.call), shuttingDown);
   t.same(late.sent, [NotServing], "a watch opened after shutdown gets NOT_SERVING and ends");
   const unknown = streamCall(new AbortController().signal);
-  await watch.handler({ service: "nope" }, unknown.call);
+  await t.rejects(watch.handler({ service: "nope" }, unknown.call), shuttingDown);
   t.same(unknown.sent, [ServiceUnknown], "SERVICE_UNKNOWN ends it too: nothing will register now");
+  t.equal(registry.watcherCount, 0);
 });

@@ -1,0 +1,54 @@
+/**
+ * triple-health: Dubbo triple, gRPC, gRPC-Web and Connect health checking (`grpc.health.v1.Health`)
+ * directly on node:http2. Anything not exported here is internal.
+ */
+
+// client: health client and the generic call layer
+export {
+  type CallClient,
+  type CallClientOptions,
+  type ClientProtocol,
+  createCallClient,
+  parseTarget,
+} from "./client/call-client.ts";
+export type { CallOptions, MetadataInit, MethodRef } from "./client/call-options.ts";
+export type { CallTrace, CallTraceEvent } from "./client/call-trace.ts";
+export {
+  createHealthClient,
+  type HealthCallOptions,
+  type HealthClient,
+  type HealthClientOptions,
+} from "./client/health-client.ts";
+export type { ClientTlsOptions } from "./client/http-transport.ts";
+export { connectFailureKind } from "./client/transport-errors.ts";
+// codec: protobufjs message types with the proto3 JSON mapping
+export {
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  type HealthListRequest,
+  type HealthListResponse,
+  healthCodecs,
+  healthServiceName,
+  parseServingStatus,
+  ServingStatus,
+  servingStatusName,
+} from "./codec/health-types.ts";
+export { type CodecName, createMessageCodec, type MessageCodec } from "./codec/message-codec.ts";
+export { loadProtoFiles, protoDir } from "./codec/proto-files.ts";
+// health: the status registry, the Health service, checks, drain, admin and probe endpoints
+export * from "./health/index.ts";
+// server: one port for h2c, HTTP/1.1 and TLS; an embeddable handler; services without a framework
+export type { CorsOptions } from "./server/cors.ts";
+export { defineService, type ServiceHandlers } from "./server/define-service.ts";
+export { defaultGraceMs, type Http1Options, type Http2Options } from "./server/options.ts";
+export type { TlsOptions } from "./server/port-listener.ts";
+export { createRpcHandler, RpcHandler, type RpcHandlerOptions } from "./server/rpc-handler.ts";
+export type * from "./server/service-types.ts";
+export {
+  type CloseOptions,
+  createTripleServer,
+  TripleServer,
+  type TripleServerOptions,
+} from "./server/triple-server.ts";
+// wire: framing, status codes, errors, timeouts, metadata, compression (also at "triple-health/wire")
+export * from "./wire/index.ts";
