@@ -2,7 +2,9 @@
 
 /** A markdown table from a header row and body rows (cells already strings). */
 export function markdownTable(header, rows) {
-  const widths = header.map((cell, i) => Math.max(3, cell.length, ...rows.map((row) => String(row[i]).length)));
+  const widths = header.map((cell, i) =>
+    Math.max(3, cell.length, ...rows.map((row) => String(row[i]).length)),
+  );
   const line = (cells) => `| ${cells.map((cell, i) => String(cell).padEnd(widths[i])).join(" | ")} |`;
   // The separator row as Biome's markdown formatter writes it, so a pasted table stays lint-clean.
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
