@@ -13,6 +13,17 @@ export {
 } from "./client/call-client.ts";
 export type { CallOptions, MetadataInit, MethodRef } from "./client/call-options.ts";
 export type { CallTrace, CallTraceEvent } from "./client/call-trace.ts";
+// routing by health: an endpoint picker fed by Watch, and a forwarding proxy
+export {
+  type CallOutcome,
+  createEndpointPicker,
+  EndpointPicker,
+  type EndpointPickerOptions,
+  type EndpointSnapshot,
+  type PickedEndpoint,
+  type PickerHealthSource,
+  type PickPolicy,
+} from "./client/endpoint-picker.ts";
 export {
   createHealthClient,
   type HealthCallOptions,
@@ -20,6 +31,9 @@ export {
   type HealthClientOptions,
 } from "./client/health-client.ts";
 export type { ClientTlsOptions } from "./client/http-transport.ts";
+export type { OutlierOptions } from "./client/outlier-detector.ts";
+export type { BackoffOptions } from "./client/picker-backoff.ts";
+export type { PickerEvent, PickerListener } from "./client/picker-events.ts";
 export { connectFailureKind } from "./client/transport-errors.ts";
 // codec: protobufjs message types with the proto3 JSON mapping
 export {
@@ -37,6 +51,9 @@ export { type CodecName, createMessageCodec, type MessageCodec } from "./codec/m
 export { loadProtoFiles, protoDir } from "./codec/proto-files.ts";
 // health: the status registry, the Health service, checks, drain, admin and probe endpoints
 export * from "./health/index.ts";
+export type { ProxyStats } from "./proxy/forwarded-call.ts";
+export { createTripleProxy, TripleProxy, type TripleProxyOptions } from "./proxy/triple-proxy.ts";
+export type { UpstreamConnectionOptions } from "./proxy/upstream-sessions.ts";
 // server: one port for h2c, HTTP/1.1 and TLS; an embeddable handler; services without a framework
 export type { CorsOptions } from "./server/cors.ts";
 export { defineService, type ServiceHandlers } from "./server/define-service.ts";

@@ -25,6 +25,8 @@ t.test("the public entry point exposes every layer's API", async (t) => {
     "createProbeHandler",
     "createHealthClient",
     "createCallClient",
+    "createEndpointPicker",
+    "createTripleProxy",
   ]) {
     t.ok(name in api, name);
   }

@@ -23,7 +23,6 @@ function onClose(this: Response): void {
 function onDrain(this: Response): void {
   this[kExchange]?.listener?.onDrain();
 }
-function ignoreError(): void {}
 
 /** Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. */
 function flatten(headers: OutgoingHeaders, out: string[]): string[] {
@@ -52,7 +51,8 @@ export class H1Exchange implements Exchange {
     this.req[kExchange] = this;
     this.res[kExchange] = this;
     res.sendDate = false;
-    req.on("error", ignoreError);
+    // No 'error' listener on req: node:http emits a request's 'error' (client gone mid-body) only
+    // when someone listens, and 'close' on the response reports the same thing.
     res.on("close", onClose);
   }
 

@@ -11,7 +11,7 @@ import type { Exchange } from "./exchange.ts";
 import { H1Exchange } from "./h1-exchange.ts";
 import { H2Exchange } from "./h2-exchange.ts";
 import { answerPlainHttp } from "./plain-http.ts";
-import { Router } from "./router.ts";
+import { type Route, Router } from "./router.ts";
 import { type CallLimits, type CallOwner, ServerCall } from "./server-call.ts";
 import type { PlainHttpHandler, ServiceMethods } from "./service-types.ts";
 
@@ -97,8 +97,9 @@ export class RpcHandler implements CallOwner {
    * path is no method of this handler (and `answerUnknownPaths` is off).
    */
   readonly handleStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean => {
-    if (!this.#answerAll && this.#router.find(headers[":path"] ?? "") === undefined) return false;
-    this.#dispatch(new H2Exchange(stream, headers));
+    const route = this.#router.find(headers[":path"] ?? "");
+    if (route === undefined && !this.#answerAll) return false;
+    this.#dispatch(new H2Exchange(stream, headers), route);
     return true;
   };
 
@@ -111,13 +112,14 @@ export class RpcHandler implements CallOwner {
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
   ): boolean => {
-    if (!this.#answerAll && this.#router.find(req.url ?? "") === undefined) return false;
+    const route = this.#router.find(req.url ?? "");
+    if (route === undefined && !this.#answerAll) return false;
     if ("stream" in req) {
       // The compatibility response would send its own (empty) trailers: we answer on the stream.
       req.stream.removeAllListeners("wantTrailers");
-      this.#dispatch(new H2Exchange(req.stream, req.headers));
+      this.#dispatch(new H2Exchange(req.stream, req.headers), route);
     } else {
-      this.#dispatch(new H1Exchange(req, res as http.ServerResponse));
+      this.#dispatch(new H1Exchange(req, res as http.ServerResponse), route);
     }
     return true;
   };
@@ -136,7 +138,8 @@ export class RpcHandler implements CallOwner {
     this.#streams.delete(call);
   }
 
-  #dispatch(base: Exchange): void {
+  // `route` is the lookup of `base.url` the caller already made (a CORS wrapper keeps the url).
+  #dispatch(base: Exchange, route: Route | undefined): void {
     let exchange = base;
     const cors = this.#cors;
     if (cors !== undefined) {
@@ -147,7 +150,6 @@ export class RpcHandler implements CallOwner {
       const origin = cors.origin(base.headers);
       if (origin !== undefined) exchange = new CorsExchange(base, cors.responseHeaders(origin));
     }
-    const route = this.#router.find(exchange.url);
     if (route === undefined && this.#plain.length > 0) {
       answerPlainHttp(exchange, this.#plain, this.#limits.maxMessageBytes, (unclaimed) =>
         this.#refuse(unclaimed),

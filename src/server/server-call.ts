@@ -10,7 +10,7 @@ import {
 } from "../protocol/request-head.ts";
 import { Code } from "../wire/code.ts";
 import { type Compression, identity } from "../wire/compression.ts";
-import { type Envelope, EnvelopeDecoder, EnvelopeFlag } from "../wire/envelope.ts";
+import { type Envelope, EnvelopeDecoder, EnvelopeFlag, envelopeHeaderBytes } from "../wire/envelope.ts";
 import { decodeBinaryHeader, metadataFromHeaders } from "../wire/metadata.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
@@ -164,20 +164,15 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
       }
     } catch (error) {
       this.fail(error);
-      return;
     }
-    if (this.type.enveloped) {
-      this.#decoder = new EnvelopeDecoder({
-        maxMessageBytes: this.limits.maxMessageBytes,
-        allowedFlags: EnvelopeFlag.Compressed,
-      });
-    }
+    // The envelope decoder is made on first need: a unary request is mostly one chunk holding one envelope.
   }
 
   onData(chunk: Buffer): void {
     if (this.#state !== State.Reading) return;
-    const decoder = this.#decoder;
-    if (decoder !== undefined && !this.type.text) {
+    if (this.type.enveloped && !this.type.text) {
+      if (this.#decoder === undefined && this.#message === undefined && this.#takeWhole(chunk)) return;
+      const decoder = this.#envelopeDecoder();
       decoder.push(chunk);
       try {
         this.#collect(decoder);
@@ -210,11 +205,13 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     let payload: Buffer;
     let compressed: boolean;
     try {
-      const decoder = this.#decoder;
-      if (decoder !== undefined) {
-        if (this.type.text) decoder.push(decodeWebText(this.#body()));
-        this.#collect(decoder);
-        decoder.end();
+      if (this.type.enveloped) {
+        if (this.type.text) this.#envelopeDecoder().push(decodeWebText(this.#body()));
+        const decoder = this.#decoder;
+        if (decoder !== undefined) {
+          this.#collect(decoder);
+          decoder.end();
+        }
         const message = this.#message;
         if (message === undefined) throw this.#malformed("missing request message");
         payload = message.payload;
@@ -313,6 +310,27 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
   }
 
   // ---- internals ----
+
+  /**
+   * The usual unary request: the first chunk is exactly one envelope with an allowed flag and a length
+   * within the limit. Takes it as a view without a decoder; false leaves the chunk to the decoder,
+   * which also reports every malformed case (so codes and messages are the decoder's).
+   */
+  #takeWhole(chunk: Buffer): boolean {
+    const length = chunk.length - envelopeHeaderBytes;
+    if (length < 0 || (chunk[0]! & ~EnvelopeFlag.Compressed) !== 0) return false;
+    if (length > this.limits.maxMessageBytes || chunk.readUInt32BE(1) !== length) return false;
+    this.#message = { flags: chunk[0]!, payload: chunk.subarray(envelopeHeaderBytes) };
+    return true;
+  }
+
+  #envelopeDecoder(): EnvelopeDecoder {
+    this.#decoder ??= new EnvelopeDecoder({
+      maxMessageBytes: this.limits.maxMessageBytes,
+      allowedFlags: EnvelopeFlag.Compressed,
+    });
+    return this.#decoder;
+  }
 
   #collect(decoder: EnvelopeDecoder): void {
     for (let envelope = decoder.next(); envelope !== undefined; envelope = decoder.next()) {

@@ -316,3 +316,25 @@ t.test("bad options", async (t) => {
   const never = createTripleProxy({ upstreams: ["127.0.0.1:1"] });
   await never.close();
 });
+
+t.test("TLS upstreams: health and calls over https with the given CA", async (t) => {
+  const { readFileSync } = await import("node:fs");
+  const fixture = (name: string) => readFileSync(new URL(`../client/fixtures/${name}`, import.meta.url));
+  const server = createTripleServer({ tls: { key: fixture("server-key.pem"), cert: fixture("server.pem") } });
+  addGreetServices(server, "tls");
+  const { port } = await server.listen(0, "127.0.0.1");
+  t.teardown(() => server.close({ graceMs: 50 }));
+  const tls = { ca: fixture("ca.pem") };
+  const proxy = createTripleProxy({
+    upstreams: [`https://127.0.0.1:${port}`],
+    service: "greet.GreetService",
+    picker: { healthClient: { tls } },
+    upstream: { tls },
+  });
+  t.teardown(() => proxy.close({ graceMs: 50 }));
+  await proxy.picker.ready();
+  const address = await proxy.listen(0);
+  await until(proxy, () => proxy.picker.healthyCount === 1, "the TLS upstream");
+  const client = grpcClient(t, `127.0.0.1:${address.port}`);
+  t.equal((await grpcGreet(client, "secure")).greeting, "hello secure from tls");
+});
