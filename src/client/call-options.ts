@@ -71,7 +71,9 @@ export class CallSignal {
       if (user.aborted) this.#onUserAbort();
       else user.addEventListener("abort", this.#onUserAbort, { once: true });
     }
-    if (timeoutMs !== undefined && !this.signal.aborted) {
+    // Past 2^31 - 1 ms Node would fire the timer after 1 ms: such a deadline is no deadline locally
+    // (it is still sent to the server).
+    if (timeoutMs !== undefined && timeoutMs <= 2_147_483_647 && !this.signal.aborted) {
       this.#timer = setTimeout(
         () => {
           this.#deadlineHit = true;

@@ -1,5 +1,6 @@
 import { Code } from "../wire/code.ts";
 import { type Compression, findCompression, identity } from "../wire/compression.ts";
+import { decodeBinaryHeader } from "../wire/metadata.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import { parseGrpcTimeout, parseTimeoutMs } from "../wire/timeout.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
@@ -81,4 +82,53 @@ export function checkProtocolVersion(type: ContentTypeInfo, headers: IncomingHea
 /** A single-valued request header, the first one when it was repeated. */
 export function headerValue(headers: IncomingHeaders, name: string): string | undefined {
   return single(headers[name]);
+}
+
+/** What a call needs from its request head before it reads the body. */
+export interface RequestHead {
+  readonly compression: Compression;
+  /** The request timeout in milliseconds; undefined without one. */
+  readonly timeoutMs: number | undefined;
+}
+
+// The head of nearly every request: no compression, no timeout. Shared, so reading it allocates nothing.
+const plainHead: RequestHead = Object.freeze({ compression: identity, timeoutMs: undefined });
+
+/**
+ * Reads and checks the request head in one go, in this order: the triple version headers, the
+ * request encoding, the timeout, then every `-bin` header's base64 (the only part that walks all the
+ * headers, once).
+ * @throws RpcError as {@link checkProtocolVersion}, {@link requestCompression},
+ *   {@link requestTimeoutMs} and {@link checkBinaryHeaders}.
+ */
+export function readRequestHead(type: ContentTypeInfo, headers: IncomingHeaders): RequestHead {
+  checkProtocolVersion(type, headers);
+  const compression = requestCompression(type, headers);
+  const timeoutMs = requestTimeoutMs(type, headers);
+  checkBinaryHeaders(headers);
+  return compression === identity && timeoutMs === undefined ? plainHead : { compression, timeoutMs };
+}
+
+const lowerN = 0x6e;
+
+/**
+ * Checks that every `-bin` header is base64 up front (INTERNAL, as grpc-go), although metadata maps
+ * are built lazily. `Object.keys` and a last-character test rather than `for…in` and `endsWith`: this
+ * runs on every request, and almost none carries a `-bin` header.
+ * @throws RpcError INTERNAL for a value that is not base64.
+ */
+export function checkBinaryHeaders(headers: IncomingHeaders): void {
+  const names = Object.keys(headers);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name.charCodeAt(name.length - 1) !== lowerN || !name.endsWith("-bin")) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === "string") checkBinaryValue(value, name);
+    else for (const item of value) checkBinaryValue(item, name);
+  }
+}
+
+function checkBinaryValue(value: string, name: string): void {
+  for (const part of value.split(",")) decodeBinaryHeader(part.trim(), name);
 }

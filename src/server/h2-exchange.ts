@@ -31,6 +31,7 @@ function onClose(this: Stream): void {
 function onDrain(this: Stream): void {
   this[kExchange]?.listener?.onDrain();
 }
+// Added with `on`, not `once` (which wraps it per call): a stream asks for trailers once at most.
 function onWantTrailers(this: Stream): void {
   const trailers = this[kTrailers];
   this[kTrailers] = undefined;
@@ -93,7 +94,7 @@ export class H2Exchange implements Exchange {
     const head = withStatus(status, headers);
     if (trailers !== undefined) {
       stream[kTrailers] = trailers;
-      stream.once("wantTrailers", onWantTrailers);
+      stream.on("wantTrailers", onWantTrailers);
       stream.respond(head, trailerOptions);
       stream.end(body);
     } else if (body === undefined) {
@@ -120,7 +121,7 @@ export class H2Exchange implements Exchange {
     if (this.closed || stream.destroyed) return;
     if (trailers !== undefined) {
       stream[kTrailers] = trailers;
-      stream.once("wantTrailers", onWantTrailers);
+      stream.on("wantTrailers", onWantTrailers);
     }
     stream.end(chunk);
   }

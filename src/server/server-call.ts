@@ -2,16 +2,11 @@ import type { CodecName } from "../codec/message-codec.ts";
 import type { ContentTypeInfo } from "../protocol/content-type.ts";
 import { decodeWebText } from "../protocol/grpc-web.ts";
 import type { ProtocolWriter } from "../protocol/protocol-writer.ts";
-import {
-  checkProtocolVersion,
-  headerValue,
-  requestCompression,
-  requestTimeoutMs,
-} from "../protocol/request-head.ts";
+import { headerValue, readRequestHead } from "../protocol/request-head.ts";
 import { Code } from "../wire/code.ts";
 import { type Compression, identity } from "../wire/compression.ts";
 import { type Envelope, EnvelopeDecoder, EnvelopeFlag, envelopeHeaderBytes } from "../wire/envelope.ts";
-import { decodeBinaryHeader, metadataFromHeaders } from "../wire/metadata.ts";
+import { metadataFromHeaders } from "../wire/metadata.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
 import type { Route } from "./router.ts";
@@ -37,6 +32,9 @@ enum State {
 
 const resolved = Promise.resolve();
 function noop(): void {}
+
+/** The longest delay `setTimeout` honours (2^31 - 1 ms). */
+const maxTimerMs = 2_147_483_647;
 
 // setTimeout callback shared by every call.
 function onDeadline(call: ServerCall): void {
@@ -67,6 +65,8 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
   #compression: Compression = identity;
   #decoder: EnvelopeDecoder | undefined = undefined;
   #message: Envelope | undefined = undefined;
+  // A body of one chunk (the usual unary request) is kept as is; an array only from the second one.
+  #first: Buffer | undefined = undefined;
   #chunks: Buffer[] | undefined = undefined;
   #size = 0;
   #controller: AbortController | undefined = undefined;
@@ -154,11 +154,12 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     this.exchange.attach(this);
     const headers = this.exchange.headers;
     try {
-      checkProtocolVersion(this.type, headers);
-      this.#compression = requestCompression(this.type, headers);
-      const timeout = requestTimeoutMs(this.type, headers);
-      checkBinaryHeaders(headers);
-      if (timeout !== undefined) {
+      const head = readRequestHead(this.type, headers);
+      this.#compression = head.compression;
+      const timeout = head.timeoutMs;
+      // A deadline past what a timer can hold (about 24.8 days; grpc-timeout reaches 11,000 years) is
+      // no deadline at all: Node would otherwise fire such a timer after 1 ms.
+      if (timeout !== undefined && timeout <= maxTimerMs) {
         this.deadline = Date.now() + timeout;
         this.#timer = setTimeout(onDeadline, timeout, this);
       }
@@ -195,7 +196,8 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
       );
       return;
     }
-    if (this.#chunks === undefined) this.#chunks = [chunk];
+    if (this.#first === undefined) this.#first = chunk;
+    else if (this.#chunks === undefined) this.#chunks = [this.#first, chunk];
     else this.#chunks.push(chunk);
   }
 
@@ -341,10 +343,12 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
   }
 
   #body(): Buffer {
+    const first = this.#first;
     const chunks = this.#chunks;
+    this.#first = undefined;
     this.#chunks = undefined;
-    if (chunks === undefined) return Buffer.alloc(0);
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#size);
+    if (chunks !== undefined) return Buffer.concat(chunks, this.#size);
+    return first ?? Buffer.alloc(0);
   }
 
   #malformed(message: string): RpcError {
@@ -471,16 +475,4 @@ function ended(): RpcError {
 
 function errorText(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
-}
-
-// `-bin` values are checked up front (INTERNAL, as grpc-go) although metadata maps are built lazily.
-function checkBinaryHeaders(headers: Record<string, string | string[] | undefined>): void {
-  for (const name in headers) {
-    if (!name.endsWith("-bin")) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    for (const item of typeof value === "string" ? [value] : value) {
-      for (const part of item.split(",")) decodeBinaryHeader(part.trim(), name);
-    }
-  }
 }

@@ -47,11 +47,14 @@ t.test("flags", async (t) => {
     ),
     { sample: true, services: ["a.B", "c.D"], host: "::1", port: 0, admin: true, graceMs: 10 },
   );
-  t.throws(() => parseServeArgs(["--port", "x"], {}), /--port must be a port number/);
-  t.throws(() => parseServeArgs(["--port", "70000"], {}), /port number/);
-  t.throws(() => parseServeArgs(["--port"], {}), /needs a value/);
-  t.throws(() => parseServeArgs(["--nope"], {}), /unknown flag/);
+  t.equal(parseServeArgs(["-port", "7", "-grace-ms=70000"], {}).graceMs, 70000, "Go-style single dash too");
+  t.throws(() => parseServeArgs(["--port", "x"], {}), /invalid value "x" for -port/);
+  t.throws(() => parseServeArgs(["--port", "70000"], {}), /-port must be a port number/);
+  t.throws(() => parseServeArgs(["--port"], {}), /needs an argument/);
+  t.throws(() => parseServeArgs(["--nope"], {}), /not defined: -nope/);
+  t.throws(() => parseServeArgs(["stray"], {}), /unexpected argument "stray"/);
   t.throws(() => parseServeArgs([], { PORT: "abc" }), /PORT must be/);
+  t.throws(() => parseServeArgs([], { PORT: "70000" }), /PORT must be/);
 });
 
 t.test("--help, bad flags, bad service name, port in use", async (t) => {
@@ -59,10 +62,10 @@ t.test("--help, bad flags, bad service name, port in use", async (t) => {
   t.equal(await run(["--help"], help), 0);
   t.match(help.out(), /usage: triple-health serve/);
   const bad = io();
-  t.equal(await run(["--bogus"], bad), 2);
-  t.match(bad.err(), /unknown flag --bogus/);
+  t.equal(await run(["--bogus"], bad), 1, "bad arguments exit 1, as every command");
+  t.match(bad.err(), /not defined: -bogus/);
   const badName = io();
-  t.equal(await run(["--port", "0", "--service", "not a name"], badName), 2);
+  t.equal(await run(["--port", "0", "--service", "not a name"], badName), 1);
   t.match(badName.err(), /invalid service name/);
 });
 
@@ -83,7 +86,7 @@ t.test("in process: serves, closes on SIGTERM", async (t) => {
   const live = await h1request(`${url}/livez`, { method: "GET" });
   t.equal(live.status, 200, "--admin mounts the probe handler");
   const busy = io();
-  t.equal(await run(["--port", String(port)], busy), 1, "a port in use is exit code 1");
+  t.equal(await run(["--port", String(port)], busy), 2, "a port in use is exit code 2");
   t.match(busy.err(), /cannot listen/);
   process.emit("SIGTERM", "SIGTERM");
   t.equal(await running, 0);

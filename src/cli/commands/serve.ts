@@ -5,20 +5,8 @@ import { HealthRegistry } from "../../health/registry.ts";
 import { defineService } from "../../server/define-service.ts";
 import type { PlainHttpHandler } from "../../server/service-types.ts";
 import { createTripleServer } from "../../server/triple-server.ts";
+import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
 import type { CommandIo } from "../main.ts";
-
-const usage = `usage: triple-health serve [--sample] [--service NAME]... [--host HOST] [--port N] [--admin] [--grace-ms N]
-
-Serves grpc.health.v1.Health (gRPC, gRPC-Web, triple and Connect; h2c, HTTP/1.1) until SIGINT/SIGTERM,
-then closes gracefully (every status NOT_SERVING, GOAWAY, in-flight calls finish).
-
-  --sample        also serve greet.GreetService (Greet returns {greeting: "hello " + name})
-  --service NAME  register a named service as SERVING (repeatable; no methods)
-  --host HOST     address to bind (default 127.0.0.1)
-  --port N        port (default $PORT, else 20000; 0 picks a free one)
-  --admin         mount the admin surface (/admin/*, loopback only) and /livez, /readyz
-  --grace-ms N    how long in-flight calls may finish on shutdown (default 5000)
-`;
 
 interface ServeFlags {
   sample: boolean;
@@ -29,58 +17,60 @@ interface ServeFlags {
   graceMs: number;
 }
 
-function parsePort(text: string | undefined, what: string): number {
-  const port = Number(text);
-  if (text === undefined || !/^\d+$/.test(text) || port > 65535)
-    throw new Error(`${what} must be a port number, got ${JSON.stringify(text)}`);
+const flagSpecs: FlagSpecs = {
+  sample: {
+    kind: "bool",
+    description: 'also serve greet.GreetService (Greet returns {greeting: "hello " + name})',
+  },
+  service: {
+    kind: "list",
+    description: "register a named service as SERVING (repeatable; no methods)",
+    hint: "NAME",
+  },
+  host: { kind: "string", description: "address to bind (default 127.0.0.1)", hint: "HOST" },
+  port: { kind: "int", description: "port (default $PORT, else 20000; 0 picks a free one)", hint: "N" },
+  admin: {
+    kind: "bool",
+    description: "mount the admin surface (/admin/*, loopback only) and /livez, /readyz",
+  },
+  "grace-ms": {
+    kind: "int",
+    description: "how long in-flight calls may finish on shutdown (default 5000)",
+    hint: "N",
+  },
+};
+
+const usage = `usage: triple-health serve [flags]
+
+Serves grpc.health.v1.Health (gRPC, gRPC-Web, triple and Connect; h2c, HTTP/1.1) until SIGINT/SIGTERM,
+then closes gracefully (every status NOT_SERVING, GOAWAY, in-flight calls finish).
+Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
+
+${flagHelp(flagSpecs)}`;
+
+function checkPort(port: number, what: string): number {
+  if (port > 65535) throw new FlagError(`${what} must be a port number (0-65535), got ${port}`);
   return port;
 }
 
 /** @internal exported for tests */
 export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ServeFlags {
-  const flags: ServeFlags = {
-    sample: false,
-    services: [],
-    host: "127.0.0.1",
-    port: env.PORT === undefined || env.PORT === "" ? 20000 : parsePort(env.PORT, "PORT"),
-    admin: false,
-    graceMs: 5000,
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const [name, inline] =
-      arg.startsWith("--") && arg.includes("=")
-        ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
-        : [arg, undefined];
-    const value = (): string => {
-      const next = inline ?? args[++i];
-      if (next === undefined) throw new Error(`${name} needs a value`);
-      return next;
-    };
-    switch (name) {
-      case "--sample":
-        flags.sample = true;
-        break;
-      case "--service":
-        flags.services.push(value());
-        break;
-      case "--host":
-        flags.host = value();
-        break;
-      case "--port":
-        flags.port = parsePort(value(), "--port");
-        break;
-      case "--admin":
-        flags.admin = true;
-        break;
-      case "--grace-ms":
-        flags.graceMs = parsePort(value(), "--grace-ms");
-        break;
-      default:
-        throw new Error(`unknown flag ${arg}`);
-    }
+  const { values, positionals } = parseFlags(args, flagSpecs);
+  if (positionals.length > 0) throw new FlagError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  let envPort = 20000;
+  if (env.PORT !== undefined && env.PORT !== "") {
+    if (!/^\d+$/.test(env.PORT))
+      throw new FlagError(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
+    envPort = checkPort(Number(env.PORT), "PORT");
   }
-  return flags;
+  return {
+    sample: values["sample"] === true,
+    services: (values["service"] as string[] | undefined) ?? [],
+    host: (values["host"] as string | undefined) ?? "127.0.0.1",
+    port: checkPort((values["port"] as number | undefined) ?? envPort, "-port"),
+    admin: values["admin"] === true,
+    graceMs: (values["grace-ms"] as number | undefined) ?? 5000,
+  };
 }
 
 /** `triple-health serve`: runs until SIGINT/SIGTERM, then closes gracefully; resolves to the exit code. */
@@ -94,7 +84,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     flags = parseServeArgs(args, io.env);
   } catch (error) {
     io.stderr.write(`triple-health serve: ${(error as Error).message}\n\n${usage}`);
-    return 2;
+    return 1;
   }
   const health = new HealthRegistry();
   const plainHttpHandlers: PlainHttpHandler[] = flags.admin
@@ -114,7 +104,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     for (const name of flags.services) server.addService(name, {});
   } catch (error) {
     io.stderr.write(`triple-health serve: ${(error as Error).message}\n`);
-    return 2;
+    return 1;
   }
   let address: { port: number; host: string };
   try {
@@ -123,7 +113,7 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(
       `triple-health serve: cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}\n`,
     );
-    return 1;
+    return 2;
   }
   const host = address.host.includes(":") ? `[${address.host}]` : address.host;
   io.stdout.write(
