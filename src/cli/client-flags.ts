@@ -281,8 +281,3 @@ function causeText(error: RpcError): string {
   }
   return error.rawMessage;
 }
-
-/** Writes the usage of a command. */
-export function usage(io: CommandIo, text: string, stream: "stdout" | "stderr"): void {
-  io[stream].write(text);
-}

@@ -229,7 +229,7 @@ function parseJsonObject(body: Buffer): unknown {
 }
 
 /** `grpc-status: 0\r\ngrpc-message: \r\n` → object (gRPC-Web trailers). */
-export function parseTrailerLines(text: string): Record<string, string> {
+function parseTrailerLines(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split(/\r?\n/)) {
     const colon = line.indexOf(":");

@@ -110,7 +110,7 @@ const unitMs: Record<string, number> = {
 };
 
 /** Go's `time.ParseDuration` syntax (`250ms`, `1s`, `1m30s`, `1.5s`), in milliseconds. */
-export function parseDuration(text: string, name = "duration"): number {
+function parseDuration(text: string, name = "duration"): number {
   if (text === "0") return 0;
   const pattern = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
   let total = 0;

@@ -154,7 +154,7 @@ function responseCompression(headers: IncomingHeaders): Compression {
 }
 
 /** The error a set of trailers describes: undefined for OK, "missing" without grpc-status. */
-export function statusError(headers: IncomingHeaders): RpcError | undefined | "missing" {
+function statusError(headers: IncomingHeaders): RpcError | undefined | "missing" {
   const status = headerValue(headers, "grpc-status");
   if (status === undefined) return "missing";
   const code = /^\d+$/.test(status.trim()) ? Number(status) : Number.NaN;

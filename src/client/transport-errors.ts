@@ -11,7 +11,7 @@ const {
 } = http2.constants;
 
 /** Marks an `RpcError` raised while establishing the connection (not during a call). */
-export const connectFailureTag: unique symbol = Symbol("triple-health.connect-failure");
+const connectFailureTag: unique symbol = Symbol("triple-health.connect-failure");
 
 /** UNAVAILABLE for a connection that could not be established; `cause` is the socket error or the timeout. */
 export function connectFailure(origin: string, cause: unknown): RpcError {

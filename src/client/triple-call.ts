@@ -189,7 +189,7 @@ function splitTrailers(headers: IncomingHeaders): [Metadata, Metadata] {
 }
 
 /** The error of a JSON error object: string `code` (Connect, dubbo-go) or numeric `status` (dubbo-js). */
-export function errorFromJson(value: unknown, fallback: Code, metadata: Metadata): RpcError | undefined {
+function errorFromJson(value: unknown, fallback: Code, metadata: Metadata): RpcError | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const object = value as { code?: unknown; status?: unknown; message?: unknown };
   let code: Code | undefined;
@@ -203,7 +203,7 @@ export function errorFromJson(value: unknown, fallback: Code, metadata: Metadata
 }
 
 /** A non-200 triple response: the JSON error body when there is one, else the code for the HTTP status. */
-export function errorFromBody(status: number, headers: IncomingHeaders, body: Buffer): RpcError {
+function errorFromBody(status: number, headers: IncomingHeaders, body: Buffer): RpcError {
   const fallback = codeFromHttpStatus(status);
   const [header, trailer] = splitTrailers(headers);
   const metadata = mergeMetadata(header, trailer);
@@ -219,7 +219,7 @@ export function errorFromBody(status: number, headers: IncomingHeaders, body: Bu
 }
 
 /** Parses the end-stream message `{"error":{...},"metadata":{"k":["v"]}}`. */
-export function parseEndStream(bytes: Uint8Array): { error?: RpcError; metadata: Metadata; json: unknown } {
+function parseEndStream(bytes: Uint8Array): { error?: RpcError; metadata: Metadata; json: unknown } {
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(bytes).toString("utf8"));

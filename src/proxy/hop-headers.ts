@@ -1,5 +1,6 @@
 import type http2 from "node:http2";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
+import { hopByHopHeaders } from "../wire/metadata.ts";
 
 /** Header values as node:http and node:http2 hand them over. */
 export type IncomingHeaderValues = Record<string, string | string[] | undefined>;
@@ -8,19 +9,7 @@ export type IncomingHeaderValues = Record<string, string | string[] | undefined>
  * Connection-level headers (RFC 9110 §7.6.1, RFC 9113 §8.2.2) that describe one hop, never the call:
  * a proxy drops them both ways. `host` becomes `:authority`; `te` is rebuilt (only `trailers` may cross).
  */
-const hopByHop = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-  "te",
-  "trailer",
-  "host",
-]);
+const hopByHop = new Set([...hopByHopHeaders(), "proxy-authenticate", "proxy-authorization"]);
 
 /** Headers the `Connection` header names are hop-by-hop for this message too. */
 function connectionTokens(headers: IncomingHeaderValues): Set<string> | undefined {

@@ -2,6 +2,25 @@ import { Code } from "./code.ts";
 import { type Metadata, RpcError } from "./rpc-error.ts";
 
 /**
+ * Connection-level headers (RFC 9110 §7.6.1, RFC 9113 §8.2.2) that describe one hop, never the call:
+ * `host` (HTTP/2's `:authority`) and `te` included. A fresh array, for callers that extend it.
+ * @internal
+ */
+export function hopByHopHeaders(): string[] {
+  return [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "http2-settings",
+    "te",
+    "trailer",
+    "host",
+  ];
+}
+
+/**
  * Headers that belong to the protocol or the transport, never to user metadata: they are left out
  * of `metadataFromHeaders` and skipped by `appendMetadataToHeaders`. The list follows grpc-go's
  * `isReservedHeader` (content-type, te, grpc-*), adds the triple/Connect protocol headers
@@ -12,20 +31,12 @@ import { type Metadata, RpcError } from "./rpc-error.ts";
  * headers (`:path`, `:authority`, ...) are always reserved.
  */
 const reservedNames = new Set([
+  ...hopByHopHeaders(),
   "content-type",
   "content-length",
   "content-encoding",
   "accept-encoding",
-  "te",
-  "host",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
   "expect",
-  "trailer",
   "tri-protocol-version",
   "tri-service-timeout",
 ]);

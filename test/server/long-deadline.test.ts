@@ -35,5 +35,5 @@ t.test("deadlines longer than a timer can hold are no deadline, not an instant o
   await sleep(100);
   server.health.set("", ServingStatus.NotServing);
   t.equal((await statuses.next()).value, ServingStatus.NotServing, "the client keeps it open too");
-  await statuses.return(undefined);
+  await statuses.return?.(undefined);
 });

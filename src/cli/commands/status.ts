@@ -5,9 +5,9 @@ import { FlagError, type FlagSpecs, type FlagValue, flagHelp, parseFlags } from 
 import type { CommandIo } from "../main.ts";
 
 /** Exit codes of the admin commands. */
-export const AdminExit = { Ok: 0, InvalidArguments: 1, ConnectionFailure: 2, Refused: 3 } as const;
+const AdminExit = { Ok: 0, InvalidArguments: 1, ConnectionFailure: 2, Refused: 3 } as const;
 
-export const adminFlags: FlagSpecs = {
+const adminFlags: FlagSpecs = {
   addr: {
     kind: "string",
     hint: "host:port",
