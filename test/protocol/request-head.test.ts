@@ -2,13 +2,16 @@ import t from "tap";
 import { parseContentType } from "../../src/protocol/content-type.ts";
 import {
   acceptEncodingHeaderName,
+  checkBinaryHeaders,
   checkProtocolVersion,
   encodingHeaderName,
   headerValue,
+  readRequestHead,
   requestCompression,
   requestTimeoutMs,
 } from "../../src/protocol/request-head.ts";
 import { Code } from "../../src/wire/code.ts";
+import { gzip, identity } from "../../src/wire/compression.ts";
 
 const grpc = parseContentType("application/grpc")!;
 const web = parseContentType("application/grpc-web")!;
@@ -76,4 +79,30 @@ t.test("protocol versions: optional, wrong values refused", async (t) => {
   });
   t.equal(headerValue({ a: ["x", "y"] }, "a"), "x");
   t.equal(headerValue({}, "a"), undefined);
+});
+
+t.test("readRequestHead: one shared result for a plain head, checks in order", async (t) => {
+  const plain = readRequestHead(grpc, { "content-type": "application/grpc", te: "trailers" });
+  t.equal(plain.compression, identity);
+  t.equal(plain.timeoutMs, undefined);
+  t.equal(readRequestHead(grpc, {}), plain, "no allocation for the usual head");
+  const full = readRequestHead(grpc, { "grpc-encoding": "gzip", "grpc-timeout": "2S" });
+  t.equal(full.compression, gzip);
+  t.equal(full.timeoutMs, 2000);
+  t.equal(readRequestHead(unary, { "connect-timeout-ms": "15" }).timeoutMs, 15);
+  // A bad version header is reported before a bad encoding, a bad encoding before a bad `-bin` value.
+  t.throws(() => readRequestHead(unary, { "connect-protocol-version": "2", "content-encoding": "br" }), {
+    code: Code.InvalidArgument,
+  });
+  t.throws(() => readRequestHead(grpc, { "grpc-encoding": "br", "x-bin": "!!" }), {
+    code: Code.Unimplemented,
+  });
+  t.throws(() => readRequestHead(grpc, { "x-bin": "!!" }), { code: Code.Internal });
+});
+
+t.test("checkBinaryHeaders: every -bin value, repeated or comma-joined, must be base64", async (t) => {
+  t.doesNotThrow(() => checkBinaryHeaders({ "a-bin": "AAEC", b: "!!", bin: "!!", "x-bi": "!!" }));
+  t.doesNotThrow(() => checkBinaryHeaders({ "a-bin": ["AAEC", "AQ==, Ag"], "c-bin": undefined }));
+  t.throws(() => checkBinaryHeaders({ "a-bin": ["AAEC", "not base64!"] }), { code: Code.Internal });
+  t.throws(() => checkBinaryHeaders({ "a-bin": "AAEC, ***" }), { code: Code.Internal });
 });
