@@ -13,7 +13,7 @@ const plainOptions = { sendDate: false } as http2.ServerStreamResponseOptions;
 const endOptions = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
 const trailerOptions = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 // Stream event handlers are shared functions reading the exchange off the stream: no closure per call.
 function onData(this: Stream, chunk: Buffer): void {
@@ -36,6 +36,7 @@ function onWantTrailers(this: Stream): void {
   const trailers = this[kTrailers];
   this[kTrailers] = undefined;
   this.sendTrailers(trailers ?? {});
+  if (this[kExchange]?.resetAfterResponse) this.close(NGHTTP2_NO_ERROR);
 }
 // A stream error (a reset with an error code, a protocol error) shows up as 'close' as well; this
 // listener only keeps an unhandled 'error' event from throwing.
@@ -56,6 +57,8 @@ export class H2Exchange implements Exchange {
   headersSent = false;
   closed = false;
   listener: ExchangeListener | undefined = undefined;
+  /** Set by closeConnectionAfter(): RST_STREAM(NO_ERROR) once the response is written. */
+  resetAfterResponse = false;
 
   constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
     this.stream = stream as Stream;
@@ -103,6 +106,8 @@ export class H2Exchange implements Exchange {
       stream.respond(head, plainOptions);
       stream.end(body);
     }
+    // node:http2 sends the RST_STREAM only after what was written (with trailers: onWantTrailers does it).
+    if (this.resetAfterResponse && trailers === undefined) stream.close(NGHTTP2_NO_ERROR);
   }
 
   start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
@@ -124,6 +129,7 @@ export class H2Exchange implements Exchange {
       stream.on("wantTrailers", onWantTrailers);
     }
     stream.end(chunk);
+    if (this.resetAfterResponse && trailers === undefined) stream.close(NGHTTP2_NO_ERROR);
   }
 
   waitDrain(): void {
@@ -135,6 +141,10 @@ export class H2Exchange implements Exchange {
   }
 
   closeConnectionAfter(): void {
-    // HTTP/2 connections are closed with GOAWAY by the server, not per response.
+    // HTTP/2 connections are closed with GOAWAY by the server, not per response. But the request will not
+    // be read to its end (an early error): once the response is out, end the stream with
+    // RST_STREAM(NO_ERROR) (RFC 9113 §8.1, as grpc-go) instead of leaving it half-open until the client
+    // ends it. (hardening H1)
+    this.resetAfterResponse = true;
   }
 }

@@ -17,6 +17,12 @@ export interface Http2Options {
   maxSessionMemory?: number;
   /** Closes a session idle this long, ms (0 = never). Default 0: Watch streams may be quiet for hours. */
   sessionIdleTimeoutMs?: number;
+  /**
+   * Closes (GOAWAY, then destroys) a session that has had no open stream for this long, ms (0 = never).
+   * Default 300,000 (5 minutes). Bounds idle and abandoned connections — also those node:http2 leaves open
+   * after sending GOAWAY for a protocol error — while a Watch stream keeps its session alive however quiet.
+   */
+  emptySessionTimeoutMs?: number;
 }
 
 /** HTTP/1.1 timeouts (node:http server settings). */
@@ -39,6 +45,7 @@ export const http2Defaults: Required<Http2Options> = Object.freeze({
   maxHeaderListPairs: 128,
   maxSessionMemory: 10,
   sessionIdleTimeoutMs: 0,
+  emptySessionTimeoutMs: 300_000,
 });
 
 /** @internal */

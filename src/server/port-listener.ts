@@ -31,6 +31,60 @@ type SniffSocket = net.Socket & { [kSniff]?: { listener: PortListener; head: Buf
 
 function ignoreError(): void {}
 
+// The answer to a request node:http could not parse: 431 for a head past maxHeaderSize and 408 for the
+// headers/request timeout (what node's own default answers, and what clients map to RESOURCE_EXHAUSTED
+// and DEADLINE_EXCEEDED), 400 for anything else. (hardening H2)
+function clientErrorResponse(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  const status =
+    code === "HPE_HEADER_OVERFLOW"
+      ? "431 Request Header Fields Too Large"
+      : code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "408 Request Timeout"
+        : "400 Bad Request";
+  return `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
+}
+
+function destroySession(session: http2.ServerHttp2Session): void {
+  if (!session.destroyed) session.destroy();
+}
+
+// A session without streams for emptySessionTimeoutMs: GOAWAY. A session nghttp2 already terminated
+// (GOAWAY for a protocol error) never finishes closing and emits nothing, so it is destroyed a second later.
+function closeEmptySession(session: http2.ServerHttp2Session): void {
+  if (session.destroyed) return;
+  if (!session.closed) session.close();
+  setTimeout(destroySession, 1_000, session).unref();
+}
+
+/**
+ * Arms the empty-session timer of a new session: running while it has no open stream, stopped by the
+ * first stream, armed again when the last one closes. One closure per session, none per stream.
+ * (hardening H3)
+ */
+function trackEmptySession(session: http2.ServerHttp2Session, timeoutMs: number): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    timer = setTimeout(closeEmptySession, timeoutMs, session);
+    timer.unref();
+  };
+  const onStreamClose = (): void => {
+    open--;
+    if (open === 0 && !session.closed && !session.destroyed) arm();
+  };
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    open++;
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    stream.once("close", onStreamClose);
+  });
+  session.once("close", () => clearTimeout(timer));
+  arm();
+}
+
 function onSniffTimeout(this: net.Socket): void {
   this.destroy();
 }
@@ -92,6 +146,7 @@ export class PortListener {
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       session.on("error", ignoreError);
+      if (h2.emptySessionTimeoutMs > 0) trackEmptySession(session, h2.emptySessionTimeoutMs);
       session.once("close", () => this.sessions.delete(session));
     });
     // node:http2 servers time sessions out after 2 minutes by default; health Watch streams must outlive that.
@@ -108,9 +163,8 @@ export class PortListener {
       options.onRequest,
     );
     this.h1server.keepAliveTimeout = h1.keepAliveTimeout;
-    this.h1server.on("clientError", (_error: Error, socket: net.Socket) => {
-      if (socket.writable)
-        socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    this.h1server.on("clientError", (error: Error, socket: net.Socket) => {
+      if (socket.writable) socket.end(clientErrorResponse(error));
       else socket.destroy();
     });
 

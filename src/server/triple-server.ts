@@ -80,6 +80,14 @@ export class TripleServer {
     return this.#address?.port ?? 0;
   }
 
+  /**
+   * Open connections (TCP or TLS, any protocol), 0 before `listen()` and after `close()`. For
+   * monitoring and leak checks. (hardening H7)
+   */
+  get connections(): number {
+    return this.#listener?.sockets.size ?? 0;
+  }
+
   /** The bound address, once listening. */
   get address(): { port: number; host: string } | undefined {
     return this.#address;
