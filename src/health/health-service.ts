@@ -16,7 +16,16 @@ export interface HealthServiceOptions {
   listLimit?: number;
   /** List answers UNIMPLEMENTED when false, for servers that do not want to reveal their service names. */
   listEnabled?: boolean;
+  /**
+   * Most Watch streams one connection may hold; more → RESOURCE_EXHAUSTED. The registry's `maxWatchers`
+   * bounds the total. Default 100 (the default HTTP/2 `maxConcurrentStreams`, so raising that alone does
+   * not let one client take every watcher slot).
+   */
+  maxWatchersPerConnection?: number;
 }
+
+/** Default for {@link HealthServiceOptions.maxWatchersPerConnection}. */
+export const defaultMaxWatchersPerConnection = 100;
 
 /** Default for {@link HealthServiceOptions.listLimit}. */
 export const defaultListLimit = 100;
@@ -38,6 +47,9 @@ export function createHealthService(
 ): ServiceMethods {
   const listLimit = options.listLimit ?? defaultListLimit;
   const listEnabled = options.listEnabled ?? true;
+  const maxPerConnection = options.maxWatchersPerConnection ?? defaultMaxWatchersPerConnection;
+  // Watch streams per connection; entries go with their connection objects.
+  const watchersOn = new WeakMap<object, number>();
 
   const check: UnaryMethod<HealthCheckRequest, HealthCheckResponse> = {
     kind: "unary",
@@ -55,13 +67,28 @@ export function createHealthService(
     input: healthCodecs.checkRequest,
     output: healthCodecs.checkResponse,
     async handler(request, call) {
-      // Leaving the loop any way (abort, a send that rejects) calls return() and frees the watcher.
-      for await (const status of registry.watch(request.service, call.signal)) {
-        await call.send({ status });
-        // Once shut down nothing will change any more: after telling NOT_SERVING, end the stream with
-        // UNAVAILABLE (as a server going away does) so a graceful close does not wait for every watcher
-        // to hang up, and clients know to reconnect elsewhere rather than treat the end as final.
-        if (registry.isShutdown && status !== ServingStatus.Serving) throw shuttingDown();
+      const connection = call.connection;
+      if (connection !== undefined) {
+        const open = watchersOn.get(connection) ?? 0;
+        if (open >= maxPerConnection) {
+          throw new RpcError(
+            Code.ResourceExhausted,
+            `too many Watch streams on one connection (limit ${maxPerConnection})`,
+          );
+        }
+        watchersOn.set(connection, open + 1);
+      }
+      try {
+        // Leaving the loop any way (abort, a send that rejects) calls return() and frees the watcher.
+        for await (const status of registry.watch(request.service, call.signal)) {
+          await call.send({ status });
+          // Once shut down nothing will change any more: after telling NOT_SERVING, end the stream with
+          // UNAVAILABLE (as a server going away does) so a graceful close does not wait for every watcher
+          // to hang up, and clients know to reconnect elsewhere rather than treat the end as final.
+          if (registry.isShutdown && status !== ServingStatus.Serving) throw shuttingDown();
+        }
+      } finally {
+        if (connection !== undefined) watchersOn.set(connection, (watchersOn.get(connection) ?? 1) - 1);
       }
     },
   };

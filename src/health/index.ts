@@ -30,7 +30,12 @@ export {
 } from "./checks.ts";
 export { type Clock, FakeClock, systemClock, type TimerHandle } from "./clock.ts";
 export { addDependency } from "./dependencies.ts";
-export { createHealthService, defaultListLimit, type HealthServiceOptions } from "./health-service.ts";
+export {
+  createHealthService,
+  defaultListLimit,
+  defaultMaxWatchersPerConnection,
+  type HealthServiceOptions,
+} from "./health-service.ts";
 export { createProbeHandler, type ProbeHandlerOptions } from "./probe-handler.ts";
 export {
   defaultMaxWatchers,

@@ -139,6 +139,9 @@ export class CorsExchange implements Exchange {
   get headers(): IncomingHeaders {
     return this.#inner.headers;
   }
+  get connection(): object | undefined {
+    return this.#inner.connection;
+  }
   get remoteAddress(): string | undefined {
     return this.#inner.remoteAddress;
   }

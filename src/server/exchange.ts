@@ -26,6 +26,8 @@ export interface Exchange extends ResponseSink {
   readonly url: string;
   readonly headers: IncomingHeaders;
   readonly remoteAddress: string | undefined;
+  /** The connection it arrived on (the HTTP/2 session or the socket), as an identity for per-connection limits. */
+  readonly connection: object | undefined;
   /** True once the transport side of the exchange is gone (reset, socket closed, response done). */
   readonly closed: boolean;
   /** Starts delivering body and lifecycle events to `listener`. */

@@ -68,6 +68,9 @@ export class H1Exchange implements Exchange {
   get headers(): IncomingHeaders {
     return this.req.headers;
   }
+  get connection(): object | undefined {
+    return this.req.socket;
+  }
   get remoteAddress(): string | undefined {
     return this.req.socket?.remoteAddress;
   }

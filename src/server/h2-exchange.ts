@@ -74,6 +74,9 @@ export class H2Exchange implements Exchange {
   get url(): string {
     return (this.headers[":path"] as string | undefined) ?? "";
   }
+  get connection(): object | undefined {
+    return this.stream.session;
+  }
   get remoteAddress(): string | undefined {
     return this.stream.session?.socket?.remoteAddress;
   }

@@ -134,6 +134,9 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
   get remoteAddress(): string | undefined {
     return this.exchange.remoteAddress;
   }
+  get connection(): object | undefined {
+    return this.exchange.connection;
+  }
   get responseMetadata(): Metadata {
     this.#responseMetadata ??= new Map();
     return this.#responseMetadata;

@@ -21,6 +21,11 @@ export interface CallContext {
   readonly serviceGroup: string | undefined;
   readonly serviceVersion: string | undefined;
   readonly remoteAddress: string | undefined;
+  /**
+   * The connection the call arrived on, as an opaque identity (the same object for every call on one
+   * HTTP/2 session or HTTP/1.1 socket): for per-connection limits such as watchers per connection.
+   */
+  readonly connection: object | undefined;
   /** Added to the response headers (before the first message). */
   readonly responseMetadata: Metadata;
   /** Added to the trailers. */

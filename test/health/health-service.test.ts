@@ -13,7 +13,11 @@ import { RpcError } from "../../src/wire/rpc-error.ts";
 
 const { Serving, NotServing, ServiceUnknown } = ServingStatus;
 
-function callContext(method: string, signal = new AbortController().signal): CallContext {
+function callContext(
+  method: string,
+  signal = new AbortController().signal,
+  connection: object | undefined = undefined,
+): CallContext {
   return {
     service: "grpc.health.v1.Health",
     method,
@@ -25,18 +29,19 @@ function callContext(method: string, signal = new AbortController().signal): Cal
     serviceGroup: undefined,
     serviceVersion: undefined,
     remoteAddress: "127.0.0.1",
+    connection,
     responseMetadata: new Map(),
     trailerMetadata: new Map(),
   };
 }
 
 /** A stream call whose send() hands each message to the test and can be held back like a full window. */
-function streamCall(signal: AbortSignal) {
+function streamCall(signal: AbortSignal, connection?: object) {
   const sent: ServingStatus[] = [];
   let gate: Promise<void> = Promise.resolve();
   let open: () => void = () => {};
   const call: ServerStreamCall<HealthCheckResponse> = {
-    ...callContext("Watch", signal),
+    ...callContext("Watch", signal, connection),
     async send(message) {
       if (signal.aborted) throw new RpcError(Code.Canceled, "call ended");
       sent.push(message.status);
@@ -224,5 +229,35 @@ t.test("after shutdown, Watch tells NOT_SERVING and ends the stream with UNAVAIL
   const unknown = streamCall(new AbortController().signal);
   await t.rejects(async () => watch.handler({ service: "nope" }, unknown.call), shuttingDown);
   t.same(unknown.sent, [ServiceUnknown], "SERVICE_UNKNOWN ends it too: nothing will register now");
+  t.equal(registry.watcherCount, 0);
+});
+
+t.test("Watch streams per connection are limited, and freed when they end", async (t) => {
+  const registry = new HealthRegistry();
+  registry.set("a", Serving);
+  const watch = createHealthService(registry, { maxWatchersPerConnection: 2 })[
+    "Watch"
+  ] as ServerStreamingMethod;
+  const connection = {};
+  const controllers = [new AbortController(), new AbortController()];
+  const running = controllers.map((c) =>
+    watch.handler({ service: "a" }, streamCall(c.signal, connection).call),
+  );
+  await t.rejects(
+    Promise.resolve(
+      watch.handler({ service: "a" }, streamCall(new AbortController().signal, connection).call),
+    ),
+    { code: Code.ResourceExhausted, message: /too many Watch streams on one connection \(limit 2\)/ },
+  );
+  const other = new AbortController();
+  const elsewhere = watch.handler({ service: "a" }, streamCall(other.signal, {}).call);
+  t.equal(registry.watcherCount, 3, "another connection is not affected");
+  controllers[0]!.abort();
+  await Promise.allSettled([running[0]]);
+  const again = new AbortController();
+  const reopened = watch.handler({ service: "a" }, streamCall(again.signal, connection).call);
+  t.equal(registry.watcherCount, 3, "an ended stream frees its slot");
+  for (const c of [controllers[1]!, other, again]) c.abort();
+  await Promise.allSettled([running[1], elsewhere, reopened]);
   t.equal(registry.watcherCount, 0);
 });

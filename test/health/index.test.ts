@@ -14,6 +14,7 @@ t.test("the health layer's public surface", async (t) => {
     "createProbeHandler",
     "defaultListLimit",
     "defaultMaxWatchers",
+    "defaultMaxWatchersPerConnection",
     "eventLoopDelayCheck",
     "heapCheck",
     "httpCheck",
@@ -24,4 +25,5 @@ t.test("the health layer's public surface", async (t) => {
   ]);
   t.equal(health.defaultMaxWatchers, 10_000);
   t.equal(health.defaultListLimit, 100);
+  t.equal(health.defaultMaxWatchersPerConnection, 100);
 });
