@@ -12,6 +12,7 @@ import { HealthRegistry } from "../health/registry.ts";
 import { defaultGraceMs, type Http1Options, type Http2Options } from "../server/options.ts";
 import { PortListener, type TlsOptions } from "../server/port-listener.ts";
 import { RpcHandler } from "../server/rpc-handler.ts";
+import type { CloseOptions } from "../server/triple-server.ts";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import { H1Downstream, H2Downstream } from "./downstream.ts";
@@ -43,13 +44,6 @@ export interface TripleProxyOptions {
   maxAttempts?: number;
   /** Request bytes kept for such a retry; a call with a larger body is not retried. Default 64 KiB. */
   maxReplayBytes?: number;
-}
-
-const http1PollMs = 25;
-
-// Not unref'd: a process awaiting close() must not exit half-way once the listener is gone.
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
@@ -138,7 +132,7 @@ export class TripleProxy {
    * calls given `graceMs` to finish, then the rest destroyed, the picker and upstream connections
    * closed. Safe to call more than once.
    */
-  close(options: { graceMs?: number } = {}): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     this.#closing ??= this.#close(options.graceMs ?? defaultGraceMs);
     return this.#closing;
   }
@@ -169,21 +163,9 @@ export class TripleProxy {
   async #close(graceMs: number): Promise<void> {
     this.health.shutdown("proxy closing");
     const listener = this.#listener;
-    if (listener !== undefined) {
-      const stopped = listener.stopAccepting();
-      // A moment for the proxy's own Watch streams to carry NOT_SERVING out.
-      await delay(20);
-      this.#rpc.endStreams(new RpcError(Code.Unavailable, "the proxy is shutting down"));
-      listener.goAway();
-      const deadline = Date.now() + graceMs;
-      while (listener.sockets.size > 0 && Date.now() < deadline) {
-        await delay(Math.min(http1PollMs, Math.max(1, deadline - Date.now())));
-        listener.closeIdleHttp1();
-      }
-      listener.destroyAll();
-      await stopped;
-      listener.dispose();
-    }
+    await listener?.closeGracefully(graceMs, () =>
+      this.#rpc.endStreams(new RpcError(Code.Unavailable, "the proxy is shutting down")),
+    );
     await this.picker.close();
     await this.#sessions.close(0);
   }

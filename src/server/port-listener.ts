@@ -249,4 +249,35 @@ export class PortListener {
   dispose(): void {
     this.h1server.close(() => {});
   }
+
+  /**
+   * The graceful close both the server and the proxy perform, once their health says NOT_SERVING:
+   * stop accepting, give Watch streams a moment to carry that out, end the streams still open
+   * (`endStreams`), GOAWAY, let in-flight calls finish within `graceMs`, then destroy what is left.
+   */
+  async closeGracefully(graceMs: number, endStreams: () => void): Promise<void> {
+    const stopped = this.stopAccepting();
+    await delay(shutdownFlushMs);
+    endStreams();
+    this.goAway();
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) {
+      await delay(Math.min(http1PollMs, Math.max(1, deadline - Date.now())));
+      this.closeIdleHttp1();
+    }
+    this.destroyAll();
+    await stopped;
+    this.dispose();
+  }
+}
+
+// Long enough for Watch streams to flush the NOT_SERVING message written on shutdown (a few event
+// loop turns), short enough not to matter for a closing server.
+const shutdownFlushMs = 20;
+// How often a closing listener looks for HTTP/1.1 connections that have gone idle.
+const http1PollMs = 25;
+
+// Not unref'd: a process awaiting close() must not exit half-way once the listener is gone.
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

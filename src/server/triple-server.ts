@@ -29,15 +29,6 @@ export interface CloseOptions {
   graceMs?: number;
 }
 
-// Long enough for Watch streams to flush the NOT_SERVING message written on shutdown (a few event
-// loop turns), short enough not to matter for a closing server.
-const flushDelayMs = 20;
-const http1PollMs = 25;
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * A server for gRPC, gRPC-Web, triple and Connect on one port, hosting `grpc.health.v1.Health`.
  *
@@ -133,18 +124,9 @@ export class TripleServer {
     const listener = this.#listener;
     this.health.shutdown("server closing");
     if (listener === undefined) return;
-    const stopped = listener.stopAccepting();
-    await delay(flushDelayMs);
-    this.handler.endStreams(new RpcError(Code.Unavailable, "the server is shutting down"));
-    listener.goAway();
-    const deadline = Date.now() + graceMs;
-    while (listener.sockets.size > 0 && Date.now() < deadline) {
-      await delay(Math.min(http1PollMs, Math.max(1, deadline - Date.now())));
-      listener.closeIdleHttp1();
-    }
-    listener.destroyAll();
-    await stopped;
-    listener.dispose();
+    await listener.closeGracefully(graceMs, () =>
+      this.handler.endStreams(new RpcError(Code.Unavailable, "the server is shutting down")),
+    );
   }
 }
 
