@@ -5,7 +5,14 @@ import type { ClientTlsOptions } from "../client/http-transport.ts";
 import { connectFailureKind } from "../client/transport-errors.ts";
 import { Code, grpcCodeName } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { FlagError, type FlagSpecs, type FlagValue, formatDuration } from "./flags.ts";
+import {
+  FlagError,
+  type FlagSpecs,
+  type FlagValue,
+  formatDuration,
+  type ParsedFlags,
+  parseFlags,
+} from "./flags.ts";
 import type { CommandIo } from "./main.ts";
 import { createVerboseTrace } from "./verbose.ts";
 
@@ -280,4 +287,36 @@ function causeText(error: RpcError): string {
       : cause.message;
   }
   return error.rawMessage;
+}
+
+/**
+ * The opening every client command shares: parse `specs`, answer `-h` with `help`, build the client
+ * (exit 1 on a bad flag), run `body`, and close the client whatever happens.
+ */
+export async function runClientCommand(
+  args: readonly string[],
+  io: CommandIo,
+  command: { specs: FlagSpecs; help: string; rpcTimeoutMs: number | undefined },
+  body: (setup: ClientSetup, values: ParsedFlags["values"]) => Promise<number>,
+): Promise<number> {
+  let setup: ClientSetup;
+  let values: ParsedFlags["values"];
+  try {
+    const parsed = parseFlags(args, command.specs);
+    if (parsed.help) {
+      io.stdout.write(command.help);
+      return ExitCode.Ok;
+    }
+    values = parsed.values;
+    setup = setupClient(values, parsed.positionals, io, { rpcTimeoutMs: command.rpcTimeoutMs });
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    io.stderr.write(`error: ${error.message}\n`);
+    return ExitCode.InvalidArguments;
+  }
+  try {
+    return await body(setup, values);
+  } finally {
+    await setup.client.close();
+  }
 }

@@ -6,10 +6,10 @@ import {
   connectOrReport,
   ExitCode,
   reportRpcError,
-  setupClient,
+  runClientCommand,
   writeJson,
 } from "../client-flags.ts";
-import { FlagError, flagHelp, parseFlags } from "../flags.ts";
+import { flagHelp } from "../flags.ts";
 import type { CommandIo } from "../main.ts";
 
 const help = `usage: triple-health check -addr host:port [-service name] [flags]
@@ -21,25 +21,10 @@ Calls grpc.health.v1.Health/Check once. Exit codes (as grpc_health_probe):
 flags:
 ${flagHelp(clientFlags)}`;
 
-export async function run(args: string[], io: CommandIo): Promise<number> {
-  let setup: ClientSetup;
-  try {
-    const parsed = parseFlags(args, clientFlags);
-    if (parsed.help) {
-      io.stdout.write(help);
-      return ExitCode.Ok;
-    }
-    setup = setupClient(parsed.values, parsed.positionals, io, { rpcTimeoutMs: 1000 });
-  } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    io.stderr.write(`error: ${error.message}\n`);
-    return ExitCode.InvalidArguments;
-  }
-  try {
-    return await checkOnce(setup, io);
-  } finally {
-    await setup.client.close();
-  }
+export function run(args: string[], io: CommandIo): Promise<number> {
+  return runClientCommand(args, io, { specs: clientFlags, help, rpcTimeoutMs: 1000 }, (setup) =>
+    checkOnce(setup, io),
+  );
 }
 
 async function checkOnce(setup: ClientSetup, io: CommandIo): Promise<number> {

@@ -6,10 +6,10 @@ import {
   connectOrReport,
   ExitCode,
   reportRpcError,
-  setupClient,
+  runClientCommand,
   writeJson,
 } from "../client-flags.ts";
-import { FlagError, flagHelp, parseFlags } from "../flags.ts";
+import { flagHelp } from "../flags.ts";
 import type { CommandIo } from "../main.ts";
 
 const help = `usage: triple-health list -addr host:port [flags]
@@ -20,39 +20,28 @@ Exit codes: 0 listed, 1 invalid arguments, 2 connection failed, 3 rpc failed (UN
 flags:
 ${flagHelp(clientFlags)}`;
 
-export async function run(args: string[], io: CommandIo): Promise<number> {
-  let setup: ClientSetup;
+export function run(args: string[], io: CommandIo): Promise<number> {
+  return runClientCommand(args, io, { specs: clientFlags, help, rpcTimeoutMs: 1000 }, (setup) =>
+    listOnce(setup, io),
+  );
+}
+
+async function listOnce(setup: ClientSetup, io: CommandIo): Promise<number> {
+  const connectFailed = await connectOrReport(setup, io);
+  if (connectFailed !== undefined) return connectFailed;
+  let statuses: Map<string, number>;
   try {
-    const parsed = parseFlags(args, clientFlags);
-    if (parsed.help) {
-      io.stdout.write(help);
-      return ExitCode.Ok;
-    }
-    setup = setupClient(parsed.values, parsed.positionals, io, { rpcTimeoutMs: 1000 });
+    statuses = await setup.client.list({ timeoutMs: setup.rpcTimeoutMs });
   } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    io.stderr.write(`error: ${error.message}\n`);
-    return ExitCode.InvalidArguments;
+    return reportRpcError(error, setup, io, "list rpc");
   }
-  try {
-    const connectFailed = await connectOrReport(setup, io);
-    if (connectFailed !== undefined) return connectFailed;
-    let statuses: Map<string, number>;
-    try {
-      statuses = await setup.client.list({ timeoutMs: setup.rpcTimeoutMs });
-    } catch (error) {
-      return reportRpcError(error, setup, io, "list rpc");
-    }
-    if (setup.json) {
-      const out: Record<string, string> = {};
-      for (const [name, status] of statuses) out[name] = servingStatusName(status);
-      writeJson(io, { addr: setup.addr, statuses: out });
-    } else {
-      for (const [name, status] of statuses)
-        io.stdout.write(`${JSON.stringify(name)}: ${servingStatusName(status)}\n`);
-    }
-    return ExitCode.Ok;
-  } finally {
-    await setup.client.close();
+  if (setup.json) {
+    const out: Record<string, string> = {};
+    for (const [name, status] of statuses) out[name] = servingStatusName(status);
+    writeJson(io, { addr: setup.addr, statuses: out });
+  } else {
+    for (const [name, status] of statuses)
+      io.stdout.write(`${JSON.stringify(name)}: ${servingStatusName(status)}\n`);
   }
+  return ExitCode.Ok;
 }

@@ -6,10 +6,10 @@ import {
   connectOrReport,
   ExitCode,
   reportRpcError,
-  setupClient,
+  runClientCommand,
   writeJson,
 } from "../client-flags.ts";
-import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
+import { type FlagSpecs, flagHelp } from "../flags.ts";
 import type { CommandIo } from "../main.ts";
 
 const watchFlags: FlagSpecs = {
@@ -26,22 +26,17 @@ failed; 0 when interrupted, when -count statuses were printed, or when the serve
 flags:
 ${flagHelp(watchFlags)}`;
 
-export async function run(args: string[], io: CommandIo): Promise<number> {
-  let setup: ClientSetup;
-  let count: number | undefined;
-  try {
-    const parsed = parseFlags(args, watchFlags);
-    if (parsed.help) {
-      io.stdout.write(help);
-      return ExitCode.Ok;
-    }
-    setup = setupClient(parsed.values, parsed.positionals, io, { rpcTimeoutMs: undefined });
-    count = parsed.values["count"] as number | undefined;
-  } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    io.stderr.write(`error: ${error.message}\n`);
-    return ExitCode.InvalidArguments;
-  }
+export function run(args: string[], io: CommandIo): Promise<number> {
+  return runClientCommand(args, io, { specs: watchFlags, help, rpcTimeoutMs: undefined }, (setup, values) =>
+    watchUntilStopped(setup, values["count"] as number | undefined, io),
+  );
+}
+
+async function watchUntilStopped(
+  setup: ClientSetup,
+  count: number | undefined,
+  io: CommandIo,
+): Promise<number> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once("SIGINT", stop);
@@ -73,6 +68,5 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
-    await setup.client.close();
   }
 }
