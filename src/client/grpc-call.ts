@@ -1,7 +1,6 @@
 import { Code, codeFromHttpStatus, isCode } from "../wire/code.ts";
 import { type Compression, findCompression, identity, supportedEncodings } from "../wire/compression.ts";
 import { EnvelopeDecoder, EnvelopeFlag } from "../wire/envelope.ts";
-import { encodeEnvelope } from "../wire/envelope-encoder.ts";
 import { decodeGrpcMessage } from "../wire/grpc-message.ts";
 import { appendMetadataToHeaders, decodeBinaryHeader } from "../wire/metadata.ts";
 import { RpcError } from "../wire/rpc-error.ts";
@@ -16,7 +15,13 @@ import {
 } from "./call-options.ts";
 import { messageJson } from "./call-trace.ts";
 import { type HttpResponse, headerValue, type IncomingHeaders } from "./http-transport.ts";
-import { type CallEnv, mediaType, type ProtocolCalls, safeMetadata } from "./protocol-call.ts";
+import {
+  type CallEnv,
+  mediaType,
+  type ProtocolCalls,
+  safeMetadata,
+  sendEnvelopedRequest,
+} from "./protocol-call.ts";
 
 /**
  * gRPC over HTTP/2 (grpc/grpc doc/PROTOCOL-HTTP2.md): `application/grpc+proto|json`, one enveloped
@@ -55,22 +60,7 @@ async function* grpcStream<I extends object, O extends object>(
     };
     if (options.timeoutMs !== undefined) headers["grpc-timeout"] = formatGrpcTimeout(options.timeoutMs);
     appendMetadataToHeaders(headers, mergeMetadata(env.metadata, toMetadata(options.metadata)));
-    const payload = method.input.encode(request, env.codec);
-    env.trace?.({
-      type: "request-message",
-      flags: 0,
-      message: request,
-      json: messageJson(method.input, request),
-    });
-    const response = await env.transport.request(
-      {
-        path: `${env.pathPrefix}/${method.service}/${method.method}`,
-        headers,
-        body: encodeEnvelope(0, payload),
-        signal: call.signal,
-      },
-      env.trace,
-    );
+    const response = await sendEnvelopedRequest(env, method, request, headers, call.signal);
     if (checkHead(response, env)) {
       options.onHeader?.(safeMetadata(response.headers));
       return;

@@ -1,10 +1,11 @@
 import type { CodecName } from "../codec/message-codec.ts";
 import { Code } from "../wire/code.ts";
+import { encodeEnvelope } from "../wire/envelope-encoder.ts";
 import { metadataFromHeaders } from "../wire/metadata.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { CallOptions, MethodRef } from "./call-options.ts";
-import type { CallTrace } from "./call-trace.ts";
-import type { HttpTransport, IncomingHeaders } from "./http-transport.ts";
+import { type CallTrace, messageJson } from "./call-trace.ts";
+import type { HttpResponse, HttpTransport, IncomingHeaders } from "./http-transport.ts";
 
 /** What the protocol functions need from the client that runs them. @internal */
 export interface CallEnv {
@@ -62,4 +63,33 @@ export function mediaType(headers: IncomingHeaders): string {
   const value = headers["content-type"];
   const text = Array.isArray(value) ? value[0] : value;
   return (text ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/**
+ * Encodes `request` as one envelope, traces it and sends it to `method`'s path: how every enveloped call
+ * (gRPC, and Connect streaming) begins.
+ */
+export function sendEnvelopedRequest<I extends object>(
+  env: CallEnv,
+  method: MethodRef<I, object>,
+  request: I,
+  headers: Record<string, string | string[]>,
+  signal: AbortSignal,
+): Promise<HttpResponse> {
+  const payload = method.input.encode(request, env.codec);
+  env.trace?.({
+    type: "request-message",
+    flags: 0,
+    message: request,
+    json: messageJson(method.input, request),
+  });
+  return env.transport.request(
+    {
+      path: `${env.pathPrefix}/${method.service}/${method.method}`,
+      headers,
+      body: encodeEnvelope(0, payload),
+      signal,
+    },
+    env.trace,
+  );
 }

@@ -1,14 +1,20 @@
 import { Code, codeFromHttpStatus, codeFromTripleName, isCode } from "../wire/code.ts";
 import { type Compression, findCompression, identity, supportedEncodings } from "../wire/compression.ts";
 import { EnvelopeDecoder, EnvelopeFlag } from "../wire/envelope.ts";
-import { encodeEnvelope } from "../wire/envelope-encoder.ts";
 import { appendMetadataToHeaders } from "../wire/metadata.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { formatTimeoutMs } from "../wire/timeout.ts";
 import { type CallOptions, CallSignal, decodeResponse, mergeMetadata, toMetadata } from "./call-options.ts";
 import { messageJson } from "./call-trace.ts";
 import { headerValue, type IncomingHeaders } from "./http-transport.ts";
-import { type CallEnv, mediaType, type ProtocolCalls, readAll, safeMetadata } from "./protocol-call.ts";
+import {
+  type CallEnv,
+  mediaType,
+  type ProtocolCalls,
+  readAll,
+  safeMetadata,
+  sendEnvelopedRequest,
+} from "./protocol-call.ts";
 
 /**
  * Triple (the Connect protocol as dubbo-go and dubbo-js speak it): unary calls are a POST of the raw
@@ -67,22 +73,7 @@ export const tripleCalls: ProtocolCalls = {
     try {
       const headers = requestHeaders(env, options, `application/connect+${env.codec}`);
       headers["connect-accept-encoding"] = supportedEncodings.join(",");
-      const payload = method.input.encode(request, env.codec);
-      env.trace?.({
-        type: "request-message",
-        flags: 0,
-        message: request,
-        json: messageJson(method.input, request),
-      });
-      const response = await env.transport.request(
-        {
-          path: `${env.pathPrefix}/${method.service}/${method.method}`,
-          headers,
-          body: encodeEnvelope(0, payload),
-          signal: call.signal,
-        },
-        env.trace,
-      );
+      const response = await sendEnvelopedRequest(env, method, request, headers, call.signal);
       if (response.status !== 200) {
         throw errorFromBody(
           response.status,
