@@ -39,3 +39,34 @@ export interface Exchange extends ResponseSink {
   /** Marks the connection for closing after this response (HTTP/1.1 `Connection: close`). */
   closeConnectionAfter(): void;
 }
+
+/**
+ * Where a transport object (an HTTP/2 stream, an HTTP/1.1 request or response) keeps its exchange, so
+ * that the event forwarders below are shared functions instead of closures made per call.
+ * @internal
+ */
+export const kExchange = Symbol("triple-health.exchange");
+
+interface ExchangeHolder {
+  [kExchange]?: { closed: boolean; listener: ExchangeListener | undefined };
+}
+
+/** @internal `data` → the listener's onData. */
+export function forwardData(this: ExchangeHolder, chunk: Buffer): void {
+  this[kExchange]?.listener?.onData(chunk);
+}
+/** @internal `end` → onEnd. */
+export function forwardEnd(this: ExchangeHolder): void {
+  this[kExchange]?.listener?.onEnd();
+}
+/** @internal `close` → marks the exchange closed, then onClose. */
+export function forwardClose(this: ExchangeHolder): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined) return;
+  exchange.closed = true;
+  exchange.listener?.onClose();
+}
+/** @internal `drain` → onDrain. */
+export function forwardDrain(this: ExchangeHolder): void {
+  this[kExchange]?.listener?.onDrain();
+}

@@ -1,28 +1,18 @@
 import type http from "node:http";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
-import type { Exchange, ExchangeListener } from "./exchange.ts";
-
-const kExchange = Symbol("triple-health.exchange");
+import {
+  type Exchange,
+  type ExchangeListener,
+  forwardClose,
+  forwardData,
+  forwardDrain,
+  forwardEnd,
+  kExchange,
+} from "./exchange.ts";
 
 type Request = http.IncomingMessage & { [kExchange]?: H1Exchange };
 type Response = http.ServerResponse & { [kExchange]?: H1Exchange };
-
-function onData(this: Request, chunk: Buffer): void {
-  this[kExchange]?.listener?.onData(chunk);
-}
-function onEnd(this: Request): void {
-  this[kExchange]?.listener?.onEnd();
-}
-function onClose(this: Response): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined) return;
-  exchange.closed = true;
-  exchange.listener?.onClose();
-}
-function onDrain(this: Response): void {
-  this[kExchange]?.listener?.onDrain();
-}
 
 /** Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. */
 function flatten(headers: OutgoingHeaders, out: string[]): string[] {
@@ -53,7 +43,7 @@ export class H1Exchange implements Exchange {
     res.sendDate = false;
     // No 'error' listener on req: node:http emits a request's 'error' (client gone mid-body) only
     // when someone listens, and 'close' on the response reports the same thing.
-    res.on("close", onClose);
+    res.on("close", forwardClose);
   }
 
   get headersSent(): boolean {
@@ -77,8 +67,8 @@ export class H1Exchange implements Exchange {
 
   attach(listener: ExchangeListener): void {
     this.listener = listener;
-    this.req.on("data", onData);
-    this.req.on("end", onEnd);
+    this.req.on("data", forwardData);
+    this.req.on("end", forwardEnd);
   }
 
   respond(
@@ -134,7 +124,7 @@ export class H1Exchange implements Exchange {
   }
 
   waitDrain(): void {
-    this.res.once("drain", onDrain);
+    this.res.once("drain", forwardDrain);
   }
 
   destroy(): void {

@@ -1,9 +1,16 @@
 import http2 from "node:http2";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
-import type { Exchange, ExchangeListener } from "./exchange.ts";
+import {
+  type Exchange,
+  type ExchangeListener,
+  forwardClose,
+  forwardData,
+  forwardDrain,
+  forwardEnd,
+  kExchange,
+} from "./exchange.ts";
 
-const kExchange = Symbol("triple-health.exchange");
 const kTrailers = Symbol("triple-health.trailers");
 
 type Stream = http2.ServerHttp2Stream & { [kExchange]?: H2Exchange; [kTrailers]?: OutgoingHeaders };
@@ -15,22 +22,6 @@ const trailerOptions = { waitForTrailers: true, sendDate: false } as http2.Serve
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
-// Stream event handlers are shared functions reading the exchange off the stream: no closure per call.
-function onData(this: Stream, chunk: Buffer): void {
-  this[kExchange]?.listener?.onData(chunk);
-}
-function onEnd(this: Stream): void {
-  this[kExchange]?.listener?.onEnd();
-}
-function onClose(this: Stream): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined) return;
-  exchange.closed = true;
-  exchange.listener?.onClose();
-}
-function onDrain(this: Stream): void {
-  this[kExchange]?.listener?.onDrain();
-}
 // Added with `on`, not `once` (which wraps it per call): a stream asks for trailers once at most.
 function onWantTrailers(this: Stream): void {
   const trailers = this[kTrailers];
@@ -65,7 +56,7 @@ export class H2Exchange implements Exchange {
     this.headers = headers;
     this.stream[kExchange] = this;
     stream.on("error", ignoreError);
-    stream.on("close", onClose);
+    stream.on("close", forwardClose);
   }
 
   get method(): string {
@@ -84,8 +75,8 @@ export class H2Exchange implements Exchange {
   attach(listener: ExchangeListener): void {
     this.listener = listener;
     const stream = this.stream;
-    stream.on("data", onData);
-    stream.on("end", onEnd);
+    stream.on("data", forwardData);
+    stream.on("end", forwardEnd);
   }
 
   respond(
@@ -136,7 +127,7 @@ export class H2Exchange implements Exchange {
   }
 
   waitDrain(): void {
-    this.stream.once("drain", onDrain);
+    this.stream.once("drain", forwardDrain);
   }
 
   destroy(): void {
