@@ -1,6 +1,7 @@
 import type protobuf from "protobufjs";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
+import { flatJsonReader } from "./flat-json.ts";
 import { isFlatMessage, jsonShapeProblem, readFlatJson } from "./json-shape.ts";
 
 /** The two codecs every protocol here negotiates: `+proto` (or none) and `+json`. */
@@ -38,6 +39,7 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
 ): MessageCodec<T> {
   type.setup();
   const flat = isFlatMessage(type);
+  const readFlatBytes = flat ? flatJsonReader(type) : undefined;
   const codec: MessageCodec<T> = {
     typeName: type.fullName.replace(/^\./, ""),
     encode: (message, name) => (name === "json" ? codec.encodeJson(message) : codec.encodeBinary(message)),
@@ -61,18 +63,10 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
       return Buffer.from(JSON.stringify(object));
     },
     decodeJson(bytes) {
-      let value: unknown;
-      try {
-        value = JSON.parse(utf8.decode(bytes));
-      } catch (cause) {
-        throw new RpcError(
-          Code.InvalidArgument,
-          `cannot decode ${codec.typeName} from JSON: ${errorText(cause)}`,
-          {
-            cause,
-          },
-        );
-      }
+      // The usual flat body is read straight from the bytes; what that reader does not take is parsed in full.
+      const quick = readFlatBytes?.(bytes);
+      if (quick !== undefined) return quick as T;
+      const value = parseJson(bytes, codec.typeName);
       if (flat) {
         const message = readFlatJson(type, value);
         if (typeof message === "string") {
@@ -88,6 +82,16 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
     },
   };
   return codec;
+}
+
+function parseJson(bytes: Uint8Array, typeName: string): unknown {
+  try {
+    return JSON.parse(utf8.decode(bytes));
+  } catch (cause) {
+    throw new RpcError(Code.InvalidArgument, `cannot decode ${typeName} from JSON: ${errorText(cause)}`, {
+      cause,
+    });
+  }
 }
 
 function errorText(cause: unknown): string {
