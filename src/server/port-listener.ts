@@ -26,6 +26,9 @@ export interface PortListenerOptions {
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
 export const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
+// "PRI ": the method of the HTTP/2 preface, and of no HTTP/1.1 request.
+const priMethodBytes = 4;
+
 const kSniff = Symbol("triple-health.sniff");
 type SniffSocket = net.Socket & { [kSniff]?: { listener: PortListener; head: Buffer | undefined } };
 
@@ -57,32 +60,60 @@ function closeEmptySession(session: http2.ServerHttp2Session): void {
   setTimeout(destroySession, 1_000, session).unref();
 }
 
+const kEmptySession = Symbol("triple-health.emptySession");
+type TrackedStream = http2.ServerHttp2Stream & { [kEmptySession]?: EmptySessionTimer };
+type TrackedSession = http2.ServerHttp2Session & { [kEmptySession]?: EmptySessionTimer };
+
 /**
- * Arms the empty-session timer of a new session: running while it has no open stream, stopped by the
- * first stream, armed again when the last one closes. One closure per session, none per stream.
- * (hardening H3)
+ * Closes a session that has had no open stream for `timeoutMs`. (hardening H3) Streams only count up
+ * and down and note when the last one closed; the one timer per session is re-armed lazily when it
+ * fires, so a busy session costs no timer work and no closure per stream.
  */
-function trackEmptySession(session: http2.ServerHttp2Session, timeoutMs: number): void {
-  let open = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    timer = setTimeout(closeEmptySession, timeoutMs, session);
-    timer.unref();
-  };
-  const onStreamClose = (): void => {
-    open--;
-    if (open === 0 && !session.closed && !session.destroyed) arm();
-  };
-  session.on("stream", (stream: http2.ServerHttp2Stream) => {
-    open++;
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      timer = undefined;
+class EmptySessionTimer {
+  readonly #session: http2.ServerHttp2Session;
+  readonly #timeoutMs: number;
+  #timer: NodeJS.Timeout;
+  open = 0;
+  emptySince: number;
+
+  constructor(session: http2.ServerHttp2Session, timeoutMs: number) {
+    this.#session = session;
+    this.#timeoutMs = timeoutMs;
+    this.emptySince = Date.now();
+    this.#timer = setTimeout(onEmptySessionTimer, timeoutMs, this);
+    this.#timer.unref();
+    (session as TrackedSession)[kEmptySession] = this;
+    session.on("stream", onTrackedStreamOpen);
+    session.once("close", () => clearTimeout(this.#timer));
+  }
+
+  check(): void {
+    const session = this.#session;
+    if (session.destroyed) return;
+    const idleMs = this.open === 0 ? Date.now() - this.emptySince : 0;
+    if (idleMs >= this.#timeoutMs) {
+      closeEmptySession(session);
+      return;
     }
-    stream.once("close", onStreamClose);
-  });
-  session.once("close", () => clearTimeout(timer));
-  arm();
+    this.#timer = setTimeout(onEmptySessionTimer, this.#timeoutMs - idleMs, this);
+    this.#timer.unref();
+  }
+}
+
+function onEmptySessionTimer(tracker: EmptySessionTimer): void {
+  tracker.check();
+}
+
+function onTrackedStreamOpen(this: TrackedSession, stream: TrackedStream): void {
+  const tracker = this[kEmptySession]!;
+  tracker.open++;
+  stream[kEmptySession] = tracker;
+  stream.on("close", onTrackedStreamClose);
+}
+
+function onTrackedStreamClose(this: TrackedStream): void {
+  const tracker = this[kEmptySession]!;
+  if (--tracker.open === 0) tracker.emptySince = Date.now();
 }
 
 function onSniffTimeout(this: net.Socket): void {
@@ -105,6 +136,17 @@ function onFirstData(this: SniffSocket, chunk: Buffer): void {
   this.setTimeout(0);
   this.removeListener("timeout", onSniffTimeout);
   this[kSniff] = undefined;
+  if (
+    !matches &&
+    compared >= priMethodBytes &&
+    head.compare(http2Preface, 0, priMethodBytes, 0, priMethodBytes) === 0
+  ) {
+    // The PRI method exists only for the HTTP/2 preface; node's HTTP/1.1 parser would sit on such a
+    // request until the headers timeout, so it is refused here at once. (hardening H8)
+    this.write(clientErrorResponse(new Error("not the HTTP/2 preface")));
+    this.destroySoon();
+    return;
+  }
   this.pause();
   this.unshift(head);
   if (matches) state.listener.h2server.emit("connection", this);
@@ -146,7 +188,7 @@ export class PortListener {
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       session.on("error", ignoreError);
-      if (h2.emptySessionTimeoutMs > 0) trackEmptySession(session, h2.emptySessionTimeoutMs);
+      if (h2.emptySessionTimeoutMs > 0) new EmptySessionTimer(session, h2.emptySessionTimeoutMs);
       session.once("close", () => this.sessions.delete(session));
     });
     // node:http2 servers time sessions out after 2 minutes by default; health Watch streams must outlive that.
