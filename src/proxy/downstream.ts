@@ -99,7 +99,7 @@ export class H2Downstream implements Downstream {
   }
   exchange(): Exchange {
     this.#complete = true;
-    return new H2Exchange(this.#stream, this.headers as http2.IncomingHttpHeaders);
+    return new H2Exchange(this.#stream, this.headers as http2.IncomingHttpHeaders, undefined);
   }
 }
 

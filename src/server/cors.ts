@@ -139,6 +139,9 @@ export class CorsExchange implements Exchange {
   get headers(): IncomingHeaders {
     return this.#inner.headers;
   }
+  get rawHeaders(): readonly string[] | undefined {
+    return this.#inner.rawHeaders;
+  }
   get connection(): object | undefined {
     return this.#inner.connection;
   }

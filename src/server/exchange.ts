@@ -25,6 +25,8 @@ export interface Exchange extends ResponseSink {
   /** The path, query string included. */
   readonly url: string;
   readonly headers: IncomingHeaders;
+  /** The request's header names and values in arrival order, when the transport handed them over. */
+  readonly rawHeaders: readonly string[] | undefined;
   readonly remoteAddress: string | undefined;
   /** The connection it arrived on (the HTTP/2 session or the socket), as an identity for per-connection limits. */
   readonly connection: object | undefined;

@@ -58,6 +58,9 @@ export class H1Exchange implements Exchange {
   get headers(): IncomingHeaders {
     return this.req.headers;
   }
+  get rawHeaders(): readonly string[] {
+    return this.req.rawHeaders;
+  }
   get connection(): object | undefined {
     return this.req.socket;
   }

@@ -45,15 +45,21 @@ export class H2Exchange implements Exchange {
   readonly httpVersion = "2" as const;
   readonly stream: Stream;
   readonly headers: IncomingHeaders;
+  readonly rawHeaders: readonly string[] | undefined;
   headersSent = false;
   closed = false;
   listener: ExchangeListener | undefined = undefined;
   /** Set by closeConnectionAfter(): RST_STREAM(NO_ERROR) once the response is written. */
   resetAfterResponse = false;
 
-  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
+  constructor(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    rawHeaders: readonly string[] | undefined,
+  ) {
     this.stream = stream as Stream;
     this.headers = headers;
+    this.rawHeaders = rawHeaders;
     this.stream[kExchange] = this;
     stream.on("error", ignoreError);
     stream.on("close", forwardClose);

@@ -94,12 +94,18 @@ export class RpcHandler implements CallOwner {
 
   /**
    * For an HTTP/2 server's `stream` event. Returns false, leaving the stream untouched, when the
-   * path is no method of this handler (and `answerUnknownPaths` is off).
+   * path is no method of this handler (and `answerUnknownPaths` is off). The event's raw header list
+   * (its fourth argument) is optional; with it the request head is read a little faster.
    */
-  readonly handleStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean => {
+  readonly handleStream = (
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    _flags?: number,
+    rawHeaders?: string[],
+  ): boolean => {
     const route = this.#router.find(headers[":path"] ?? "");
     if (route === undefined && !this.#answerAll) return false;
-    this.#dispatch(new H2Exchange(stream, headers), route);
+    this.#dispatch(new H2Exchange(stream, headers, rawHeaders), route);
     return true;
   };
 
@@ -117,7 +123,7 @@ export class RpcHandler implements CallOwner {
     if ("stream" in req) {
       // The compatibility response would send its own (empty) trailers: we answer on the stream.
       req.stream.removeAllListeners("wantTrailers");
-      this.#dispatch(new H2Exchange(req.stream, req.headers), route);
+      this.#dispatch(new H2Exchange(req.stream, req.headers, req.rawHeaders), route);
     } else {
       this.#dispatch(new H1Exchange(req, res as http.ServerResponse), route);
     }

@@ -157,7 +157,7 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     this.exchange.attach(this);
     const headers = this.exchange.headers;
     try {
-      const head = readRequestHead(this.type, headers);
+      const head = readRequestHead(this.type, headers, this.exchange.rawHeaders);
       this.#compression = head.compression;
       const timeout = head.timeoutMs;
       // A deadline past what a timer can hold (about 24.8 days; grpc-timeout reaches 11,000 years) is
