@@ -219,6 +219,9 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
         }
         const message = this.#message;
         if (message === undefined) throw this.#malformed("missing request message");
+        // A Watch call lives on for hours: it must not keep the request chunk (or the decoder) alive.
+        this.#message = undefined;
+        this.#decoder = undefined;
         payload = message.payload;
         compressed = (message.flags & EnvelopeFlag.Compressed) !== 0;
         if (compressed && this.#compression === identity) {
