@@ -25,18 +25,23 @@ export function parseServingStatus(value: string | number): ServingStatus | unde
   return index >= 0 ? (index as ServingStatus) : undefined;
 }
 
+/** The request of Check and Watch: the service asked about; `""` is the server as a whole. */
 export interface HealthCheckRequest {
   service: string;
 }
+/** The reply of Check, and each message of Watch. */
 export interface HealthCheckResponse {
   status: ServingStatus;
 }
+/** The request of List (gRPC proposal A90); it carries nothing. */
 // biome-ignore lint/complexity/noBannedTypes: the request message has no fields
 export type HealthListRequest = {};
+/** The reply of List: every registered service with its status. */
 export interface HealthListResponse {
   statuses: Record<string, HealthCheckResponse>;
 }
 
+/** The fully qualified name the health service is served under (`/grpc.health.v1.Health/Check`). */
 export const healthServiceName = "grpc.health.v1.Health";
 
 const root = loadProtoFiles("health.proto");
@@ -63,6 +68,10 @@ function withCachedReplies(codec: MessageCodec<HealthCheckResponse>): MessageCod
   return cached;
 }
 
+/**
+ * Codecs (binary and proto3 JSON) of the four health messages, loaded from `proto/health.proto`.
+ * `checkResponse` hands out shared, cached bytes for the four statuses: never write into them.
+ */
 export const healthCodecs = {
   checkRequest: createMessageCodec<HealthCheckRequest>(root.lookupType("grpc.health.v1.HealthCheckRequest")),
   checkResponse: withCachedReplies(

@@ -34,6 +34,11 @@ const jsonConversion: protobuf.IConversionOptions = {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * The codec of one protobufjs message type: binary protobuf, and the proto3 JSON mapping with the
+ * shape checks protobufjs leaves out. Bodies of flat types (scalars and enums only) are read straight
+ * from the bytes.
+ */
 export function createMessageCodec<T extends object = Record<string, unknown>>(
   type: protobuf.Type,
 ): MessageCodec<T> {

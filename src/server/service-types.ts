@@ -32,6 +32,7 @@ export interface CallContext {
   readonly trailerMetadata: Metadata;
 }
 
+/** The call a server-streaming handler writes its messages to. */
 export interface ServerStreamCall<O> extends CallContext {
   /**
    * Sends one message. Resolves when the transport can take more (so a loop awaiting it never queues
@@ -40,9 +41,12 @@ export interface ServerStreamCall<O> extends CallContext {
   send(message: O): Promise<void>;
 }
 
+/** Answers one request with one message (or a promise of it); a thrown `RpcError` is the call's status. */
 export type UnaryHandler<I, O> = (request: I, call: CallContext) => O | Promise<O>;
+/** Sends messages with `call.send`; the call ends OK when it returns (or its promise resolves), else with what it threw. */
 export type ServerStreamingHandler<I, O> = (request: I, call: ServerStreamCall<O>) => void | Promise<void>;
 
+/** A unary method: its message codecs and its handler. */
 // biome-ignore lint/suspicious/noExplicitAny: one method table holds handlers of every message type
 export interface UnaryMethod<I extends object = any, O extends object = any> {
   readonly kind: "unary";
@@ -51,6 +55,7 @@ export interface UnaryMethod<I extends object = any, O extends object = any> {
   readonly handler: UnaryHandler<I, O>;
 }
 
+/** A server-streaming method (such as Watch): its message codecs and its handler. */
 // biome-ignore lint/suspicious/noExplicitAny: one method table holds handlers of every message type
 export interface ServerStreamingMethod<I extends object = any, O extends object = any> {
   readonly kind: "server_streaming";
@@ -59,6 +64,7 @@ export interface ServerStreamingMethod<I extends object = any, O extends object 
   readonly handler: ServerStreamingHandler<I, O>;
 }
 
+/** The two kinds of method a service may have here (client and bidirectional streaming are not served). */
 export type MethodDefinition = UnaryMethod | ServerStreamingMethod;
 
 /** Method name (`Check`) → definition. */
@@ -78,6 +84,7 @@ export interface PlainHttpRequest {
   readonly body: Uint8Array;
 }
 
+/** A plain handler's answer; a string body without a content-type goes as `text/plain; charset=utf-8`. */
 export interface PlainHttpResponse {
   status: number;
   headers?: Record<string, string>;
