@@ -12,14 +12,40 @@
 // Ours: `EnvelopeDecoder` push()/next(); encode: `encodeEnvelope` (one buffer, payload copied) and
 // `envelopeChunks` ("chunks": above 16 KiB a 5-byte header plus the payload by reference, no copy).
 //
+// Besides the implementations, "floor" rows time what every implementation pays anyway, so that a
+// ratio can be read against it: walking the input chunks (decode); the empty loop, a bare
+// Buffer.allocUnsafe of the output size, and allocUnsafe plus one copy of the payload (encode).
+//
 // Output: a table for people on stdout (progress on stderr), then one JSON line per case (`{"bench":"wire",...}`).
-// Options (env): WIRE_BENCH_MS (sample length, default 150), WIRE_BENCH_ROUNDS (default 5),
-// WIRE_BENCH_FILTER (substring of the case name).
+// Flags (`--help`): --ms, --rounds, --cases, --no-floors; or the environment variables
+// WIRE_BENCH_MS, WIRE_BENCH_ROUNDS, WIRE_BENCH_CASES (WIRE_BENCH_FILTER is read as --cases too).
 
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { parseOptions, usage } from "./lib/args.mjs";
+
+const spec = {
+  ms: { default: 150, help: "length of one timed sample, in milliseconds" },
+  rounds: { default: 5, help: "interleaved rounds per case; ops/s and ratios are their medians" },
+  cases: { default: [], help: "comma-separated substrings of case names to run (all when empty)" },
+  floors: { default: true, help: "add the floor rows (input walk, empty loop, bare allocation)" },
+};
+const env = process.env;
+const options = parseOptions(spec, process.argv.slice(2), {
+  BENCH_MS: env.WIRE_BENCH_MS,
+  BENCH_ROUNDS: env.WIRE_BENCH_ROUNDS,
+  BENCH_CASES: env.WIRE_BENCH_CASES ?? env.WIRE_BENCH_FILTER,
+  BENCH_FLOORS: env.WIRE_BENCH_FLOORS,
+});
+if (options.help) {
+  console.log(
+    usage("npm run bench:wire -- [flags]: envelope framing, ours beside grpc-js and connect-es", spec),
+  );
+  console.log("Environment: WIRE_BENCH_MS, WIRE_BENCH_ROUNDS, WIRE_BENCH_CASES, WIRE_BENCH_FLOORS.");
+  process.exit(0);
+}
 
 // Heap-per-op needs gc() and a young generation big enough that one sample does not trigger a GC.
 if (typeof globalThis.gc !== "function") {
@@ -37,74 +63,130 @@ const { StreamDecoder } = require("@grpc/grpc-js/build/src/stream-decoder.js");
 const { BaseServerInterceptingCall } = require("@grpc/grpc-js/build/src/server-interceptors.js");
 const connectProtocol = require("@connectrpc/connect/protocol");
 
-const sampleMs = Number(process.env.WIRE_BENCH_MS ?? 150);
-const rounds = Number(process.env.WIRE_BENCH_ROUNDS ?? 5);
-const filter = process.env.WIRE_BENCH_FILTER ?? "";
+const sampleMs = options.ms;
+const rounds = options.rounds;
+const wanted = (name) => options.cases.length === 0 || options.cases.some((part) => name.includes(part));
 const maxBytes = 4 * 1024 * 1024 + 64;
 
+// Every loop sums what it saw into a local and hands it over once per pass, which keeps the work
+// observable. (Adding to this module variable on every op, as an earlier version did, allocated a
+// heap number per op on Node 20: 16 bytes and a few ns charged to every implementation.)
 let sink = 0;
+function keep(seen) {
+  sink = (sink + seen) & 0x3fffffff;
+}
 
 // ---- decoders: each takes the chunks of one stream and returns the number of messages ----
 
 function decodeOurs(chunks) {
   const decoder = new EnvelopeDecoder({ maxMessageBytes: maxBytes });
   let n = 0;
+  let seen = 0;
   for (let i = 0; i < chunks.length; i++) {
     decoder.push(chunks[i]);
     let envelope = decoder.next();
     while (envelope !== undefined) {
-      sink += envelope.payload.length + envelope.flags;
+      seen += envelope.payload.length + envelope.flags;
       n++;
       envelope = decoder.next();
     }
   }
   decoder.end();
+  keep(seen);
   return n;
 }
 
 function decodeGrpcJs(chunks) {
   const decoder = new StreamDecoder(maxBytes);
   let n = 0;
+  let seen = 0;
   for (let i = 0; i < chunks.length; i++) {
     const messages = decoder.write(chunks[i]);
     for (let j = 0; j < messages.length; j++) {
-      sink += messages[j].length + messages[j][0];
+      seen += messages[j].length + messages[j][0];
       n++;
     }
   }
+  keep(seen);
   return n;
 }
 
 async function decodeConnect(chunks) {
   let n = 0;
+  let seen = 0;
   for await (const envelope of connectProtocol.transformSplitEnvelope(maxBytes)(chunks)) {
-    sink += envelope.data.length + envelope.flags;
+    seen += envelope.data.length + envelope.flags;
     n++;
   }
+  keep(seen);
   return n;
+}
+
+// The floor of every decoder: reading each chunk once, as any decoder must. Returns the message
+// count the case expects, which it does not compute.
+function readChunks(chunks, count) {
+  let seen = 0;
+  for (let i = 0; i < chunks.length; i++) seen += chunks[i][0] + chunks[i].length;
+  keep(seen);
+  return count;
 }
 
 // ---- encoders: each encodes the list of payloads and returns the number of messages ----
 
 function encodeOurs(payloads) {
-  for (let i = 0; i < payloads.length; i++) sink += encodeEnvelope(0, payloads[i]).length;
+  let seen = 0;
+  for (let i = 0; i < payloads.length; i++) seen += encodeEnvelope(0, payloads[i]).length;
+  keep(seen);
   return payloads.length;
 }
 
 function encodeOursChunks(payloads) {
-  for (let i = 0; i < payloads.length; i++) sink += envelopeChunks(0, payloads[i]).length;
+  let seen = 0;
+  for (let i = 0; i < payloads.length; i++) seen += envelopeChunks(0, payloads[i]).length;
+  keep(seen);
   return payloads.length;
 }
 
 const grpcCall = { handler: { serialize: (value) => value } };
 const grpcSerialize = BaseServerInterceptingCall.prototype.serializeMessage;
 function encodeGrpcJs(payloads) {
-  for (let i = 0; i < payloads.length; i++) sink += grpcSerialize.call(grpcCall, payloads[i]).length;
+  let seen = 0;
+  for (let i = 0; i < payloads.length; i++) seen += grpcSerialize.call(grpcCall, payloads[i]).length;
+  keep(seen);
   return payloads.length;
 }
 
 function encodeConnect(payloads) {
-  for (let i = 0; i < payloads.length; i++) sink += connectProtocol.encodeEnvelope(0, payloads[i]).length;
+  let seen = 0;
+  for (let i = 0; i < payloads.length; i++) seen += connectProtocol.encodeEnvelope(0, payloads[i]).length;
+  keep(seen);
+  return payloads.length;
+}
+
+// Floors of every encoder: the loop alone, the output's allocation alone (nothing written), and
+// allocation plus one copy of the payload through Node's pool (no header).
+function loopOnly(payloads) {
+  let seen = 0;
+  for (let i = 0; i < payloads.length; i++) seen += payloads[i].length;
+  keep(seen);
+  return payloads.length;
+}
+
+function allocateOnly(payloads) {
+  let seen = 0;
+  for (let i = 0; i < payloads.length; i++) seen += Buffer.allocUnsafe(payloads[i].length + 5).length;
+  keep(seen);
+  return payloads.length;
+}
+
+function allocateAndCopy(payloads) {
+  let seen = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    const out = Buffer.allocUnsafe(payloads[i].length + 5);
+    out.set(payloads[i], 5);
+    seen += out.length;
+  }
+  keep(seen);
   return payloads.length;
 }
 
@@ -151,6 +233,8 @@ for (const [size, label] of sizes) {
     if (chunking === "1b" && size > 1024) continue;
     const count = messagesFor(size, chunking);
     const chunks = chunk(streamOf(size, count), chunking);
+    // Walking the input is a visible share of the work only when every byte is its own chunk.
+    const floors = chunking === "1b" ? [["floor: read each chunk", (input) => readChunks(input, count)]] : [];
     cases.push({
       name: `decode ${label} ${chunking === "whole" ? "one chunk per message" : chunking === "16k" ? "16 KiB chunks" : "1-byte chunks"}`,
       op: "decode",
@@ -162,6 +246,7 @@ for (const [size, label] of sizes) {
         ["triple-health", decodeOurs],
         ["grpc-js", decodeGrpcJs],
         ["connect-es", decodeConnect],
+        ...(options.floors ? floors : []),
       ],
     });
   }
@@ -179,6 +264,13 @@ for (const [size, label] of sizes) {
       ["triple-health chunks", encodeOursChunks],
       ["grpc-js", encodeGrpcJs],
       ["connect-es", encodeConnect],
+      ...(options.floors
+        ? [
+            ["floor: empty loop", loopOnly],
+            ["floor: allocUnsafe only", allocateOnly],
+            ["floor: allocUnsafe + copy", allocateAndCopy],
+          ]
+        : []),
     ],
   });
 }
@@ -240,7 +332,7 @@ function median(values) {
 
 const results = [];
 for (const c of cases) {
-  if (!c.name.includes(filter)) continue;
+  if (!wanted(c.name)) continue;
   // Check the peers agree on the message count before timing anything.
   for (const [name, fn] of c.impls) {
     const n = await runOnce(fn, c.input);

@@ -29,7 +29,7 @@ t.test("readRequestHead checks the raw list when it has one, else the header obj
 t.test("node's raw header lists carry the -bin headers", async (t) => {
   const h2 = http2.createServer();
   const seen2 = new Promise<string[]>((resolve) =>
-    h2.on("stream", (stream, _headers, _flags, raw: string[]) => {
+    h2.on("stream", (stream: http2.ServerHttp2Stream, _headers: unknown, _flags: number, raw: string[]) => {
       resolve(raw);
       stream.respond();
       stream.end();

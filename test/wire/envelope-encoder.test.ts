@@ -1,3 +1,4 @@
+import { MessageChannel } from "node:worker_threads";
 import t from "tap";
 import { Code } from "../../src/wire/code.ts";
 import { EnvelopeDecoder, EnvelopeFlag } from "../../src/wire/envelope.ts";
@@ -68,9 +69,45 @@ t.test("envelopeChunks copies small payloads and references large ones", async (
   t.equal(decoded.envelopes[0]!.payload, large.toString("hex"));
 });
 
-t.test("small envelopes come from the shared buffer pool", async (t) => {
-  const out = encodeEnvelope(0, hex("0801"));
-  t.ok(out.buffer.byteLength >= Buffer.poolSize, "a slice of the pool");
+t.test("small envelopes are cut from a shared slab without overlapping", async (t) => {
+  const a = encodeEnvelope(0, hex("0801"));
+  const b = encodeEnvelope(EnvelopeFlag.Compressed, hex("aabbcc"));
+  t.ok(Buffer.isBuffer(a) && Buffer.isBuffer(b));
+  t.equal(a.buffer, b.buffer, "one slab");
+  t.ok(a.buffer.byteLength > a.length + b.length, "larger than the envelopes");
+  t.ok(b.byteOffset >= a.byteOffset + a.length, "b starts after a");
+  b.fill(0xee);
+  t.equal(a.toString("hex"), "00000000020801", "writing one leaves the other alone");
+
+  // Thousands of envelopes kept alive at once, across many slabs: each keeps its own bytes.
+  const random = prng(0x51ab);
+  const kept: { payload: Buffer; envelope: Buffer }[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const size = random() < 0.9 ? Math.floor(random() * 64) : Math.floor(random() * 4096);
+    const payload = Buffer.alloc(size, i & 0xff);
+    kept.push({ payload, envelope: encodeEnvelope(0, payload) });
+  }
+  const wrong = kept.filter(
+    ({ payload, envelope }) =>
+      envelope.length !== payload.length + 5 ||
+      envelope.readUInt32BE(1) !== payload.length ||
+      !envelope.subarray(5).equals(payload),
+  );
+  t.equal(wrong.length, 0);
+});
+
+t.test("a slab cannot be detached by transferring one envelope's memory", async (t) => {
+  const envelope = encodeEnvelope(0, hex("0801"));
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(envelope.buffer, [envelope.buffer as ArrayBuffer]);
+  port1.close();
+  port2.close();
+  t.equal(envelope.toString("hex"), "00000000020801", "still readable");
+  const plain = new ArrayBuffer(8);
+  const { port1: other } = new MessageChannel();
+  other.postMessage(plain, [plain]);
+  other.close();
+  t.equal(plain.byteLength, 0, "whereas an ordinary ArrayBuffer is detached");
 });
 
 t.test("round trip: decode(encode(x)) = x for random sizes, flags and splits", async (t) => {

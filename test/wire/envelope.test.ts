@@ -1,9 +1,10 @@
-import t from "tap";
+import t, { type Test } from "tap";
 import { Code } from "../../src/wire/code.ts";
 import {
   defaultMaxMessageBytes,
   EnvelopeDecoder,
   EnvelopeFlag,
+  envelopeEagerBytes,
   envelopeHeaderBytes,
 } from "../../src/wire/envelope.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
@@ -179,8 +180,8 @@ t.test("end() names what was missing", async (t) => {
   t.throws(() => decoder.end(), { code: Code.Internal, message: /1 of 4 payload bytes/ });
 });
 
-t.test("nothing is allocated for a message before its bytes arrive", async (t) => {
-  const size = 1024 * 1024;
+// Records the sizes Buffer.allocUnsafe is asked for until the test ends.
+function spyOnAllocUnsafe(t: Test): number[] {
   const sizes: number[] = [];
   const original = Buffer.allocUnsafe;
   Buffer.allocUnsafe = (n: number) => {
@@ -190,10 +191,20 @@ t.test("nothing is allocated for a message before its bytes arrive", async (t) =
   t.teardown(() => {
     Buffer.allocUnsafe = original;
   });
-  const decoder = new EnvelopeDecoder();
+  return sizes;
+}
+
+function headerFor(length: number): Buffer {
   const header = Buffer.alloc(5);
-  header.writeUInt32BE(size, 1);
-  decoder.push(header);
+  header.writeUInt32BE(length, 1);
+  return header;
+}
+
+t.test("nothing is allocated for a message before its bytes arrive", async (t) => {
+  const size = 1024 * 1024;
+  const sizes = spyOnAllocUnsafe(t);
+  const decoder = new EnvelopeDecoder();
+  decoder.push(headerFor(size));
   const half = Buffer.alloc(size / 2, 7);
   decoder.push(half);
   t.equal(decoder.next(), undefined);
@@ -204,12 +215,112 @@ t.test("nothing is allocated for a message before its bytes arrive", async (t) =
   );
   decoder.push(Buffer.alloc(size / 2, 8));
   const envelope = decoder.next()!;
-  Buffer.allocUnsafe = original;
   t.equal(envelope.payload.length, size);
   t.equal(envelope.payload[0], 7);
   t.equal(envelope.payload[size - 1], 8);
   t.equal(sizes.filter((n) => n === size).length, 1, "one copy of exactly the message size");
   t.equal(decoder.bufferedBytes, 0);
+});
+
+t.test("a small message arriving in pieces gets its buffer with its first payload bytes", async (t) => {
+  const size = envelopeEagerBytes;
+  const sizes = spyOnAllocUnsafe(t);
+  const payload = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) payload[i] = i & 0xff;
+  const decoder = new EnvelopeDecoder();
+  decoder.push(headerFor(size));
+  t.equal(decoder.next(), undefined);
+  t.same(sizes, [], "nothing before a payload byte");
+  decoder.push(payload.subarray(0, 1));
+  t.equal(decoder.next(), undefined);
+  t.same(sizes, [size], "the payload's buffer, once its first byte is here");
+  for (let at = 1; at < size; at += 1000) {
+    decoder.push(payload.subarray(at, Math.min(size, at + 1000)));
+    t.equal(decoder.bufferedBytes, 5 + Math.min(size, at + 1000));
+  }
+  // The last piece also carries the next envelope, which stays queued.
+  decoder.push(hex("00 00000001 07"));
+  const envelope = decoder.next()!;
+  t.ok(envelope.payload.equals(payload));
+  t.same(sizes, [size], "filled in place, no second copy");
+  t.equal(decoder.next()!.payload.toString("hex"), "07");
+  t.equal(decoder.bufferedBytes, 0);
+});
+
+t.test("a message above envelopeEagerBytes is allocated only when all its bytes are here", async (t) => {
+  const size = envelopeEagerBytes + 1;
+  const sizes = spyOnAllocUnsafe(t);
+  const decoder = new EnvelopeDecoder();
+  decoder.push(headerFor(size));
+  decoder.push(Buffer.alloc(1, 1));
+  t.equal(decoder.next(), undefined);
+  decoder.push(Buffer.alloc(size - 2, 2));
+  t.equal(decoder.next(), undefined);
+  t.same(sizes, []);
+  decoder.push(Buffer.alloc(1, 3));
+  const envelope = decoder.next()!;
+  t.same(sizes, [size]);
+  t.same([envelope.payload[0], envelope.payload[1], envelope.payload[size - 1]], [1, 2, 3]);
+});
+
+t.test("a payload that arrives whole after a split header is still a view", async (t) => {
+  const decoder = new EnvelopeDecoder();
+  decoder.push(hex("00 00"));
+  decoder.push(hex("00 00 03"));
+  t.equal(decoder.next(), undefined);
+  const body = hex("0a0b0c");
+  decoder.push(body);
+  const envelope = decoder.next()!;
+  t.equal(envelope.payload.buffer, body.buffer);
+  t.equal(envelope.payload.byteOffset, body.byteOffset);
+});
+
+t.test("bytes held in the header state and the payload being filled are counted and reported", async (t) => {
+  const decoder = new EnvelopeDecoder();
+  decoder.push(hex("00 00"));
+  t.equal(decoder.bufferedBytes, 2);
+  decoder.push(hex("00"));
+  decoder.push(hex("00 04"));
+  t.equal(decoder.next(), undefined);
+  t.equal(decoder.bufferedBytes, 5);
+  decoder.push(hex("01"));
+  t.equal(decoder.next(), undefined);
+  decoder.push(hex("02"));
+  t.equal(decoder.bufferedBytes, 7);
+  t.throws(() => decoder.end(), { code: Code.Internal, message: /2 of 4 payload bytes/ });
+
+  const header = new EnvelopeDecoder();
+  header.push(hex("00"));
+  header.push(hex("00 00"));
+  t.equal(header.next(), undefined);
+  t.throws(() => header.end(), { code: Code.Internal, message: /3 of 5 header bytes/ });
+});
+
+t.test("plain Uint8Array pieces fill the header and payload and come back as a Buffer", async (t) => {
+  const wire = new Uint8Array([0, 0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 0, 1, 9]);
+  const decoder = new EnvelopeDecoder();
+  const out: Buffer[] = [];
+  // 1, 1, 1, 1, 2, then the rest: the header in pieces, the payload filled, then a piece that
+  // completes it and carries the next envelope.
+  for (const [from, to] of [
+    [0, 1],
+    [1, 2],
+    [2, 3],
+    [3, 4],
+    [4, 6],
+    [6, 14],
+  ] as const) {
+    decoder.push(wire.subarray(from, to));
+    for (let e = decoder.next(); e !== undefined; e = decoder.next()) out.push(e.payload);
+  }
+  decoder.end();
+  t.same(
+    out.map((p) => [Buffer.isBuffer(p), p.toString("hex")]),
+    [
+      [true, "010203"],
+      [true, "09"],
+    ],
+  );
 });
 
 t.test("the length is checked on the header, before the payload arrives", async (t) => {
