@@ -31,6 +31,7 @@ t.test("the public entry point exposes every layer's API", async (t) => {
     t.ok(name in api, name);
   }
   t.equal(api.Code, wire.Code, "the wire entry point shares the same objects");
+  t.equal(wire.envelopeEagerBytes, 4096, "the eager-allocation bound is public");
 });
 
 t.test("a server and a client from the entry point talk to each other", async (t) => {

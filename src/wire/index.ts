@@ -14,6 +14,7 @@ export {
   EnvelopeDecoder,
   type EnvelopeDecoderOptions,
   EnvelopeFlag,
+  envelopeEagerBytes,
   envelopeHeaderBytes,
 } from "./envelope.ts";
 export {
