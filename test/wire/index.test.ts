@@ -17,6 +17,7 @@ t.test("the wire layer's public API is exported from one place", async (t) => {
     "defaultMaxMessageBytes",
     "EnvelopeDecoder",
     "EnvelopeFlag",
+    "envelopeEagerBytes",
     "envelopeHeaderBytes",
     "encodeEnvelope",
     "encodeEnvelopeHeader",
