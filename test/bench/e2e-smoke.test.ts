@@ -6,11 +6,11 @@
 // Our server runs from dist/ when the build is at least as new as every file in src/ (CI builds before the
 // tests; a child then starts in well under a second), otherwise from src/ through tap's TypeScript loader,
 // passed on with process.execArgv (slower: the loader costs each process seconds of CPU, but no build needed).
-import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import { type NodeRun, runNode } from "../fixtures/node-process.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -31,28 +31,9 @@ function oursFrom(): "dist" | "src" {
 const from = oursFrom();
 t.comment(`our server runs from ${from}/`);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runBench(script: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // The TypeScript loader only when our server must be read from src/.
-    const nodeArgs = from === "src" ? process.execArgv : [];
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { cwd: root });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+function runBench(script: string, args: string[]): Promise<NodeRun> {
+  // The TypeScript loader only when our server must be read from src/.
+  return runNode([script, ...args], { cwd: root, loader: from === "src" });
 }
 
 interface E2eLine {

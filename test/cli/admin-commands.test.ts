@@ -1,41 +1,16 @@
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { PassThrough } from "node:stream";
 import t, { type Test } from "tap";
 import { run as drain } from "../../src/cli/commands/drain.ts";
 import { run as resume } from "../../src/cli/commands/resume.ts";
 import { run as set } from "../../src/cli/commands/set.ts";
 import { run as status } from "../../src/cli/commands/status.ts";
-import type { CommandIo } from "../../src/cli/main.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createAdminHandler } from "../../src/health/admin-handler.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import { servePlainHttp } from "../fixtures/plain-http-server.ts";
+import { captureIo, spawnCli } from "../fixtures/run-cli.ts";
+import { startServer, unusedPort } from "../fixtures/start-server.ts";
 
 const { Serving, NotServing } = ServingStatus;
-
-function captureIo(env: NodeJS.ProcessEnv = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (chunk) => {
-    out += String(chunk);
-  });
-  stderr.on("data", (chunk) => {
-    err += String(chunk);
-  });
-  const io: CommandIo = { stdout, stderr, stdin: new PassThrough(), env };
-  return {
-    io,
-    get out() {
-      return out;
-    },
-    get err() {
-      return err;
-    },
-  };
-}
 
 async function setup(t: Test, token?: string) {
   const registry = new HealthRegistry({ now: () => Date.UTC(2026, 10, 24, 12, 0, 0) });
@@ -155,10 +130,7 @@ t.test("usage errors exit 1, connection failures 2, refusals 3", async (t) => {
   t.equal(await status(["--addr", addr, "--prefix", "/elsewhere"], io.io), 3, "a 404 without a JSON body");
   t.equal(io.err, `error: ${addr} answered 404: HTTP 404\n`);
 
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-  const port = (closed.address() as { port: number }).port;
-  await new Promise((resolve) => closed.close(resolve));
+  const port = await unusedPort();
   io = captureIo();
   t.equal(await status(["--addr", `127.0.0.1:${port}`, "--timeout", "2s"], io.io), 2);
   t.match(io.err, /failed to reach the admin endpoint at "127\.0\.0\.1:\d+": ECONNREFUSED/);
@@ -188,29 +160,18 @@ t.test("help", async (t) => {
 
 t.test("through the triple-health binary", async (t) => {
   const { registry, addr } = await setup(t);
-  const child = spawn(process.execPath, [...process.execArgv, "src/cli/main.ts", "drain", "--addr", addr], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (chunk) => {
-    out += String(chunk);
-  });
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const { code, stdout } = await spawnCli(["drain", "--addr", addr]);
   t.equal(code, 0);
-  t.equal(out, "drained: every service NOT_SERVING until resumed\n");
+  t.equal(stdout, "drained: every service NOT_SERVING until resumed\n");
   t.ok(registry.draining);
 });
 
 t.test("against the real TripleServer, on its RPC port", async (t) => {
-  const { createTripleServer } = await import("../../src/server/triple-server.ts");
   const health = new HealthRegistry();
-  const server = createTripleServer({
+  const { addr } = await startServer(t, {
     health,
     plainHttpHandlers: [createAdminHandler(health, { token: "tok" })],
   });
-  const { port } = await server.listen(0, "127.0.0.1");
-  t.teardown(() => server.close({ graceMs: 0 }));
-  const addr = `127.0.0.1:${port}`;
   let io = captureIo({ TRIPLE_HEALTH_ADMIN_TOKEN: "tok" });
   t.equal(await drain(["--addr", addr], io.io), 0);
   t.equal(health.get(""), NotServing);

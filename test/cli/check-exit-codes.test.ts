@@ -1,18 +1,16 @@
 // `triple-health check` as a child process against real servers: exit codes 0, 4 and 3 (grpc_health_probe's).
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import { createTripleServer } from "../../src/server/triple-server.ts";
 import { startGrpcJsPeer } from "../client/fixtures/peers.ts";
-import { spawnCli } from "./fixtures/run-cli.ts";
+import { spawnCli } from "../fixtures/run-cli.ts";
+import { startServer } from "../fixtures/start-server.ts";
 
 t.test("SERVING 0, NOT_SERVING 4, unknown service 3", async (t) => {
   const grpcJs = await startGrpcJsPeer({ "greet.GreetService": "SERVING" });
-  const ours = createTripleServer();
-  await ours.listen(0, "127.0.0.1");
+  const { server: ours } = await startServer(t, {}, { graceMs: 50 });
   ours.health.set("down.Service", ServingStatus.NotServing);
   t.teardown(async () => {
     await grpcJs.close();
-    await ours.close({ graceMs: 50 });
   });
   const oursAddr = `127.0.0.1:${ours.port}`;
 

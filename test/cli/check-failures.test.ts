@@ -2,7 +2,7 @@
 import t from "tap";
 import { startConnectPeer } from "../client/fixtures/peers.ts";
 import { startRawH2 } from "../client/fixtures/raw-server.ts";
-import { spawnCli } from "./fixtures/run-cli.ts";
+import { spawnCli } from "../fixtures/run-cli.ts";
 
 t.test("refused 2, timeout 3, bad flag 1", async (t) => {
   const silent = await startRawH2();

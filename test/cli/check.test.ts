@@ -1,7 +1,7 @@
 // `triple-health check` in process: output forms (--json, -v) and every argument error (exit 1).
 import t from "tap";
 import { startConnectPeer } from "../client/fixtures/peers.ts";
-import { runCli } from "./fixtures/run-cli.ts";
+import { runCli } from "../fixtures/run-cli.ts";
 
 t.test("check in process: output forms and argument errors", async (t) => {
   const peer = await startConnectPeer({ initial: { a: "SERVING", b: "NOT_SERVING" } });

@@ -1,14 +1,12 @@
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import { createTripleServer } from "../../src/server/triple-server.ts";
 import { startConnectPeer, startGrpcJsPeer } from "../client/fixtures/peers.ts";
-import { runCli, spawnCli } from "./fixtures/run-cli.ts";
+import { runCli, spawnCli } from "../fixtures/run-cli.ts";
+import { startServer } from "../fixtures/start-server.ts";
 
 t.test("watch prints each change until SIGINT, then exits 0", async (t) => {
-  const server = createTripleServer();
-  await server.listen(0, "127.0.0.1");
+  const { server } = await startServer(t, {}, { graceMs: 50 });
   server.health.set("greet.GreetService", ServingStatus.Serving);
-  t.teardown(() => server.close({ graceMs: 50 }));
   let flipped = false;
   let interrupted = false;
   const result = await spawnCli(
@@ -78,8 +76,7 @@ t.test("watch in process: --count, --json, triple, errors", async (t) => {
 });
 
 t.test("watch: the server closing ends the stream", async (t) => {
-  const server = createTripleServer();
-  await server.listen(0, "127.0.0.1");
+  const { server } = await startServer(t);
   server.health.set("a", ServingStatus.Serving);
   const running = runCli(["watch", "-addr", `127.0.0.1:${server.port}`, "-service", "a"]);
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -106,9 +103,7 @@ t.test("list", async (t) => {
   t.equal((await runCli(["list", "--help"])).code, 0);
 
   // a server without List (connect-node peer has it; a raw check: UNIMPLEMENTED on our side of the call)
-  const server = createTripleServer({ healthService: { listEnabled: false } });
-  await server.listen(0, "127.0.0.1");
-  t.teardown(() => server.close({ graceMs: 50 }));
+  const { server } = await startServer(t, { healthService: { listEnabled: false } }, { graceMs: 50 });
   const off = await runCli(["list", "-addr", `127.0.0.1:${server.port}`]);
   t.equal(off.code, 3);
   t.match(off.stderr, /error: /);

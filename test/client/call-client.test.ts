@@ -6,6 +6,7 @@ import { connectFailureKind } from "../../src/client/transport-errors.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { Code } from "../../src/wire/code.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
+import { type LocalServer, listenLocal, unusedPort } from "../fixtures/start-server.ts";
 import { startConnectPeer, testCerts } from "./fixtures/peers.ts";
 
 t.test("parseTarget", async (t) => {
@@ -37,35 +38,14 @@ t.test("option validation", async (t) => {
   await client.close();
 });
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** A TCP server that accepts and never speaks: a TLS handshake against it hangs. */
-async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+function silentServer(): Promise<LocalServer> {
+  return listenLocal(net.createServer((socket) => socket.on("error", () => {})));
 }
 
 for (const httpVersion of ["2", "1.1"] as const) {
   t.test(`connection failures over HTTP/${httpVersion}`, async (t) => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const client = createHealthClient(`http://127.0.0.1:${port}`, { protocol: "triple", httpVersion });
     const refused = await client.connect().catch((e: unknown) => e);
     t.ok(refused instanceof RpcError);

@@ -2,8 +2,8 @@
 import t from "tap";
 import { createHealthClient, type HealthClientOptions } from "../../src/client/health-client.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import { createTripleServer } from "../../src/server/triple-server.ts";
 import { Code } from "../../src/wire/code.ts";
+import { startServer } from "../fixtures/start-server.ts";
 
 const variants: [string, HealthClientOptions][] = [
   ["gRPC proto", { protocol: "grpc" }],
@@ -15,11 +15,9 @@ const variants: [string, HealthClientOptions][] = [
 ];
 
 t.test("createTripleServer", async (t) => {
-  const server = createTripleServer();
-  await server.listen(0, "127.0.0.1");
+  const { server } = await startServer(t, {}, { graceMs: 100 });
   server.health.set("greet.GreetService", ServingStatus.Serving);
   server.health.set("down.Service", ServingStatus.NotServing);
-  t.teardown(() => server.close({ graceMs: 100 }));
   const url = `http://127.0.0.1:${server.port}`;
 
   for (const [name, options] of variants) {
@@ -57,8 +55,7 @@ t.test("createTripleServer", async (t) => {
 });
 
 t.test("watchers see the server close", async (t) => {
-  const server = createTripleServer();
-  await server.listen(0, "127.0.0.1");
+  const { server } = await startServer(t);
   server.health.set("a", ServingStatus.Serving);
   const client = createHealthClient(`http://127.0.0.1:${server.port}`);
   t.teardown(() => client.close());

@@ -4,6 +4,8 @@
 import { gzipSync } from "node:zlib";
 import t, { type Test } from "tap";
 import { Code } from "../../src/wire/code.ts";
+import { grpcHeaders, type H2Response, h2once } from "../fixtures/h2-request.ts";
+import { startServer } from "../fixtures/start-server.ts";
 import {
   checkPath,
   checkRequest,
@@ -12,26 +14,21 @@ import {
   gc,
   goAwayCodes,
   grpcCheck,
-  grpcHeaders,
-  type H2Result,
   h1Check,
   h1request,
-  h2once,
   hpackLiterals,
   listPath,
   parseFrames,
   preface,
   rawExchange,
   readEnvelopes,
-  startServer,
   statusOf,
   tripleHeaders,
   watchPath,
 } from "./fixtures/attack.ts";
 
-const { server, port } = await startServer();
+const { server, port } = await startServer(t);
 server.health.set("known.Service", 1);
-t.teardown(() => server.close({ graceMs: 0 }));
 
 let tried = 0;
 let crashes = 0;
@@ -51,12 +48,12 @@ function grpc(
   chunks: Buffer[],
   extra: Record<string, string> = {},
   end = true,
-): Promise<H2Result> {
+): Promise<H2Response> {
   tried++;
-  return h2once(port, grpcHeaders(path, extra), { chunks, end, timeoutMs: 5000 });
+  return h2once(port, grpcHeaders(path, extra), { body: chunks, end, timeoutMs: 5000 });
 }
 
-function expectGrpc(tt: Test, result: H2Result, code: Code, what: string): void {
+function expectGrpc(tt: Test, result: H2Response, code: Code, what: string): void {
   tt.equal(result.status, 200, `${what}: HTTP 200`);
   tt.equal(result.grpcStatus, code, `${what}: grpc-status ${code} (${result.grpcMessage ?? ""})`);
   tt.equal(result.rstCode, undefined, `${what}: answered, not reset`);
@@ -118,7 +115,7 @@ t.test("compression (gRPC)", async (t) => {
   // 6. Unsupported encoding: UNIMPLEMENTED, grpc-accept-encoding lists the accepted ones.
   const br = await grpc(checkPath, [envelope(1, ok)], { "grpc-encoding": "br" });
   expectGrpc(t, br, Code.Unimplemented, "grpc-encoding br");
-  const accept = String(br.headers["grpc-accept-encoding"] ?? br.trailers["grpc-accept-encoding"] ?? "");
+  const accept = String(br.headers["grpc-accept-encoding"] ?? br.trailers?.["grpc-accept-encoding"] ?? "");
   t.match(accept, /gzip/, "grpc-accept-encoding names gzip");
   t.match(accept, /identity/, "grpc-accept-encoding names identity");
   // Valid gzip works.
@@ -188,11 +185,11 @@ t.test("service names (size limit, no echo)", async (t) => {
   expectGrpc(t, result, Code.NotFound, "10 KiB non-ASCII name");
   t.ok((result.grpcMessage ?? "").length < 256, "grpc-message is short");
   // 1 MiB name with a 64 KiB message limit: refused by the limit.
-  const small = await startServer({ maxMessageBytes: 64 * 1024 });
+  const small = await startServer(t, { maxMessageBytes: 64 * 1024 });
   try {
     tried++;
     const big = await h2once(small.port, grpcHeaders(checkPath), {
-      chunks: [envelope(0, checkRequest("a".repeat(1024 * 1024)))],
+      body: [envelope(0, checkRequest("a".repeat(1024 * 1024)))],
     });
     expectGrpc(t, big, Code.ResourceExhausted, "1 MiB name above a 64 KiB limit");
     t.equal(await grpcCheck(small.port), 1);
@@ -262,13 +259,13 @@ t.test("content-types and methods (HTTP/2)", async (t) => {
     const headers = grpcHeaders(checkPath);
     if (type === undefined) delete headers["content-type"];
     else headers["content-type"] = type;
-    const result = await h2once(port, headers, { chunks: [envelope(0, ok)] });
+    const result = await h2once(port, headers, { body: [envelope(0, ok)] });
     t.equal(result.status, 415, `content-type ${type}: 415`);
   }
   // 15. GET, PUT, DELETE on an RPC path → 405 with Allow: POST.
   for (const method of ["GET", "PUT", "DELETE", "PATCH", "HEAD"]) {
     tried++;
-    const result = await h2once(port, { ...grpcHeaders(checkPath), ":method": method }, { chunks: [] });
+    const result = await h2once(port, { ...grpcHeaders(checkPath), ":method": method }, { body: [] });
     t.equal(result.status, 405, `${method}: 405`);
     t.equal(result.headers.allow, "POST", `${method}: Allow: POST`);
   }
@@ -287,7 +284,7 @@ t.test("triple unary bodies (HTTP/2 and HTTP/1.1)", async (t) => {
   ];
   for (const [what, body] of bad) {
     tried++;
-    const h2 = await h2once(port, tripleHeaders(checkPath), { chunks: [Buffer.from(body)] });
+    const h2 = await h2once(port, tripleHeaders(checkPath), { body: [Buffer.from(body)] });
     t.equal(h2.status, 400, `h2 ${what}: 400`);
     t.match(
       JSON.parse(h2.body.toString()),
@@ -378,7 +375,7 @@ t.test("triple unary bodies (HTTP/2 and HTTP/1.1)", async (t) => {
   t.match(unknownPath.json, { code: "unimplemented", status: 12 });
   // Body above the limit (unary triple, no envelope): 429 resource_exhausted without reading it all.
   tried++;
-  const small = await startServer({ maxMessageBytes: 1024 });
+  const small = await startServer(t, { maxMessageBytes: 1024 });
   try {
     const big = await h1request(small.port, {
       headers: { "content-type": "application/json" },
@@ -407,7 +404,7 @@ t.test("triple streaming (connect+json) bad input ends in an end-stream error", 
     port,
     tripleHeaders(watchPath, { "content-type": "application/connect+json" }),
     {
-      chunks: [envelope(0x04, Buffer.from("{}"))],
+      body: [envelope(0x04, Buffer.from("{}"))],
     },
   );
   t.equal(result.status, 200);
@@ -421,7 +418,7 @@ t.test("triple streaming (connect+json) bad input ends in an end-stream error", 
   );
   tried++;
   const list = await h2once(port, tripleHeaders(listPath, { "content-type": "application/connect+json" }), {
-    chunks: [envelope(0, Buffer.from("[]"))],
+    body: [envelope(0, Buffer.from("[]"))],
   });
   const listEnd = readEnvelopes(list.body).find((e) => (e.flags & 0x02) !== 0);
   t.match(
@@ -517,7 +514,7 @@ t.test("HTTP/2: header floods, garbage frames", async (t) => {
   tried++;
   const headers = grpcHeaders(checkPath);
   for (let i = 0; i < 1000; i++) headers[`x-h${i}`] = "v";
-  const flood = await h2once(port, headers, { chunks: [envelope(0, ok)] });
+  const flood = await h2once(port, headers, { body: [envelope(0, ok)] });
   t.ok(
     flood.grpcStatus !== 0,
     `1,000 pairs refused (status ${flood.status}, rst ${flood.rstCode}, grpc ${flood.grpcStatus})`,
@@ -525,7 +522,7 @@ t.test("HTTP/2: header floods, garbage frames", async (t) => {
   // 1 MiB of headers in one value: above SETTINGS_MAX_HEADER_LIST_SIZE (64 KiB).
   tried++;
   const big = await h2once(port, grpcHeaders(checkPath, { "x-big": "a".repeat(1024 * 1024) }), {
-    chunks: [envelope(0, ok)],
+    body: [envelope(0, ok)],
   });
   t.ok(
     big.grpcStatus !== 0,
@@ -534,7 +531,7 @@ t.test("HTTP/2: header floods, garbage frames", async (t) => {
   // User metadata past maxMetadataBytes (16 KiB) but under the HTTP/2 limit: RESOURCE_EXHAUSTED or answered.
   tried++;
   const meta = await h2once(port, grpcHeaders(checkPath, { "x-meta": "a".repeat(32 * 1024) }), {
-    chunks: [envelope(0, ok)],
+    body: [envelope(0, ok)],
   });
   t.ok(
     meta.grpcStatus === 0 || meta.grpcStatus === Code.ResourceExhausted,

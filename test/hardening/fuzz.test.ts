@@ -2,9 +2,9 @@
 // runs our server from src/ in a child process under tap's TypeScript loader for a few seconds, with a
 // liveness Check after every batch. Asserts no crash, no unhandled rejection, a live server and nothing left
 // behind. A failure prints the seed; replay it with `npm run fuzz -- --seed=N --seconds=S`.
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import { type NodeRun, runNode } from "../fixtures/node-process.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const seed = 20_261_124;
@@ -23,31 +23,10 @@ interface Summary {
   firstErrors: string[];
 }
 
-function runFuzz(
-  args: string[],
-  loader = true,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const node = loader
-      ? [...process.execArgv, "bench/fuzz.mjs", "--from=src", "--json"]
-      : ["bench/fuzz.mjs"];
-    const child = spawn(process.execPath, [...node, ...args], { cwd: root });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    // Bounded: the fuzzer stops itself; this only guards against a hung child.
-    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 60) * 1000);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runFuzz(args: string[], loader = true): Promise<NodeRun> {
+  const script = loader ? ["bench/fuzz.mjs", "--from=src", "--json"] : ["bench/fuzz.mjs"];
+  // Bounded: the fuzzer stops itself; the kill only guards against a hung child.
+  return runNode([...script, ...args], { cwd: root, loader, killAfterMs: (seconds + 60) * 1000 });
 }
 
 t.test(`fuzz for ${seconds} s, seed ${seed}`, async (t) => {

@@ -10,7 +10,7 @@ import { runLeakTest } from "./fixtures/leak-run.ts";
 const slackBytes = 6 * 1024 * 1024;
 
 t.test("10,000 Watch streams opened and dropped leave nothing behind", async (t) => {
-  const result = await runLeakTest(10_000, 4);
+  const result = await runLeakTest(t, 10_000, 4);
   t.comment(JSON.stringify(result));
   t.equal(result.streams, 10_000, "10,000 streams opened");
   t.ok(result.peakWatchers >= 100, `watchers were really open at once (peak ${result.peakWatchers})`);

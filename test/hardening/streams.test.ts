@@ -6,25 +6,22 @@ import net from "node:net";
 import t from "tap";
 import { healthCodecs } from "../../src/codec/health-types.ts";
 import { Code } from "../../src/wire/code.ts";
+import { connect, grpcHeaders, h2exchange } from "../fixtures/h2-request.ts";
+import { startServer } from "../fixtures/start-server.ts";
 import {
   checkPath,
   checkRequest,
-  connect,
   envelope,
   grpcCheck,
-  grpcHeaders,
-  h2request,
   openWatch,
   readEnvelopes,
   sleep,
-  startServer,
   statusOf,
   waitFor,
   watchPath,
 } from "./fixtures/attack.ts";
 
-const { server, port } = await startServer();
-t.teardown(() => server.close({ graceMs: 0 }));
+const { server, port } = await startServer(t);
 
 let crashes = 0;
 const onCrash = (): void => {
@@ -43,8 +40,8 @@ t.afterEach(async () => {
 t.test("18. a 1 ms timeout on a Watch: DEADLINE_EXCEEDED, watcher freed", async (t) => {
   const session = await connect(port);
   for (const timeout of ["1m", "1000u", "5m"]) {
-    const result = await h2request(session, grpcHeaders(watchPath, { "grpc-timeout": timeout }), {
-      chunks: [envelope(0, checkRequest(""))],
+    const result = await h2exchange(session, grpcHeaders(watchPath, { "grpc-timeout": timeout }), {
+      body: [envelope(0, checkRequest(""))],
     });
     t.equal(result.grpcStatus, Code.DeadlineExceeded, `grpc-timeout ${timeout}: DEADLINE_EXCEEDED`);
     const messages = readEnvelopes(result.body);
@@ -105,12 +102,12 @@ t.test("half-closed and reset requests", async (t) => {
   await sleep(20);
   mid.close(http2.constants.NGHTTP2_CANCEL);
   // Headers with END_STREAM at once (no body at all).
-  const empty = await h2request(session, grpcHeaders(checkPath), { chunks: [] });
+  const empty = await h2exchange(session, grpcHeaders(checkPath), { body: [] });
   t.equal(empty.grpcStatus, Code.Internal, "no body: INTERNAL");
   // A full request but the client never ends its side: unary answered only after END_STREAM, so it
   // stays pending until the client resets it — no handler runs, nothing leaks.
-  const open = await h2request(session, grpcHeaders(checkPath), {
-    chunks: [envelope(0, checkRequest(""))],
+  const open = await h2exchange(session, grpcHeaders(checkPath), {
+    body: [envelope(0, checkRequest(""))],
     end: false,
     timeoutMs: 300,
   });
@@ -141,7 +138,7 @@ t.test("HTTP/1.1 Watch (Connect streaming) aborted, and half-closed", async (t) 
   t.equal(aborted, 1, "watching over HTTP/1.1");
   t.ok(await waitFor(freed, 1000), "freed when the client went away");
   // A request body that never ends (chunked, no terminator) with a short server request timeout.
-  const slow = await startServer({ http1: { requestTimeout: 500, headersTimeout: 500 } });
+  const slow = await startServer(t, { http1: { requestTimeout: 500, headersTimeout: 500 } });
   const socket = net.connect(slow.port, "127.0.0.1");
   socket.on("error", () => {});
   let answer = "";
@@ -171,7 +168,7 @@ t.test("HTTP/1.1 Watch (Connect streaming) aborted, and half-closed", async (t) 
 t.test(
   "32. close() with Watch streams open: NOT_SERVING, then the end; unary calls in flight finish",
   async (t) => {
-    const own = await startServer();
+    const own = await startServer(t);
     own.server.addService("slow.Slow", {
       Sleep: {
         kind: "unary",
@@ -187,8 +184,8 @@ t.test(
     const session = await connect(own.port);
     const watches = await Promise.all(Array.from({ length: 5 }, () => openWatch(session, "svc")));
     // A unary call whose handler is slow: in flight while closing.
-    const slow = h2request(session, grpcHeaders("/slow.Slow/Sleep"), {
-      chunks: [envelope(0, checkRequest(""))],
+    const slow = h2exchange(session, grpcHeaders("/slow.Slow/Sleep"), {
+      body: [envelope(0, checkRequest(""))],
     });
     await sleep(50);
     const closing = own.server.close({ graceMs: 2000 });

@@ -1,27 +1,10 @@
 import { createServer as createHttpServer } from "node:http";
-import { createServer, type Server } from "node:net";
+import { createServer } from "node:net";
 import t from "tap";
 import { eventLoopDelayCheck, heapCheck, httpCheck, tcpCheck } from "../../src/health/builtin-checks.ts";
+import { listenLocal, unusedPort } from "../fixtures/start-server.ts";
 
 const signal = () => new AbortController().signal;
-
-function listen(server: Server | ReturnType<typeof createHttpServer>): Promise<number> {
-  return new Promise((resolve) => {
-    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
-  });
-}
-
-function close(server: Server | ReturnType<typeof createHttpServer>): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/** A port nothing listens on: bound, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server);
-  await close(server);
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -76,7 +59,7 @@ t.test("heap: ratio and byte limits", async (t) => {
 
 t.test("tcp: connects, fails when refused, stops on abort", async (t) => {
   const server = createServer((socket) => socket.destroy());
-  const port = await listen(server);
+  const { port, close } = await listenLocal(server, t);
   const probe = tcpCheck({ host: "127.0.0.1", port });
   t.equal(probe.name, `tcp 127.0.0.1:${port}`);
   await t.resolves(async () => probe.run(signal()));
@@ -85,9 +68,9 @@ t.test("tcp: connects, fails when refused, stops on abort", async (t) => {
   const aborted = probe.run(controller.signal);
   controller.abort(new Error("stopped"));
   await t.rejects(aborted as Promise<void>, { message: "stopped" });
-  await close(server);
+  await close();
 
-  const refused = tcpCheck({ host: "127.0.0.1", port: await freePort(), name: "db" });
+  const refused = tcpCheck({ host: "127.0.0.1", port: await unusedPort(), name: "db" });
   t.equal(refused.name, "db");
   await t.rejects(refused.run(signal()) as Promise<void>, /ECONNREFUSED/);
 });
@@ -98,7 +81,7 @@ t.test("http: 2xx/3xx pass, others fail, refused fails", async (t) => {
     res.writeHead(status, { location: "/200" });
     res.end(req.method === "HEAD" ? undefined : "body that is read and dropped");
   });
-  const port = await listen(server);
+  const { port, close } = await listenLocal(server, t);
   const base = `http://127.0.0.1:${port}`;
   const ok = httpCheck({ url: `${base}/200` });
   t.equal(ok.name, `http ${base}/200`);
@@ -111,8 +94,8 @@ t.test("http: 2xx/3xx pass, others fail, refused fails", async (t) => {
     headers: { "x-probe": "1" },
   });
   await t.rejects(async () => strict.run(signal()), /HTTP 204/);
-  await close(server);
-  const refused = httpCheck({ url: `http://127.0.0.1:${await freePort()}/`, name: "web" });
+  await close();
+  const refused = httpCheck({ url: `http://127.0.0.1:${await unusedPort()}/`, name: "web" });
   t.equal(refused.name, "web");
   await t.rejects(async () => refused.run(signal()));
 });

@@ -12,7 +12,7 @@ import { tcpCheck } from "../../src/health/builtin-checks.ts";
 import { HealthCheckRunner } from "../../src/health/checks.ts";
 import { createProbeHandler } from "../../src/health/probe-handler.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
-import { createTripleServer } from "../../src/server/triple-server.ts";
+import { startServer } from "../fixtures/start-server.ts";
 
 const protoPath = fileURLToPath(new URL("../../proto/health.proto", import.meta.url));
 const loaded = grpc.loadPackageDefinition(
@@ -58,13 +58,11 @@ async function until(read: () => boolean, what: string, limitMs = 10_000): Promi
 t.test("dependency down → NOT_SERVING seen by a grpc-js Watch; back up → SERVING", async (t) => {
   const dependency = await startDependency();
   const health = new HealthRegistry();
-  const server = createTripleServer({
+  health.set("orders.OrderService", ServingStatus.Serving);
+  const { port } = await startServer(t, {
     health,
     plainHttpHandlers: [createProbeHandler(health), createAdminHandler(health)],
   });
-  health.set("orders.OrderService", ServingStatus.Serving);
-  const { port } = await server.listen(0, "127.0.0.1");
-  t.teardown(() => server.close({ graceMs: 0 }));
 
   const checks = new HealthCheckRunner(health);
   t.teardown(() => checks.close());

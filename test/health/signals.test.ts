@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -7,6 +5,7 @@ import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import { installSignalHandlers } from "../../src/health/signals.ts";
+import { startNode } from "../fixtures/node-process.ts";
 
 const { Serving, NotServing } = ServingStatus;
 
@@ -18,28 +17,19 @@ type WatchStub = grpc.Client & {
   watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
 };
 
+/** The child's stdout: one JSON object a line. */
+const jsonLines = (stdout: string): Array<Record<string, unknown>> =>
+  stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
 t.test("SIGTERM in a child process: drain, delay, graceful close, exit 0", async (t) => {
   const delayMs = 300;
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, "test/fixtures/health-sigterm.ts", String(delayMs)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const lines: Array<Record<string, unknown>> = [];
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const reader = createInterface({ input: child.stdout });
-  const ready = new Promise<void>((resolve) => {
-    reader.on("line", (line) => {
-      const value = JSON.parse(line) as Record<string, unknown>;
-      lines.push(value);
-      if (value.ready) resolve();
-    });
-  });
-  await ready;
-  child.kill("SIGTERM");
-  t.equal(await exited, 0, "exit code 0");
+  const child = startNode(t, ["test/fixtures/health-sigterm.ts", String(delayMs)], { stderr: "inherit" });
+  await child.line(/"ready":true/);
+  t.equal(await child.stop("SIGTERM"), 0, "exit code 0");
+  const lines = jsonLines(child.stdout);
   const steps = lines.slice(1).map(({ at: _at, ...rest }) => rest);
   t.same(steps, [
     { log: `SIGTERM: draining, closing in ${delayMs} ms` },
@@ -56,23 +46,8 @@ t.test("SIGTERM in a child process: drain, delay, graceful close, exit 0", async
 t.test(
   "SIGTERM with the real server: a grpc-js Watch sees NOT_SERVING, then the stream ends; exit 0",
   async (t) => {
-    const child = spawn(
-      process.execPath,
-      [...process.execArgv, "test/fixtures/health-sigterm.ts", "200", "real"],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    const reader = createInterface({ input: child.stdout });
-    const lines: Array<Record<string, unknown>> = [];
-    const port = await new Promise<number>((resolve) => {
-      reader.on("line", (line) => {
-        const value = JSON.parse(line) as Record<string, unknown>;
-        lines.push(value);
-        if (value.ready) resolve(value.port as number);
-      });
-    });
+    const child = startNode(t, ["test/fixtures/health-sigterm.ts", "200", "real"], { stderr: "inherit" });
+    const port = JSON.parse((await child.line(/"ready":true/)).input).port as number;
     const client = new loaded.grpc.health.v1.Health(
       `127.0.0.1:${port}`,
       grpc.credentials.createInsecure(),
@@ -88,13 +63,15 @@ t.test(
     });
     call.on("data", (message: { status: string }) => {
       seen.push(message.status);
-      if (seen.length === 1) child.kill("SIGTERM");
+      if (seen.length === 1) child.child.kill("SIGTERM");
     });
-    t.equal(await exited, 0, "exit code 0");
+    t.equal(await child.exited, 0, "exit code 0");
     const end = await ended;
     t.same(seen, ["SERVING", "NOT_SERVING"]);
     t.ok(end === "OK" || end === "UNAVAILABLE", `the stream ended (${end})`);
-    const steps = lines.map((line) => line.log ?? line.close ?? `${line.service}:${line.status}`);
+    const steps = jsonLines(child.stdout).map(
+      (line) => line.log ?? line.close ?? `${line.service}:${line.status}`,
+    );
     t.same(steps.slice(-6), [
       "SIGTERM: draining, closing in 200 ms",
       ":2",

@@ -1,51 +1,26 @@
 // `triple-health proxy` as users run it: a real process in front of a real upstream.
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { PassThrough } from "node:stream";
 import t from "tap";
 import { describeEvent, parseListen, run } from "../../src/cli/commands/proxy.ts";
-import type { CommandIo } from "../../src/cli/main.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import { createTripleServer } from "../../src/server/triple-server.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
+import { captureIo, startCli } from "../fixtures/run-cli.ts";
+import { startServer } from "../fixtures/start-server.ts";
 import { from, grpcClient, grpcGreet, startUpstream } from "./fixtures/proxy-harness.ts";
-
-function fakeIo(): { io: CommandIo; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString()));
-  stderr.on("data", (c: Buffer) => (err += c.toString()));
-  return { io: { stdout, stderr, stdin: new PassThrough(), env: {} }, out: () => out, err: () => err };
-}
 
 t.test("proxy process: forwards, reports routing, exits 0 on SIGTERM", async (t) => {
   const a = await startUpstream(t, "a");
   const b = await startUpstream(t, "b");
-  const child = spawn(
-    process.execPath,
-    [
-      ...process.execArgv,
-      "src/cli/main.ts",
-      "proxy",
-      "--listen",
-      "127.0.0.1:0",
-      "--upstream",
-      `${a.url},${b.url}`,
-      "--service",
-      "greet.GreetService",
-      "-v",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-  });
-  let stderr = "";
-  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve) => lines.once("line", resolve));
+  const child = startCli(t, [
+    "proxy",
+    "--listen",
+    "127.0.0.1:0",
+    "--upstream",
+    `${a.url},${b.url}`,
+    "--service",
+    "greet.GreetService",
+    "-v",
+  ]);
+  const first = (await child.line(/^/)).input;
   t.match(
     first,
     /^triple-health proxy on http:\/\/127\.0\.0\.1:\d+ \(h2c, HTTP\/1\.1\) → .* for greet\.GreetService$/,
@@ -63,11 +38,9 @@ t.test("proxy process: forwards, reports routing, exits 0 on SIGTERM", async (t)
     }
   }
   t.same([...seen].sort(), ["a", "b"]);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  t.equal(await exited, 0);
-  t.match(stderr, /routing to http:\/\/127\.0\.0\.1:\d+/);
-  t.match(stderr, /health stream up/);
+  t.equal(await child.stop("SIGTERM"), 0);
+  t.match(child.stderr, /routing to http:\/\/127\.0\.0\.1:\d+/);
+  t.match(child.stderr, /health stream up/);
 });
 
 t.test("usage errors and help", async (t) => {
@@ -81,20 +54,18 @@ t.test("usage errors and help", async (t) => {
     ["--upstream", "a:1", "extra"],
     ["--upstream", "ftp://x"],
   ]) {
-    const { io, err } = fakeIo();
-    t.equal(await run(args, io), 1, args.join(" "));
-    t.match(err(), /^triple-health proxy: /);
+    const usage = captureIo();
+    t.equal(await run(args, usage.io), 1, args.join(" "));
+    t.match(usage.err, /^triple-health proxy: /);
   }
-  const { io, out } = fakeIo();
-  t.equal(await run(["-h"], io), 0);
-  t.match(out(), /usage: triple-health proxy/);
+  const help = captureIo();
+  t.equal(await run(["-h"], help.io), 0);
+  t.match(help.out, /usage: triple-health proxy/);
 });
 
 t.test("a busy port: exit 1", async (t) => {
-  const busy = createTripleServer();
-  const { port } = await busy.listen(0);
-  t.teardown(() => busy.close({ graceMs: 0 }));
-  const { io, err } = fakeIo();
+  const { port } = await startServer(t);
+  const busyIo = captureIo();
   t.equal(
     await run(
       [
@@ -107,11 +78,11 @@ t.test("a busy port: exit 1", async (t) => {
         "--eject-time",
         "1s",
       ],
-      io,
+      busyIo.io,
     ),
     1,
   );
-  t.match(err(), /cannot listen/);
+  t.match(busyIo.err, /cannot listen/);
 });
 
 t.test("listen addresses and event lines", async (t) => {

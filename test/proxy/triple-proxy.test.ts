@@ -11,6 +11,7 @@ import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createTripleProxy } from "../../src/proxy/triple-proxy.ts";
 import { createTripleServer } from "../../src/server/triple-server.ts";
 import { encodeEnvelope } from "../../src/wire/envelope-encoder.ts";
+import { startServer } from "../fixtures/start-server.ts";
 import { addGreetServices, greetRequest } from "./fixtures/greet-services.ts";
 import {
   count,
@@ -320,10 +321,12 @@ t.test("bad options", async (t) => {
 t.test("TLS upstreams: health and calls over https with the given CA", async (t) => {
   const { readFileSync } = await import("node:fs");
   const fixture = (name: string) => readFileSync(new URL(`../client/fixtures/${name}`, import.meta.url));
-  const server = createTripleServer({ tls: { key: fixture("server-key.pem"), cert: fixture("server.pem") } });
+  const { server, port } = await startServer(
+    t,
+    { tls: { key: fixture("server-key.pem"), cert: fixture("server.pem") } },
+    { graceMs: 50 },
+  );
   addGreetServices(server, "tls");
-  const { port } = await server.listen(0, "127.0.0.1");
-  t.teardown(() => server.close({ graceMs: 50 }));
   const tls = { ca: fixture("ca.pem") };
   const proxy = createTripleProxy({
     upstreams: [`https://127.0.0.1:${port}`],

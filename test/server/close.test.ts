@@ -3,15 +3,8 @@ import http2 from "node:http2";
 import net from "node:net";
 import t from "tap";
 import { healthCodecs, ServingStatus } from "../../src/codec/health-types.ts";
-import {
-  checkRequestBytes,
-  envelope,
-  envelopes,
-  grpcHeaders,
-  h2request,
-  startServer,
-  until,
-} from "./fixtures/helpers.ts";
+import { grpcHeaders, h2request } from "../fixtures/h2-request.ts";
+import { checkRequestBytes, envelope, envelopes, startProbeServer, until } from "./fixtures/helpers.ts";
 
 const greetName = (name: string) =>
   envelope(Buffer.from([0x0a, Buffer.byteLength(name), ...Buffer.from(name)]));
@@ -19,7 +12,7 @@ const greetName = (name: string) =>
 t.test(
   "graceful close: NOT_SERVING to watchers, UNAVAILABLE end, GOAWAY, in-flight calls finish",
   async (t) => {
-    const { server, url, port } = await startServer();
+    const { server, url, port } = await startProbeServer(t);
     t.equal(
       server.health.get(""),
       ServingStatus.Serving,
@@ -98,7 +91,7 @@ t.test(
 );
 
 t.test("graceful close: calls still running after the grace are cut off", async (t) => {
-  const { server, url, port, calls } = await startServer();
+  const { server, url, port, calls } = await startProbeServer(t);
   const session = http2.connect(url);
   session.on("error", () => {});
   const hung = h2request(session, grpcHeaders("/test.Probe/Greet"), greetName("hang")).catch(

@@ -1,11 +1,10 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import t from "tap";
-import { checkRequestBytes, envelope, startServer } from "./fixtures/helpers.ts";
+import { checkRequestBytes, envelope, startProbeServer } from "./fixtures/helpers.ts";
 
 const run = promisify(execFile);
-const { server, port } = await startServer();
-t.teardown(() => server.close({ graceMs: 100 }));
+const { server, port } = await startProbeServer(t, {}, { graceMs: 100 });
 const { loadProtoFiles } = await import("../../src/codec/proto-files.ts");
 const { defineService } = await import("../../src/server/define-service.ts");
 server.addService(

@@ -1,18 +1,15 @@
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import {
-  checkRequestBytes,
-  envelope,
-  envelopes,
-  h1request,
-  h2request,
-  startServer,
-} from "./fixtures/helpers.ts";
+import { h2request } from "../fixtures/h2-request.ts";
+import { checkRequestBytes, envelope, envelopes, h1request, startProbeServer } from "./fixtures/helpers.ts";
 
-const { server, url } = await startServer({
-  cors: { allowedOrigins: ["https://app.example"], maxAgeSeconds: 60 },
-});
-t.teardown(() => server.close({ graceMs: 100 }));
+const { server, url } = await startProbeServer(
+  t,
+  {
+    cors: { allowedOrigins: ["https://app.example"], maxAgeSeconds: 60 },
+  },
+  { graceMs: 100 },
+);
 server.health.set("greet.GreetService", ServingStatus.Serving);
 
 const web = { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" };

@@ -2,20 +2,18 @@ import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
 import t from "tap";
 import { healthCodecs, ServingStatus } from "../../src/codec/health-types.ts";
+import { grpcHeaders, h2request } from "../fixtures/h2-request.ts";
 import {
   checkRequestBytes,
   envelope,
   envelopes,
-  grpcHeaders,
   h1request,
-  h2request,
   hex,
-  startServer,
+  startProbeServer,
   until,
 } from "./fixtures/helpers.ts";
 
-const { server, url, calls } = await startServer({ maxMessageBytes: 1024 });
-t.teardown(() => server.close({ graceMs: 100 }));
+const { server, url, calls } = await startProbeServer(t, { maxMessageBytes: 1024 }, { graceMs: 100 });
 server.health.set("greet.GreetService", ServingStatus.Serving);
 server.health.set("down", ServingStatus.NotServing);
 

@@ -3,13 +3,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
 import { createHealthClient } from "../../src/client/health-client.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import { checkRequestBytes, envelope, grpcHeaders, startServer } from "./fixtures/helpers.ts";
+import { grpcHeaders } from "../fixtures/h2-request.ts";
+import { checkRequestBytes, envelope, startProbeServer } from "./fixtures/helpers.ts";
 
 // grpc-timeout can say 99999999H (11,000 years); a timer cannot hold more than 2^31 - 1 ms and Node fires
 // an overflowing one after 1 ms, which would end the longest deadlines at once with DEADLINE_EXCEEDED.
 t.test("deadlines longer than a timer can hold are no deadline, not an instant one", async (t) => {
-  const { server, url } = await startServer();
-  t.teardown(() => server.close({ graceMs: 0 }));
+  const { server, url } = await startProbeServer(t);
 
   const session = http2.connect(url);
   t.teardown(() => session.close());

@@ -8,17 +8,10 @@ import { join } from "node:path";
 import type tls from "node:tls";
 import t from "tap";
 import { http2Preface } from "../../src/server/port-listener.ts";
-import {
-  checkRequestBytes,
-  envelope,
-  grpcHeaders,
-  h1request,
-  h2request,
-  startServer,
-} from "./fixtures/helpers.ts";
+import { grpcHeaders, h2request } from "../fixtures/h2-request.ts";
+import { checkRequestBytes, envelope, h1request, startProbeServer } from "./fixtures/helpers.ts";
 
-const { server, url, port } = await startServer({ http1: { headersTimeout: 300 } });
-t.teardown(() => server.close({ graceMs: 100 }));
+const { server, url, port } = await startProbeServer(t, { http1: { headersTimeout: 300 } }, { graceMs: 100 });
 
 const check = envelope(checkRequestBytes(""));
 
@@ -142,8 +135,7 @@ t.test("TLS with ALPN h2 and http/1.1", { skip: !hasOpenssl() && "openssl not in
   );
   const key = readFileSync(join(dir, "key.pem"));
   const cert = readFileSync(join(dir, "cert.pem"));
-  const tlsServer = await startServer({ tls: { key, cert } });
-  t.teardown(() => tlsServer.server.close({ graceMs: 100 }));
+  const tlsServer = await startProbeServer(t, { tls: { key, cert } }, { graceMs: 100 });
   const origin = `https://127.0.0.1:${tlsServer.port}`;
 
   const session = http2.connect(origin, { ca: cert });

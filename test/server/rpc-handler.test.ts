@@ -1,25 +1,17 @@
 import http from "node:http";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createHealthService } from "../../src/health/health-service.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import { createRpcHandler } from "../../src/server/rpc-handler.ts";
-import { createTripleServer } from "../../src/server/triple-server.ts";
-import { checkRequestBytes, envelope, grpcHeaders, h1request, h2request } from "./fixtures/helpers.ts";
+import { grpcHeaders, h2request } from "../fixtures/h2-request.ts";
+import { listenLocal, startServer } from "../fixtures/start-server.ts";
+import { checkRequestBytes, envelope, h1request } from "./fixtures/helpers.ts";
 
 const registry = new HealthRegistry();
 registry.set("app", ServingStatus.Serving);
 const handler = createRpcHandler().addService("grpc.health.v1.Health", createHealthService(registry));
-
-function listen(server: http.Server | http2.Http2Server): Promise<string> {
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-    ),
-  );
-}
 
 t.test("embedded in the application's node:http2 server (core stream API)", async (t) => {
   const server = http2.createServer();
@@ -28,8 +20,7 @@ t.test("embedded in the application's node:http2 server (core stream API)", asyn
     stream.respond({ ":status": 200, "content-type": "text/plain" });
     stream.end("the app's own route");
   });
-  const url = await listen(server);
-  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const { url } = await listenLocal(server, t);
   const rpc = await h2request(
     url,
     grpcHeaders("/grpc.health.v1.Health/Check"),
@@ -51,8 +42,7 @@ t.test("embedded in the application's node:http server", async (t) => {
     if (handler.handleRequest(req, res)) return;
     res.writeHead(404).end("not mine");
   });
-  const url = await listen(server);
-  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const { url } = await listenLocal(server, t);
   const rpc = await h1request(`${url}/grpc.health.v1.Health/Check`, {
     headers: { "content-type": "application/json" },
     body: '{"service":"app"}',
@@ -68,8 +58,7 @@ t.test("embedded through the HTTP/2 compatibility API (request events)", async (
     if (handler.handleRequest(req, res)) return;
     res.writeHead(404).end("not mine");
   });
-  const url = await listen(server);
-  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const { url } = await listenLocal(server, t);
   const rpc = await h2request(
     url,
     grpcHeaders("/grpc.health.v1.Health/Check"),
@@ -98,26 +87,27 @@ t.test("handler options and service validation", async (t) => {
 });
 
 t.test("plain HTTP handlers for paths no service claims", async (t) => {
-  const server = createTripleServer({
-    plainHttpHandlers: [
-      (request) => {
-        if (request.path === "/boom") throw new Error("handler failed");
-        if (request.path !== "/hello") return undefined;
-        return {
-          status: 200,
-          body: `hi ${request.method} ${request.query.get("who")} ${Buffer.from(request.body).toString()} ${request.headers["x-a"]}`,
-        };
-      },
-      async (request) =>
-        request.path === "/bytes"
-          ? { status: 201, headers: { "X-Kind": "bytes" }, body: new Uint8Array([1, 2, 3]) }
-          : undefined,
-    ],
-    maxMessageBytes: 64,
-  });
-  const { port } = await server.listen(0);
-  t.teardown(() => server.close({ graceMs: 50 }));
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = await startServer(
+    t,
+    {
+      plainHttpHandlers: [
+        (request) => {
+          if (request.path === "/boom") throw new Error("handler failed");
+          if (request.path !== "/hello") return undefined;
+          return {
+            status: 200,
+            body: `hi ${request.method} ${request.query.get("who")} ${Buffer.from(request.body).toString()} ${request.headers["x-a"]}`,
+          };
+        },
+        async (request) =>
+          request.path === "/bytes"
+            ? { status: 201, headers: { "X-Kind": "bytes" }, body: new Uint8Array([1, 2, 3]) }
+            : undefined,
+      ],
+      maxMessageBytes: 64,
+    },
+    { graceMs: 50 },
+  );
   const hello = await h1request(`${url}/hello?who=me`, { headers: { "x-a": "b" }, body: "body" });
   t.equal(hello.status, 200);
   t.equal(hello.body.toString(), "hi POST me body b");

@@ -1,23 +1,8 @@
-import { spawn } from "node:child_process";
-import { PassThrough } from "node:stream";
 import t from "tap";
 import { parseServeArgs, run } from "../../src/cli/commands/serve.ts";
-import type { CommandIo } from "../../src/cli/main.ts";
-import { checkRequestBytes, envelope, grpcHeaders, h1request, h2request, until } from "./fixtures/helpers.ts";
-
-function io(env: NodeJS.ProcessEnv = {}): CommandIo & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c) => {
-    out += c;
-  });
-  stderr.on("data", (c) => {
-    err += c;
-  });
-  return { stdout, stderr, stdin: new PassThrough(), env, out: () => out, err: () => err };
-}
+import { grpcHeaders, h2request } from "../fixtures/h2-request.ts";
+import { captureIo, startCli } from "../fixtures/run-cli.ts";
+import { checkRequestBytes, envelope, h1request, until } from "./fixtures/helpers.ts";
 
 t.test("flags", async (t) => {
   t.same(parseServeArgs([], {}), {
@@ -58,25 +43,25 @@ t.test("flags", async (t) => {
 });
 
 t.test("--help, bad flags, bad service name, port in use", async (t) => {
-  const help = io();
-  t.equal(await run(["--help"], help), 0);
-  t.match(help.out(), /usage: triple-health serve/);
-  const bad = io();
-  t.equal(await run(["--bogus"], bad), 1, "bad arguments exit 1, as every command");
-  t.match(bad.err(), /not defined: -bogus/);
-  const badName = io();
-  t.equal(await run(["--port", "0", "--service", "not a name"], badName), 1);
-  t.match(badName.err(), /invalid service name/);
+  const help = captureIo();
+  t.equal(await run(["--help"], help.io), 0);
+  t.match(help.out, /usage: triple-health serve/);
+  const bad = captureIo();
+  t.equal(await run(["--bogus"], bad.io), 1, "bad arguments exit 1, as every command");
+  t.match(bad.err, /not defined: -bogus/);
+  const badName = captureIo();
+  t.equal(await run(["--port", "0", "--service", "not a name"], badName.io), 1);
+  t.match(badName.err, /invalid service name/);
 });
 
 t.test("in process: serves, closes on SIGTERM", async (t) => {
-  const out = io();
+  const out = captureIo();
   const running = run(
     ["--sample", "--service", "extra.Service", "--port", "0", "--admin", "--grace-ms", "100"],
-    out,
+    out.io,
   );
-  await until(() => out.out().includes("serving"));
-  const port = Number(/:(\d+) /.exec(out.out())?.[1]);
+  await until(() => out.out.includes("serving"));
+  const port = Number(/:(\d+) /.exec(out.out)?.[1]);
   const url = `http://127.0.0.1:${port}`;
   const check = await h1request(`${url}/grpc.health.v1.Health/Check`, {
     headers: { "content-type": "application/json" },
@@ -85,26 +70,18 @@ t.test("in process: serves, closes on SIGTERM", async (t) => {
   t.equal(check.body.toString(), '{"status":"SERVING"}');
   const live = await h1request(`${url}/livez`, { method: "GET" });
   t.equal(live.status, 200, "--admin mounts the probe handler");
-  const busy = io();
-  t.equal(await run(["--port", String(port)], busy), 2, "a port in use is exit code 2");
-  t.match(busy.err(), /cannot listen/);
+  const busy = captureIo();
+  t.equal(await run(["--port", String(port)], busy.io), 2, "a port in use is exit code 2");
+  t.match(busy.err, /cannot listen/);
   process.emit("SIGTERM", "SIGTERM");
   t.equal(await running, 0);
-  t.match(out.out(), /SIGTERM, closing[\s\S]*closed/);
+  t.match(out.out, /SIGTERM, closing[\s\S]*closed/);
 });
 
 t.test("npm start's command: spawned, answers the seed's requests, exits 0 on SIGTERM", async (t) => {
-  const child = spawn(process.execPath, [...process.execArgv, "src/cli/main.ts", "serve", "--sample"], {
-    env: { ...process.env, PORT: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (c) => {
-    out += c;
-  });
-  child.stderr.on("data", () => {});
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  await until(() => out.includes("serving"), 30_000);
+  const child = startCli(t, ["serve", "--sample"], { env: { ...process.env, PORT: "0" } });
+  await child.line(/serving/);
+  const out = child.stdout;
   t.match(out, /serving grpc\.health\.v1\.Health, greet\.GreetService on http:\/\/127\.0\.0\.1:\d+/);
   const port = Number(/:(\d+) /.exec(out)?.[1]);
   const url = `http://127.0.0.1:${port}`;
@@ -119,7 +96,6 @@ t.test("npm start's command: spawned, answers the seed's requests, exits 0 on SI
     envelope(checkRequestBytes("greet.GreetService")),
   );
   t.equal(grpc.body.toString("hex"), "00000000020801");
-  child.kill("SIGTERM");
-  t.equal(await exited, 0);
-  t.match(out, /closed/);
+  t.equal(await child.stop("SIGTERM"), 0);
+  t.match(child.stdout, /closed/);
 });

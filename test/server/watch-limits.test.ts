@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import t from "tap";
-import { checkRequestBytes, envelope, grpcHeaders, startServer, until } from "./fixtures/helpers.ts";
+import { grpcHeaders } from "../fixtures/h2-request.ts";
+import { checkRequestBytes, envelope, startProbeServer, until } from "./fixtures/helpers.ts";
 
 interface OpenWatch {
   stream: http2.ClientHttp2Stream;
@@ -25,8 +26,7 @@ function openWatch(session: http2.ClientHttp2Session): OpenWatch {
 }
 
 t.test("Watch streams per connection: the extra one is RESOURCE_EXHAUSTED, others unaffected", async (t) => {
-  const { server, url } = await startServer({ healthService: { maxWatchersPerConnection: 2 } });
-  t.teardown(() => server.close({ graceMs: 0 }));
+  const { server, url } = await startProbeServer(t, { healthService: { maxWatchersPerConnection: 2 } });
   const first = http2.connect(url);
   const second = http2.connect(url);
   t.teardown(() => {
