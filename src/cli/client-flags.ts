@@ -16,7 +16,7 @@ import {
 import type { CommandIo } from "./main.ts";
 import { createVerboseTrace } from "./verbose.ts";
 
-/** grpc_health_probe's exit codes. */
+/** grpc_health_probe's exit codes, which check, watch and list share. @internal */
 export const ExitCode = {
   Ok: 0,
   InvalidArguments: 1,
@@ -25,6 +25,10 @@ export const ExitCode = {
   Unhealthy: 4,
 } as const;
 
+/**
+ * grpc_health_probe's flags (plus our protocol, codec and output ones), shared by check, watch and list.
+ * @internal
+ */
 export const clientFlags: FlagSpecs = {
   addr: {
     kind: "string",
@@ -93,6 +97,7 @@ export const clientFlags: FlagSpecs = {
   },
 };
 
+/** What the client flags resolved to: the client to call and how to call and report. @internal */
 export interface ClientSetup {
   readonly client: HealthClient;
   readonly addr: string;
@@ -103,7 +108,7 @@ export interface ClientSetup {
   readonly verbose: boolean;
 }
 
-/** Validates the flags the way grpc_health_probe does and builds the client. Throws FlagError. */
+/** Validates the flags the way grpc_health_probe does and builds the client. Throws FlagError. @internal */
 export function setupClient(
   values: Readonly<Record<string, FlagValue>>,
   positionals: readonly string[],
@@ -221,6 +226,7 @@ function tlsFromFlags(
 /**
  * Opens the connection within the connect timeout; on failure prints grpc_health_probe's message
  * and returns exit code 2, else undefined.
+ * @internal
  */
 export async function connectOrReport(setup: ClientSetup, io: CommandIo): Promise<number | undefined> {
   const started = Date.now();
@@ -246,7 +252,10 @@ export async function connectOrReport(setup: ClientSetup, io: CommandIo): Promis
   return undefined;
 }
 
-/** Prints an RPC failure as grpc_health_probe does and returns its exit code (3, or 2 for a lost connection). */
+/**
+ * Prints an RPC failure as grpc_health_probe does and returns its exit code (3, or 2 for a lost connection).
+ * @internal
+ */
 export function reportRpcError(
   error: unknown,
   setup: ClientSetup,
@@ -271,10 +280,12 @@ export function reportRpcError(
   return ExitCode.RpcFailure;
 }
 
+/** An RpcError as the `-json` output shows it: the code's name and the server's own message. @internal */
 export function errorJson(error: RpcError): { code: string; message: string } {
   return { code: grpcCodeName(error.code), message: error.rawMessage };
 }
 
+/** Writes one line of `-json` output. @internal */
 export function writeJson(io: CommandIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value)}\n`);
 }
@@ -292,6 +303,7 @@ function causeText(error: RpcError): string {
 /**
  * The opening every client command shares: parse `specs`, answer `-h` with `help`, build the client
  * (exit 1 on a bad flag), run `body`, and close the client whatever happens.
+ * @internal
  */
 export async function runClientCommand(
   args: readonly string[],

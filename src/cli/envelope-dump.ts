@@ -3,10 +3,21 @@
 import zlib from "node:zlib";
 import protobuf from "protobufjs";
 import { loadProtoFiles } from "../codec/proto-files.ts";
+// The wire layer's public surface, not its files: the dump must split exactly as the server and client do.
+import {
+  type Envelope,
+  EnvelopeDecoder,
+  EnvelopeFlag,
+  envelopeHeaderBytes,
+  RpcError,
+} from "../wire/index.ts";
 
+/** How a capture is written down. @internal */
 export type InputFormat = "hex" | "base64" | "raw";
+/** How a body is cut into messages: length-prefixed envelopes, or one unary body. @internal */
 export type Framing = "envelopes" | "unary";
 
+/** One envelope (or the unary body) as `decode` reports it. @internal */
 export interface DecodedMessage {
   /** Byte offset of the envelope (or of the body) in the input. */
   offset: number;
@@ -28,12 +39,14 @@ export interface DecodedMessage {
   decompressedLength?: number;
 }
 
+/** One field of a message no known type fits. @internal */
 export interface RawField {
   field: number;
   wireType: number;
   value: string | number;
 }
 
+/** What `decode` prints as JSON. @internal */
 export interface DecodeResult {
   format: InputFormat;
   framing: Framing;
@@ -46,7 +59,10 @@ function stripComments(text: string): string {
   return text.replace(/#[^\n]*/g, "");
 }
 
-/** Guesses the input format: hex (with optional spaces, colons, `0x` and `#` comments), base64, else raw. */
+/**
+ * Guesses the input format: hex (with optional spaces, colons, `0x` and `#` comments), base64, else raw.
+ * @internal
+ */
 export function detectFormat(input: Buffer): InputFormat {
   const text = input.toString("latin1");
   const hex = stripComments(text).replace(/0x/gi, "").replace(/[\s:]/g, "");
@@ -58,6 +74,7 @@ export function detectFormat(input: Buffer): InputFormat {
   return "raw";
 }
 
+/** The captured bytes, from their written form; throws on text that is not valid `format`. @internal */
 export function toBytes(input: Buffer, format: InputFormat): Buffer {
   const text = input.toString("latin1");
   switch (format) {
@@ -76,39 +93,48 @@ export function toBytes(input: Buffer, format: InputFormat): Buffer {
   }
 }
 
-const knownFlags = 0x01 | 0x02 | 0x80;
-
-interface RawEnvelope {
+/** An envelope of the input and where it starts. @internal */
+export interface RawEnvelope extends Envelope {
   offset: number;
-  flags: number;
-  payload: Buffer;
 }
 
-/** Splits bytes into envelopes when they are exactly a sequence of well-formed ones; else undefined. */
+/**
+ * Splits bytes into envelopes when they are exactly a sequence of well-formed ones; else undefined.
+ * @internal
+ */
 export function splitEnvelopes(bytes: Buffer): RawEnvelope[] | undefined {
+  // A capture is all there is: no envelope in it can be longer than the capture itself.
+  const decoder = new EnvelopeDecoder({ maxMessageBytes: bytes.length });
+  decoder.push(bytes);
   const out: RawEnvelope[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    if (bytes.length - at < 5) return undefined;
-    const flags = bytes[at]!;
-    if ((flags & ~knownFlags) !== 0) return undefined;
-    const length = bytes.readUInt32BE(at + 1);
-    if (at + 5 + length > bytes.length) return undefined;
-    out.push({ offset: at, flags, payload: bytes.subarray(at + 5, at + 5 + length) });
-    at += 5 + length;
+  let offset = 0;
+  try {
+    for (let envelope = decoder.next(); envelope !== undefined; envelope = decoder.next()) {
+      out.push({ offset, flags: envelope.flags, payload: envelope.payload });
+      offset += envelopeHeaderBytes + envelope.payload.length;
+    }
+    decoder.end();
+  } catch (error) {
+    // Unknown flag bits, a length past the end, a truncated header: not envelopes, maybe a unary body.
+    if (error instanceof RpcError) return undefined;
+    throw error;
   }
   return out.length > 0 ? out : undefined;
 }
 
+/** The names of an envelope's flag bits, as `decode` prints them. @internal */
 export function flagNames(flags: number): string[] {
   const names: string[] = [];
-  if (flags & 0x01) names.push("compressed");
-  if (flags & 0x02) names.push("end-stream");
-  if (flags & 0x80) names.push("trailers");
+  if (flags & EnvelopeFlag.Compressed) names.push("compressed");
+  if (flags & EnvelopeFlag.EndStream) names.push("end-stream");
+  if (flags & EnvelopeFlag.Trailers) names.push("trailers");
   return names;
 }
 
-/** Options of the message decoding: an explicit message type (from `root`), or health auto-detection. */
+/**
+ * Options of the message decoding: an explicit message type (from `root`), or health auto-detection.
+ * @internal
+ */
 export interface MessageTypes {
   root: protobuf.Root;
   type?: protobuf.Type;
@@ -116,7 +142,7 @@ export interface MessageTypes {
 
 let builtinRoot: protobuf.Root | undefined;
 
-/** health.proto and greet.proto, plus any `--proto` files. */
+/** health.proto and greet.proto, plus any `--proto` files. @internal */
 export function loadTypes(protoFiles: readonly string[], typeName: string | undefined): MessageTypes {
   builtinRoot ??= loadProtoFiles("health.proto", "greet.proto");
   const root = protoFiles.length === 0 ? builtinRoot : protobuf.loadSync(protoFiles.map((f) => f));
@@ -134,6 +160,10 @@ const jsonOptions: protobuf.IConversionOptions = {
   json: true,
 };
 
+/**
+ * Splits a capture (envelopes when it is a sequence of them, else one unary body, unless `framing`
+ * says which) and decodes each message. @internal
+ */
 export function decodeBytes(
   bytes: Buffer,
   framing: Framing | "auto",
@@ -169,7 +199,7 @@ function decodePayload(
     out.flagNames = flagNames(flags);
   }
   let body = payload;
-  if (flags !== undefined && (flags & 0x01) !== 0) {
+  if (flags !== undefined && (flags & EnvelopeFlag.Compressed) !== 0) {
     try {
       body = zlib.gunzipSync(payload, { maxOutputLength: 64 * 1024 * 1024 });
       out.decompressedLength = body.length;
@@ -178,11 +208,11 @@ function decodePayload(
       return out;
     }
   }
-  if (flags !== undefined && (flags & 0x80) !== 0) {
+  if (flags !== undefined && (flags & EnvelopeFlag.Trailers) !== 0) {
     out.trailers = parseTrailerLines(body.toString("utf8"));
     return out;
   }
-  if (flags !== undefined && (flags & 0x02) !== 0) {
+  if (flags !== undefined && (flags & EnvelopeFlag.EndStream) !== 0) {
     try {
       out.endStream = JSON.parse(body.toString("utf8"));
     } catch {
@@ -244,6 +274,7 @@ const printable = /^[\x20-\x7e\u00a0-\uffff]*$/;
 /**
  * Tells the grpc.health.v1 messages apart by their wire shape: field 1 as a varint is a
  * HealthCheckResponse; field 1 as text is a HealthCheckRequest; field 1 as map entries is a HealthListResponse.
+ * @internal
  */
 export function guessHealthMessage(
   body: Buffer,
@@ -279,7 +310,10 @@ export function guessHealthMessage(
   return undefined;
 }
 
-/** The fields of an unknown message: number, wire type, and the value (varint, hex of bytes, fixed). */
+/**
+ * The fields of an unknown message: number, wire type, and the value (varint, hex of bytes, fixed).
+ * @internal
+ */
 export function rawFields(body: Buffer): RawField[] {
   const reader = protobuf.Reader.create(body);
   const out: RawField[] = [];
@@ -341,6 +375,7 @@ function describe(message: DecodedMessage): string {
 
 /**
  * Annotated hex, one byte group per line with what it means: the form docs/wire.md shows.
+ * @internal
  */
 export function annotate(bytes: Buffer, result: Omit<DecodeResult, "format">): string {
   const column = 52;
@@ -350,9 +385,10 @@ export function annotate(bytes: Buffer, result: Omit<DecodeResult, "format">): s
     if (message.flags !== undefined) {
       const flagText = message.flagNames?.length ? message.flagNames.join(" | ") : "message";
       lines.push(`${pad(message.flags.slice(2))}# flags ${message.flags}: ${flagText}`);
-      const length = bytes.subarray(message.offset + 1, message.offset + 5);
+      const length = bytes.subarray(message.offset + 1, message.offset + envelopeHeaderBytes);
       lines.push(`${pad(hexLines(length, "")[0]!)}# length ${message.length}`);
-      const payload = bytes.subarray(message.offset + 5, message.offset + 5 + message.length);
+      const start = message.offset + envelopeHeaderBytes;
+      const payload = bytes.subarray(start, start + message.length);
       const hex = hexLines(payload, "");
       if (hex.length === 0) lines.push(`${pad("")}# (empty payload) ${describe(message)}`);
       for (const [i, line] of hex.entries())

@@ -1,8 +1,10 @@
 // A small flag parser with Go's `flag` conventions (what grpc_health_probe users type): `-name value`,
 // `-name=value`, `--name value`, `--name=value`, booleans as `-tls` or `-tls=false`, `--` ends flags.
 
+/** How a flag's text is read. @internal */
 export type FlagKind = "string" | "bool" | "duration" | "list" | "int";
 
+/** One flag a command accepts, with its help text. @internal */
 export interface FlagSpec {
   readonly kind: FlagKind;
   readonly description: string;
@@ -14,9 +16,12 @@ export interface FlagSpec {
   readonly choices?: readonly string[];
 }
 
+/** A command's flags by name. @internal */
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
+/** A parsed flag: text, boolean, number (`int`; ms for `duration`) or the values of a `list`. @internal */
 export type FlagValue = string | boolean | number | string[];
 
+/** What {@link parseFlags} found. @internal */
 export interface ParsedFlags {
   /** Only flags that were given; durations in ms. */
   readonly values: Readonly<Record<string, FlagValue>>;
@@ -24,7 +29,7 @@ export interface ParsedFlags {
   readonly help: boolean;
 }
 
-/** A usage error: the command prints it and exits 1. */
+/** A usage error: the command prints it and exits 1. @internal */
 export class FlagError extends Error {
   constructor(message: string) {
     super(message);
@@ -32,6 +37,7 @@ export class FlagError extends Error {
   }
 }
 
+/** Reads `args` against `specs` with Go's `flag` conventions; throws FlagError on a usage error. @internal */
 export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFlags {
   const byName = new Map<string, [string, FlagSpec]>();
   for (const [name, spec] of Object.entries(specs)) {
@@ -130,12 +136,13 @@ function parseDuration(text: string, name = "duration"): number {
   return total;
 }
 
-/** Go's way of printing a duration: `250ms`, `1s`, `1.5s`. */
+/** Go's way of printing a duration: `250ms`, `1s`, `1.5s`. @internal */
 export function formatDuration(ms: number): string {
   if (ms >= 1000) return `${Number((ms / 1000).toFixed(3))}s`;
   return `${Number(ms.toFixed(3))}ms`;
 }
 
+/** The flags part of a command's `-h` text. @internal */
 export function flagHelp(specs: FlagSpecs): string {
   const lines: string[] = [];
   for (const [name, spec] of Object.entries(specs)) {

@@ -2,13 +2,18 @@
 // The `triple-health` command: a dispatcher over one module per subcommand in ./commands/.
 import { pathToFileURL } from "node:url";
 
-/** Every subcommand module exports `run(args, io)` and resolves to the process exit code. */
+/**
+ * The streams and environment a command runs with: the process's own, or captured ones in tests. Every
+ * subcommand module exports `run(args, io)` and resolves to the process exit code.
+ * @internal
+ */
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
 }
+/** The `run` every subcommand module exports. @internal */
 export type CommandRun = (args: string[], io: CommandIo) => Promise<number>;
 
 const commands: Record<string, string> = {
@@ -29,6 +34,7 @@ function usage(): string {
   return `usage: triple-health <command> [flags]\n\ncommands:\n${lines.join("\n")}\n`;
 }
 
+/** Runs `triple-health <command> ...args`; resolves to the exit code. @internal */
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {

@@ -23,7 +23,7 @@ function flagsText(flags: number | undefined): string {
   return names.length === 0 ? `flags ${hex}` : `flags ${hex} ${names.join("|")}`;
 }
 
-/** Formats one trace event as lines: `>` for what was sent, `<` for what came back. */
+/** Formats one trace event as lines: `>` for what was sent, `<` for what came back. @internal */
 export function formatTraceEvent(event: CallTraceEvent): string {
   switch (event.type) {
     case "request":
@@ -45,6 +45,10 @@ export function formatTraceEvent(event: CallTraceEvent): string {
   }
 }
 
+/**
+ * The `-v` trace hook: every event of every call, as {@link formatTraceEvent} writes it, to `out`.
+ * @internal
+ */
 export function createVerboseTrace(out: NodeJS.WritableStream): CallTrace {
   return (event) => {
     const text = formatTraceEvent(event);

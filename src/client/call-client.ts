@@ -14,6 +14,7 @@ import { tripleCalls } from "./triple-call.ts";
 /** The wire protocols a client speaks. */
 export type ClientProtocol = "grpc" | "triple";
 
+/** Options of {@link createCallClient}: protocol, codec, transport, defaults for every call, limits. */
 export interface CallClientOptions extends TransportOptions {
   /** `grpc` (default: what grpc-go, grpc-js and dubbo-go's default client speak) or `triple`. */
   protocol?: ClientProtocol;
@@ -35,15 +36,21 @@ export interface CallClientOptions extends TransportOptions {
 
 /** Makes unary and server-streaming calls to one server, for any message codecs. */
 export interface CallClient {
+  /** The server's URL, as parsed from the target (`tri://` and bare `host:port` become `http://`). */
   readonly url: string;
   readonly protocol: ClientProtocol;
   readonly codec: CodecName;
   readonly httpVersion: "2" | "1.1";
+  /** One request, one response; every failure rejects with an `RpcError`. */
   unary<I extends object, O extends object>(
     method: MethodRef<I, O>,
     request: I,
     options?: CallOptions,
   ): Promise<O>;
+  /**
+   * One request, then each response message as it arrives; the stream's error status is thrown as an
+   * `RpcError`. Returning early (`break`) cancels the call.
+   */
   serverStream<I extends object, O extends object>(
     method: MethodRef<I, O>,
     request: I,
@@ -55,6 +62,7 @@ export interface CallClient {
   close(): Promise<void>;
 }
 
+/** The `user-agent` sent unless {@link CallClientOptions.userAgent} says otherwise. @internal */
 export const userAgent = "triple-health/0.1.0";
 
 /**

@@ -8,7 +8,9 @@ export interface MethodRef<I extends object, O extends object> {
   readonly service: string;
   /** `Check` */
   readonly method: string;
+  /** Encodes the request (proto or JSON, whichever the client's codec is). */
   readonly input: MessageCodec<I>;
+  /** Decodes the response messages. */
   readonly output: MessageCodec<O>;
 }
 
@@ -29,6 +31,10 @@ export interface CallOptions {
   onTrailer?: (metadata: Metadata) => void;
 }
 
+/**
+ * Metadata from what a caller may pass (a `Metadata` map as is; keys of a plain object lower-cased).
+ * @internal
+ */
 export function toMetadata(init: MetadataInit | undefined): Metadata {
   if (init === undefined) return new Map();
   if (init instanceof Map) return init;
@@ -40,6 +46,10 @@ export function toMetadata(init: MetadataInit | undefined): Metadata {
   return out;
 }
 
+/**
+ * The client's metadata followed by one call's: values of the same key add up, none is replaced.
+ * @internal
+ */
 export function mergeMetadata(base: Metadata, extra: Metadata): Metadata {
   if (extra.size === 0) return base;
   if (base.size === 0) return extra;
@@ -51,6 +61,7 @@ export function mergeMetadata(base: Metadata, extra: Metadata): Metadata {
 /**
  * One signal for a call: the caller's signal plus the deadline. `error()` tells why it fired:
  * DEADLINE_EXCEEDED for the deadline, CANCELLED (or the caller's RpcError reason) otherwise.
+ * @internal
  */
 export class CallSignal {
   readonly signal: AbortSignal;
@@ -109,7 +120,10 @@ export class CallSignal {
   }
 }
 
-/** A response message that does not decode is the server's fault: INTERNAL, not INVALID_ARGUMENT. */
+/**
+ * A response message that does not decode is the server's fault: INTERNAL, not INVALID_ARGUMENT.
+ * @internal
+ */
 export function decodeResponse<O extends object>(
   codec: MessageCodec<O>,
   bytes: Uint8Array,

@@ -39,9 +39,10 @@ export type CallTraceEvent =
     }
   | { readonly type: "trailers"; readonly trailers: Readonly<Record<string, string | string[] | undefined>> };
 
+/** A hook that sees every step of every call of a client (its `trace` option), in order. */
 export type CallTrace = (event: CallTraceEvent) => void;
 
-/** The proto3 JSON text of a message, for trace events (computed only when a trace hook is set). */
+/** The proto3 JSON text of a message, for trace events (computed only when a trace hook is set). @internal */
 export function messageJson(codec: { encodeJson(message: never): Uint8Array }, message: object): string {
   try {
     return Buffer.from(codec.encodeJson(message as never)).toString("utf8");

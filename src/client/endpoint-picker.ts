@@ -18,8 +18,11 @@ import type { PickerEvent, PickerListener } from "./picker-events.ts";
 
 /** What the picker needs of a health client per endpoint; `createHealthClient(url)` fits. */
 export interface PickerHealthSource {
+  /** `grpc.health.v1.Health/Watch`: the current status, then every change, until the signal aborts. */
   watch(service: string, options: { signal: AbortSignal }): AsyncIterable<ServingStatus>;
+  /** `grpc.health.v1.Health/Check`, for the polling health mode. */
   check(service: string, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<ServingStatus>;
+  /** Called when the picker closes. */
   close(): Promise<void>;
 }
 
@@ -71,14 +74,17 @@ export type CallOutcome = "success" | "failure" | "cancelled";
 
 /** One call's hold on an endpoint: call `done()` exactly once when the call ends (later calls are ignored). */
 export interface PickedEndpoint {
+  /** The endpoint to send the call to, as given in `endpoints`. */
   readonly endpoint: string;
   /** True when the endpoint was picked in panic mode (not necessarily healthy). */
   readonly panic: boolean;
+  /** Releases the endpoint and reports how the call went (for least-outstanding and ejection). */
   done(outcome: CallOutcome): void;
 }
 
 /** One endpoint as the picker sees it now. */
 export interface EndpointSnapshot {
+  /** As given in `endpoints`. */
   readonly endpoint: string;
   /** Last status the endpoint reported; undefined before its first answer or once its stream was lost past the grace. */
   readonly status: ServingStatus | undefined;
@@ -88,8 +94,11 @@ export interface EndpointSnapshot {
   readonly reachable: boolean;
   /** SERVING, reachable and not ejected. */
   readonly healthy: boolean;
+  /** Taken out of rotation for now after calls failed in a row (see {@link OutlierOptions}). */
   readonly ejected: boolean;
+  /** Calls picked and not yet `done()`. */
   readonly outstanding: number;
+  /** Calls that failed in a row, counting towards ejection. */
   readonly consecutiveFailures: number;
 }
 
@@ -162,6 +171,7 @@ class Lease implements PickedEndpoint {
  * change is a {@link PickerEvent}.
  */
 export class EndpointPicker {
+  /** The service watched on every endpoint (`""`: each server as a whole). */
   readonly service: string;
   readonly policy: PickPolicy;
   readonly #entries: Entry[];

@@ -1,9 +1,12 @@
 import type { CallTrace } from "./call-trace.ts";
 
-/** Response headers as node:http2 and undici hand them over: lower-case names. */
+/** Response headers as node:http2 and undici hand them over: lower-case names. @internal */
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
-/** One RPC's HTTP exchange: always a POST with a complete body (unary and server-streaming calls). */
+/**
+ * One RPC's HTTP exchange: always a POST with a complete body (unary and server-streaming calls).
+ * @internal
+ */
 export interface HttpRequest {
   /** `/{service}/{method}` */
   readonly path: string;
@@ -14,6 +17,7 @@ export interface HttpRequest {
   readonly signal: AbortSignal;
 }
 
+/** A response as both transports deliver it: head, body chunks, then trailers. @internal */
 export interface HttpResponse {
   readonly status: number;
   readonly headers: IncomingHeaders;
@@ -53,6 +57,10 @@ export interface ClientTlsOptions {
   insecureSkipVerify?: boolean;
 }
 
+/**
+ * Connection settings both transports take; users set them through `CallClientOptions`, which
+ * extends this.
+ */
 export interface TransportOptions {
   /** TLS settings; implied by an `https:` URL, or turns TLS on for an `http:` one. */
   tls?: ClientTlsOptions;
@@ -60,9 +68,10 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
 }
 
+/** Default of {@link TransportOptions.connectTimeoutMs}. @internal */
 export const defaultConnectTimeoutMs = 10_000;
 
-/** The first value of a header that may repeat. */
+/** The first value of a header that may repeat. @internal */
 export function headerValue(headers: IncomingHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;

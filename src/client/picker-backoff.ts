@@ -33,6 +33,7 @@ export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
 /**
  * The delay before reconnect attempt `attempt` (0 for the first retry): `initialMs × multiplier^attempt`,
  * capped at `maxMs`, then moved by up to ±`jitter` of itself. `random` returns a number in [0, 1).
+ * @internal
  */
 export function backoffDelay(attempt: number, options: ResolvedBackoff, random: () => number): number {
   const base = Math.min(options.maxMs, options.initialMs * options.multiplier ** Math.max(0, attempt));

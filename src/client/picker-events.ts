@@ -58,4 +58,5 @@ export type PickerEvent =
       readonly time: number;
     };
 
+/** Receives every {@link PickerEvent} of a picker, synchronously, in order. */
 export type PickerListener = (event: PickerEvent) => void;

@@ -36,7 +36,7 @@ export interface ProtocolCalls {
   ): AsyncGenerator<O, void, undefined>;
 }
 
-/** Reads a whole body, refusing more than `maxBytes` (RESOURCE_EXHAUSTED) before buffering it. */
+/** Reads a whole body, refusing more than `maxBytes` (RESOURCE_EXHAUSTED) before buffering it. @internal */
 export async function readAll(body: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -50,7 +50,7 @@ export async function readAll(body: AsyncIterable<Buffer>, maxBytes: number): Pr
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
-/** Response metadata; a malformed `-bin` header must not hide the call's real outcome. */
+/** Response metadata; a malformed `-bin` header must not hide the call's real outcome. @internal */
 export function safeMetadata(headers: IncomingHeaders): Metadata {
   try {
     return metadataFromHeaders(headers, { maxBytes: Number.POSITIVE_INFINITY });
@@ -59,6 +59,7 @@ export function safeMetadata(headers: IncomingHeaders): Metadata {
   }
 }
 
+/** The response's media type without parameters, lower-cased (`""` when absent). @internal */
 export function mediaType(headers: IncomingHeaders): string {
   const value = headers["content-type"];
   const text = Array.isArray(value) ? value[0] : value;
@@ -68,6 +69,7 @@ export function mediaType(headers: IncomingHeaders): string {
 /**
  * Encodes `request` as one envelope, traces it and sends it to `method`'s path: how every enveloped call
  * (gRPC, and Connect streaming) begins.
+ * @internal
  */
 export function sendEnvelopedRequest<I extends object>(
   env: CallEnv,

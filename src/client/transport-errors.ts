@@ -13,7 +13,10 @@ const {
 /** Marks an `RpcError` raised while establishing the connection (not during a call). */
 const connectFailureTag: unique symbol = Symbol("triple-health.connect-failure");
 
-/** UNAVAILABLE for a connection that could not be established; `cause` is the socket error or the timeout. */
+/**
+ * UNAVAILABLE for a connection that could not be established; `cause` is the socket error or the timeout.
+ * @internal
+ */
 export function connectFailure(origin: string, cause: unknown): RpcError {
   const timedOut = (cause as { name?: unknown } | undefined)?.name === "TimeoutError";
   const detail = timedOut ? "timed out" : cause instanceof Error ? cause.message : String(cause);
@@ -31,7 +34,7 @@ export function connectFailureKind(error: unknown): "timeout" | "error" | undefi
   return (error as { [connectFailureTag]?: "timeout" | "error" })[connectFailureTag];
 }
 
-/** Maps an HTTP/2 stream failure to gRPC's codes for RST_STREAM (PROTOCOL-HTTP2.md, "Errors"). */
+/** Maps an HTTP/2 stream failure to gRPC's codes for RST_STREAM (PROTOCOL-HTTP2.md, "Errors"). @internal */
 export function transportError(cause: Error | undefined, rstCode: number | undefined): RpcError {
   if (cause instanceof RpcError) return cause;
   const message = cause?.message ?? `stream closed with error code ${rstCode ?? "unknown"}`;

@@ -2,24 +2,36 @@ import { type Dispatcher, request } from "undici";
 
 /** One service as `GET /admin/health` describes it. */
 export interface AdminServiceStatus {
+  /** The service name; `""` is the whole server. */
   service: string;
+  /** Effective status by name (`"SERVING"`): what Check answers. */
   status: string;
+  /** Why the effective status last changed. */
   reason: string;
+  /** When it last changed, as an ISO time. */
   since: string;
+  /** The same time, in ms since the epoch. */
   sinceMs: number;
+  /** What the application last set, before drain, override and checks; `null`: the default SERVING. */
   base: string | null;
+  /** The operator's override (`triple-health set`), or `null`. */
   override: string | null;
+  /** Checks holding the service down, by source name, with their reasons. */
   failing: Array<{ source: string; reason: string }>;
 }
 
 /** The body of `GET /admin/health`. */
 export interface AdminHealthReport {
+  /** Drained (every status NOT_SERVING) until resumed. */
   draining: boolean;
+  /** The server is shutting down; it cannot be resumed. */
   shutdown: boolean;
   services: AdminServiceStatus[];
+  /** Each check's state, when the server gave the admin handler its check runner. */
   checks?: Array<Record<string, unknown>>;
 }
 
+/** Options of {@link createAdminClient}: credentials, path prefix, timeout, connection and size limit. */
 export interface AdminClientOptions {
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
@@ -29,10 +41,22 @@ export interface AdminClientOptions {
   timeoutMs?: number;
   /** undici dispatcher (TLS settings for `https://`); a one-off connection per request by default. */
   dispatcher?: Dispatcher;
+  /**
+   * Largest response body read, in bytes; a longer one rejects with {@link AdminRequestError} once the
+   * limit is passed, without reading the rest. Default 4 MiB.
+   */
+  maxResponseBytes?: number;
 }
 
-/** The admin surface answered with an error status; `message` is the server's `error` text. */
+// A report of 10,000 healthy services (about 190 bytes each) is under half of it; a runaway answer is not.
+const defaultMaxResponseBytes = 4 * 1024 * 1024;
+
+/**
+ * The admin surface answered with an error status (`message` is the server's `error` text), or with an
+ * answer the client cannot use: not JSON, or longer than `maxResponseBytes`.
+ */
 export class AdminRequestError extends Error {
+  /** The HTTP status of the answer. */
   readonly status: number;
   constructor(status: number, message: string) {
     super(message);
@@ -41,6 +65,7 @@ export class AdminRequestError extends Error {
   }
 }
 
+/** The operator's calls on a server's admin surface, what `triple-health status|drain|resume|set` make. */
 export interface AdminClient {
   /** `GET /admin/health`. */
   status(): Promise<AdminHealthReport>;
@@ -65,6 +90,7 @@ export function createAdminClient(addr: string, options: AdminClientOptions = {}
   const origin = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(addr) ? addr : `http://${addr}`).origin;
   const prefix = (options.prefix ?? "/admin").replace(/\/+$/, "");
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
   const headers: Record<string, string> =
     options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
 
@@ -78,7 +104,7 @@ export function createAdminClient(addr: string, options: AdminClientOptions = {}
       // A command-line call makes one request: do not leave a kept-alive socket holding the process.
       reset: options.dispatcher === undefined,
     });
-    const text = await response.body.text();
+    const text = await readBody(response, maxResponseBytes);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -103,4 +129,27 @@ export function createAdminClient(addr: string, options: AdminClientOptions = {}
     resume: (reason) => send("POST", "resume", withReason(reason)),
     set: (service, status, reason) => send("POST", "set", { service, status, ...withReason(reason) }),
   };
+}
+
+// Reads at most `maxBytes` of the body: a declared length over the limit fails before any byte is read,
+// a longer stream at the first chunk past it; leaving the loop destroys the body (and its connection).
+async function readBody(response: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
+  const tooLarge = () =>
+    new AdminRequestError(
+      response.statusCode,
+      `the answer is larger than the limit of ${maxBytes} bytes (maxResponseBytes)`,
+    );
+  const declared = Number(response.headers["content-length"]);
+  if (declared > maxBytes) {
+    response.body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks, total));
 }

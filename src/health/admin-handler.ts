@@ -5,6 +5,7 @@ import type { PlainHttpHandler, PlainHttpRequest, PlainHttpResponse } from "../s
 import type { HealthCheckRunner } from "./checks.ts";
 import type { HealthRegistry } from "./registry.ts";
 
+/** Options of {@link createAdminHandler}: who may call it, where it is mounted, its limits. */
 export interface AdminHandlerOptions {
   /**
    * Bearer token every request must carry (`Authorization: Bearer <token>`). Without one, only the
@@ -164,7 +165,7 @@ function error(status: number, message: string): PlainHttpResponse {
   return { status, headers: { ...jsonHeaders }, body: JSON.stringify({ error: message }) };
 }
 
-/** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. Unknown addresses are not loopback. */
+/** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. Unknown addresses are not loopback. @internal */
 export function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
   const plain = address.startsWith("::ffff:") ? address.slice(7) : address;

@@ -16,6 +16,7 @@ export interface EventLoopDelayCheckOptions {
   percentile?: number;
   /** Sampling resolution of `monitorEventLoopDelay`, ms. Default 20. */
   resolutionMs?: number;
+  /** The check's name. Default `event-loop-delay`. */
   name?: string;
 }
 
@@ -44,6 +45,7 @@ export function eventLoopDelayCheck(options: EventLoopDelayCheckOptions = {}): C
   };
 }
 
+/** A reading of the V8 heap, as {@link HeapCheckOptions.read} returns it. */
 export interface HeapUsage {
   /** Bytes in use on the V8 heap. */
   used: number;
@@ -51,6 +53,7 @@ export interface HeapUsage {
   limit: number;
 }
 
+/** Options of {@link heapCheck}: when the heap counts as too full. */
 export interface HeapCheckOptions {
   /** Fails when used / limit is above this. Default 0.9. */
   maxRatio?: number;
@@ -58,6 +61,7 @@ export interface HeapCheckOptions {
   maxBytes?: number;
   /** How usage is read; `process.memoryUsage().heapUsed` and V8's `heap_size_limit` by default. */
   read?: () => HeapUsage;
+  /** The check's name. Default `heap`. */
   name?: string;
 }
 
@@ -83,9 +87,11 @@ export function heapCheck(options: HeapCheckOptions = {}): CheckProbe {
   };
 }
 
+/** Options of {@link tcpCheck}: the dependency's address. */
 export interface TcpCheckOptions {
   host: string;
   port: number;
+  /** The check's name. Default `tcp host:port`. */
   name?: string;
 }
 
@@ -116,15 +122,19 @@ export function tcpCheck(options: TcpCheckOptions): CheckProbe {
   };
 }
 
+/** Options of {@link httpCheck}: the request to make and the statuses that pass. */
 export interface HttpCheckOptions {
+  /** The dependency's health endpoint, `http://` or `https://`. */
   url: string | URL;
   /** Default GET. */
   method?: "GET" | "HEAD";
+  /** Request headers (a token, a `host`). */
   headers?: Record<string, string>;
   /** Which statuses pass; by default 200–399, as a Kubernetes httpGet probe. Redirects are not followed. */
   expectStatus?: (status: number) => boolean;
   /** undici dispatcher to use (a pool with TLS settings, say); the global one by default. */
   dispatcher?: Dispatcher;
+  /** The check's name. Default `http origin/path`. */
   name?: string;
 }
 

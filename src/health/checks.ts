@@ -12,6 +12,7 @@ export type CheckFunction = (signal: AbortSignal) => unknown;
 export interface CheckProbe {
   /** Names the check in reasons, the admin surface and logs; unique within a runner. */
   readonly name: string;
+  /** One attempt; {@link CheckFunction} says what passes. */
   readonly run: CheckFunction;
   /** Releases what the probe holds (a histogram, a watch stream) when the check is removed. */
   readonly close?: () => void | Promise<void>;
@@ -57,19 +58,25 @@ export interface HealthCheck extends CheckProbe {
 /** What the runner knows about one check now. */
 export interface CheckState {
   readonly name: string;
+  /** The services the check holds down while failing. */
   readonly services: readonly string[];
+  /** Whether the check counts as passing now (thresholds applied), not how the last attempt went. */
   readonly passing: boolean;
+  /** Failed attempts in a row, up to now. */
   readonly consecutiveFailures: number;
+  /** Passed attempts in a row, up to now. */
   readonly consecutiveSuccesses: number;
   /** Attempts counted so far (a tick skipped because the previous attempt still hangs counts as one). */
   readonly attempts: number;
   /** The last failure's message, kept after recovery. */
   readonly lastError: string | undefined;
+  /** Time of the last tick on the runner's clock, attempted or skipped; undefined before the first. */
   readonly lastAttemptAt: number | undefined;
   /** True while an attempt is running (or hanging past its timeout). */
   readonly running: boolean;
 }
 
+/** Options of a {@link HealthCheckRunner}: its clock and randomness, injectable for tests. */
 export interface CheckRunnerOptions {
   /** Time and timers; {@link systemClock} (unref'd timers) by default. */
   clock?: Clock;

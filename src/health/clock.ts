@@ -6,8 +6,11 @@ export type TimerHandle = object;
  * ({@link FakeClock}) instead of sleeping.
  */
 export interface Clock {
+  /** Milliseconds on this clock's own scale (an epoch time for {@link systemClock}). */
   now(): number;
+  /** Calls `callback` once, `ms` from now. */
   setTimeout(callback: () => void, ms: number): TimerHandle;
+  /** Cancels a timer that has not fired; a fired or cleared one is ignored. */
   clearTimeout(handle: TimerHandle): void;
 }
 

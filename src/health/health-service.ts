@@ -11,6 +11,7 @@ import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import type { HealthRegistry } from "./registry.ts";
 
+/** Options of {@link createHealthService}: List's limits and per-connection Watch limits. */
 export interface HealthServiceOptions {
   /** Most services List answers with; more → RESOURCE_EXHAUSTED (gRPC proposal A90 suggests 100). */
   listLimit?: number;

@@ -2,6 +2,7 @@ import { ServingStatus, servingStatusName } from "../codec/health-types.ts";
 import type { PlainHttpHandler, PlainHttpResponse } from "../server/service-types.ts";
 import type { HealthRegistry } from "./registry.ts";
 
+/** Options of {@link createProbeHandler}: where the liveness and readiness endpoints are. */
 export interface ProbeHandlerOptions {
   /** Default `/livez`. */
   livePath?: string;

@@ -7,6 +7,7 @@ import { RpcError } from "../wire/rpc-error.ts";
  * Watch streams, listeners and routing all consume these same events.
  */
 export interface HealthChangeEvent {
+  /** The service whose status changed; `""` is the whole server. */
   readonly service: string;
   /** Undefined when the service was not registered before. */
   readonly previous: ServingStatus | undefined;
@@ -18,10 +19,12 @@ export interface HealthChangeEvent {
   readonly time: number;
 }
 
+/** Called synchronously with each change; one that throws does not keep the others from being told. */
 export type HealthChangeListener = (event: HealthChangeEvent) => void;
 
 /** The layers behind one service's effective status, for the admin surface and diagnostics. */
 export interface ServiceHealthSnapshot {
+  /** The service name; `""` is the whole server. */
   readonly service: string;
   /** Effective status: what Check answers. */
   readonly status: ServingStatus;
@@ -37,6 +40,7 @@ export interface ServiceHealthSnapshot {
   readonly failing: ReadonlyArray<{ readonly source: string; readonly reason: string }>;
 }
 
+/** Options of a {@link HealthRegistry}: its clock, its watcher limit, who hears of a throwing listener. */
 export interface HealthRegistryOptions {
   /** Clock for event times; `Date.now` by default (tests inject a fake). */
   now?: () => number;

@@ -8,10 +8,15 @@ import type { CheckProbe } from "./checks.ts";
  * (Typed structurally so `health/` does not import `client/`, which comes after it in the layers.)
  */
 export interface RemoteHealthSource {
+  /** One `grpc.health.v1.Health/Check` of `service`, for `mode: "check"`. */
   check(service: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<ServingStatus>;
+  /**
+   * A `grpc.health.v1.Health/Watch` stream of `service`, for `mode: "watch"`; ends when the signal aborts.
+   */
   watch(service: string, options?: { signal?: AbortSignal }): AsyncIterable<ServingStatus>;
 }
 
+/** Options of {@link remoteHealthCheck}: which server and service to follow, and how. */
 export interface RemoteHealthCheckOptions {
   /** e.g. `createHealthClient("http://10.0.0.5:50051")`; the caller closes it. */
   client: RemoteHealthSource;
@@ -19,6 +24,7 @@ export interface RemoteHealthCheckOptions {
   service?: string;
   /** Keep a Watch stream open and judge by its latest status (default), or Check at every attempt. */
   mode?: "watch" | "check";
+  /** The check's name. Default `remote <service>`, or `remote server` for `""`. */
   name?: string;
 }
 

@@ -2,10 +2,13 @@ import type { HealthRegistry } from "./registry.ts";
 
 /** Anything with a graceful close, such as `TripleServer`. */
 export interface GracefullyClosable {
+  /** Stops taking new work and finishes what is in flight within `graceMs`. */
   close(options?: { graceMs?: number }): Promise<void> | void;
 }
 
+/** Options of {@link installSignalHandlers}: what to drain and close, how long to wait, how to exit. */
 export interface SignalHandlerOptions {
+  /** Drained at the first signal, so every status reads NOT_SERVING. */
   registry: HealthRegistry;
   /** Closed gracefully after the drain delay; omit to only drain and exit. */
   server?: GracefullyClosable;
@@ -25,6 +28,7 @@ export interface SignalHandlerOptions {
   log?: (line: string) => void;
 }
 
+/** What {@link installSignalHandlers} returns: a way to take the handlers back, or to shut down now. */
 export interface SignalHandlers {
   /** Removes the signal listeners (a shutdown under way goes on). */
   uninstall(): void;

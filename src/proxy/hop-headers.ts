@@ -2,7 +2,7 @@ import type http2 from "node:http2";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import { hopByHopHeaders } from "../wire/metadata.ts";
 
-/** Header values as node:http and node:http2 hand them over. */
+/** Header values as node:http and node:http2 hand them over. @internal */
 export type IncomingHeaderValues = Record<string, string | string[] | undefined>;
 
 /**
@@ -31,6 +31,7 @@ function isForwarded(name: string, named: Set<string> | undefined): boolean {
 /**
  * The upstream HTTP/2 request head for a call received over HTTP/2 or HTTP/1.1: method, path and
  * authority kept, end-to-end headers passed through unchanged, hop-by-hop ones dropped.
+ * @internal
  */
 export function upstreamRequestHeaders(
   method: string,
@@ -52,7 +53,10 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** The end-to-end part of an upstream response head or trailers: pseudo and hop-by-hop headers dropped. */
+/**
+ * The end-to-end part of an upstream response head or trailers: pseudo and hop-by-hop headers dropped.
+ * @internal
+ */
 export function forwardedResponseHeaders(incoming: IncomingHeaderValues): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   const named = connectionTokens(incoming);
@@ -66,6 +70,7 @@ export function forwardedResponseHeaders(incoming: IncomingHeaderValues): Outgoi
 /**
  * True when the response ends in HTTP trailers (gRPC: `application/grpc`, `+proto`, `+json`…);
  * gRPC-Web and triple/Connect carry their ending in the body.
+ * @internal
  */
 export function endsWithTrailers(contentType: string | string[] | undefined): boolean {
   if (typeof contentType !== "string") return false;

@@ -38,7 +38,9 @@ export interface TripleProxyOptions {
   upstream?: UpstreamConnectionOptions;
   /** Serve TLS (ALPN h2 and http/1.1) to callers instead of plaintext h2c + HTTP/1.1. */
   tls?: TlsOptions;
+  /** HTTP/2 settings and limits of the callers' side. */
   http2?: Http2Options;
+  /** HTTP/1.1 timeouts and limits of the callers' side. */
   http1?: Http1Options;
   /** Most upstreams one call is tried on (only calls that never reached a server are retried). Default 3. */
   maxAttempts?: number;
@@ -54,9 +56,13 @@ export interface TripleProxyOptions {
  * gets UNAVAILABLE in its own protocol.
  */
 export class TripleProxy {
+  /** The registry behind the proxy's own Health service (drain it to take the proxy out of rotation). */
   readonly health: HealthRegistry;
+  /** Chooses the upstream of each call; its events tell which upstreams are routable and why. */
   readonly picker: EndpointPicker;
+  /** The service watched on the upstreams and reported by the proxy's own health. */
   readonly service: string;
+  /** Counters of calls forwarded, retried and refused since the proxy was created. */
   readonly stats: ProxyStats = { calls: 0, attempts: new Map(), retried: 0, unavailable: 0, broken: 0 };
   readonly #options: TripleProxyOptions;
   readonly #rpc: RpcHandler;

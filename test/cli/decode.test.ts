@@ -1,11 +1,11 @@
 // `triple-health decode` on real captures (test/fixtures/captures, made by test/cli/fixtures/capture-wire.ts).
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { detectFormat, guessHealthMessage, rawFields, splitEnvelopes } from "../../src/cli/envelope-dump.ts";
 import { loadProtoFiles } from "../../src/codec/proto-files.ts";
-import { runCli, spawnCli } from "./fixtures/run-cli.ts";
+import { runCli, spawnCli } from "../fixtures/run-cli.ts";
 
 const captures = new URL("../fixtures/captures/", import.meta.url);
 const fixture = (name: string) => new URL(`${name}.hex`, captures).pathname;
@@ -182,4 +182,34 @@ t.test("decode as a child process, from stdin", async (t) => {
   t.equal(result.code, 0);
   t.match(result.stdout, /# flags 0x80: trailers/);
   t.match(result.stdout, /gRPC-Web trailers \{"grpc-status":"0"\}/);
+});
+
+t.test("input size limit: on by default, named in the error, raised with --max-input-bytes", async (t) => {
+  const defaultLimit = 16 * 1024 * 1024;
+  const tooBig = Buffer.alloc(defaultLimit + 1);
+  const refused = await runCli(["decode", "--format", "raw", "--framing", "unary"], tooBig);
+  t.equal(refused.code, 1);
+  t.equal(refused.stdout, "");
+  t.match(refused.stderr, `limit of ${defaultLimit} bytes (raise it with --max-input-bytes)`);
+  const raised = await runCli(
+    ["decode", "--format", "raw", "--framing", "unary", "--max-input-bytes", String(defaultLimit + 1)],
+    tooBig,
+  );
+  t.equal(raised.code, 0, raised.stderr);
+  t.equal(JSON.parse(raised.stdout).bytes, defaultLimit + 1);
+
+  const atLimit = await runCli(["decode", "--max-input-bytes", "4"], "0801");
+  t.match(JSON.parse(atLimit.stdout).messages, [{ message: { status: "SERVING" } }], "exactly the limit");
+  const overByOne = await runCli(["decode", "--max-input-bytes", "3"], "0801");
+  t.equal(overByOne.code, 1);
+  t.match(overByOne.stderr, "limit of 3 bytes");
+
+  // A file is held to the same limit (it may be a pipe or a device that never ends).
+  const file = join(tmpdir(), `capture-limit-${process.pid}.hex`);
+  writeFileSync(file, "0801 0801");
+  t.teardown(() => rmSync(file, { force: true }));
+  const fromFile = await runCli(["decode", "--max-input-bytes", "8", file]);
+  t.equal(fromFile.code, 1);
+  t.match(fromFile.stderr, "limit of 8 bytes");
+  t.equal((await runCli(["decode", "--max-input-bytes", "-1"])).code, 1, "not a whole number");
 });

@@ -1,26 +1,24 @@
-// examples/client.ts against examples/server.ts, both as child processes: the dubbo-go sample's output.
-import { spawn } from "node:child_process";
+// examples/client.mjs against examples/server.mjs, both as child processes: the dubbo-go sample's output.
 import t from "tap";
-import { runCli, spawnCli } from "./fixtures/run-cli.ts";
+import { runNode, startNode } from "../fixtures/node-process.ts";
+import { runCli } from "../fixtures/run-cli.ts";
+
+// Users run the examples with plain node after `npm run build`, where "triple-health" resolves to dist/
+// through the package's own exports. Here a resolve hook points that name at src/ (run by tap's loader,
+// which the children inherit), so the test checks the code under test rather than whatever build exists.
+const srcIndex = new URL("../../src/index.ts", import.meta.url).href;
+const toSrc = `export function resolve(specifier, context, next) {
+  return next(specifier === "triple-health" ? ${JSON.stringify(srcIndex)} : specifier, context);
+}`;
+const registerToSrc = `import { register } from "node:module";
+register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(toSrc)}`)});`;
+const packageFromSrc = ["--import", `data:text/javascript,${encodeURIComponent(registerToSrc)}`];
 
 t.test("the example client prints the sample's line twice", async (t) => {
-  const server = spawn(process.execPath, [...process.execArgv, "examples/server.ts", "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  t.teardown(() => {
-    server.kill("SIGTERM");
-  });
-  const address = await new Promise<string>((resolve, reject) => {
-    let text = "";
-    server.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      text += chunk;
-      const match = /listening on (\S+)/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    server.on("exit", () => reject(new Error("server exited")));
-  });
-  const client = await spawnCli([address], { script: "examples/client.ts" });
-  t.equal(client.code, 0);
+  const server = startNode(t, [...packageFromSrc, "examples/server.mjs", "0"], { stderr: "inherit" });
+  const address = (await server.line(/listening on (\S+)/))[1]!;
+  const client = await runNode([...packageFromSrc, "examples/client.mjs", address]);
+  t.equal(client.code, 0, client.stderr);
   t.equal(
     client.stdout,
     "greet.GreetService's health status:SERVING\ngreet.GreetService's health status:SERVING\n",
@@ -35,7 +33,5 @@ t.test("the example client prints the sample's line twice", async (t) => {
     "triple",
   ]);
   t.equal(check.code, 0);
-  const closed = new Promise((resolve) => server.on("exit", resolve));
-  server.kill("SIGTERM");
-  t.equal(await closed, 0, "the example server exits 0 on SIGTERM");
+  t.equal(await server.stop("SIGTERM"), 0, "the example server exits 0 on SIGTERM");
 });

@@ -21,6 +21,7 @@ Calls grpc.health.v1.Health/Check once. Exit codes (as grpc_health_probe):
 flags:
 ${flagHelp(clientFlags)}`;
 
+/** `triple-health check`: one Check with grpc_health_probe's exit codes. @internal */
 export function run(args: string[], io: CommandIo): Promise<number> {
   return runClientCommand(args, io, { specs: clientFlags, help, rpcTimeoutMs: 1000 }, (setup) =>
     checkOnce(setup, io),

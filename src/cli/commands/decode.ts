@@ -1,5 +1,5 @@
 // `triple-health decode`: captured bytes → envelopes, flags and messages as JSON (or annotated hex).
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
 import {
   annotate,
   decodeBytes,
@@ -11,6 +11,9 @@ import {
 } from "../envelope-dump.ts";
 import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
 import type { CommandIo } from "../main.ts";
+
+// Room for a 4 MiB message (gRPC's default limit) written as spaced hex, three characters a byte.
+const defaultMaxInputBytes = 16 * 1024 * 1024;
 
 const decodeFlags: FlagSpecs = {
   format: {
@@ -32,6 +35,11 @@ const decodeFlags: FlagSpecs = {
     description: "fully-qualified message type (default: grpc.health.v1 messages, guessed)",
   },
   annotate: { kind: "bool", description: "print annotated hex instead of JSON" },
+  "max-input-bytes": {
+    kind: "int",
+    hint: "n",
+    description: `largest input read, in bytes (default ${defaultMaxInputBytes}, 16 MiB)`,
+  },
 };
 
 const help = `usage: triple-health decode [flags] [file|-]
@@ -43,6 +51,10 @@ gRPC-Web trailer frames and triple/Connect end-stream JSON are shown as such; gz
 flags:
 ${flagHelp(decodeFlags)}`;
 
+/**
+ * `triple-health decode`: reads a capture (file or stdin, size-limited) and prints what it holds.
+ * @internal
+ */
 export async function run(args: string[], io: CommandIo): Promise<number> {
   let parsed: ReturnType<typeof parseFlags>;
   try {
@@ -67,10 +79,13 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write("error: --proto needs --type\n");
     return 1;
   }
+  const maxInputBytes = (values["max-input-bytes"] as number | undefined) ?? defaultMaxInputBytes;
   let input: Buffer;
   try {
     const file = positionals[0];
-    input = file === undefined || file === "-" ? await readAll(io.stdin) : await readFile(file);
+    // A file too: it may be a pipe or a device that never ends.
+    const source = file === undefined || file === "-" ? io.stdin : createReadStream(file);
+    input = await readAll(source, maxInputBytes);
   } catch (error) {
     io.stderr.write(`error: cannot read input: ${(error as Error).message}\n`);
     return 1;
@@ -91,9 +106,19 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
   }
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+// Stops at the first chunk past the limit: leaving the loop early destroys the stream.
+async function readAll(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream)
-    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
+  let total = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    total += bytes.length;
+    if (total > maxBytes) {
+      throw new Error(
+        `input is larger than the limit of ${maxBytes} bytes (raise it with --max-input-bytes)`,
+      );
+    }
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks, total);
 }

@@ -21,6 +21,7 @@ Exit codes: 0 drained, 1 invalid arguments, 2 connection failed, 3 refused.
   },
 };
 
+/** `triple-health drain`, through the admin surface. @internal */
 export function run(args: string[], io: CommandIo): Promise<number> {
   return runAdminCommand(command, args, io);
 }

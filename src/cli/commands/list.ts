@@ -20,6 +20,7 @@ Exit codes: 0 listed, 1 invalid arguments, 2 connection failed, 3 rpc failed (UN
 flags:
 ${flagHelp(clientFlags)}`;
 
+/** `triple-health list`: one List call, every service with its status. @internal */
 export function run(args: string[], io: CommandIo): Promise<number> {
   return runClientCommand(args, io, { specs: clientFlags, help, rpcTimeoutMs: 1000 }, (setup) =>
     listOnce(setup, io),

@@ -111,6 +111,10 @@ export function describeEvent(event: PickerEvent): string {
   }
 }
 
+/**
+ * `triple-health proxy`: serves until SIGINT/SIGTERM, then closes gracefully; resolves to the exit code.
+ * @internal
+ */
 export async function run(args: string[], io: CommandIo): Promise<number> {
   let proxy: TripleProxy;
   let listen: { host: string; port: number };

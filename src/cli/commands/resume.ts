@@ -21,6 +21,7 @@ Calls POST /admin/resume. Exit codes: 0 resumed, 1 invalid arguments, 2 connecti
   },
 };
 
+/** `triple-health resume`, through the admin surface. @internal */
 export function run(args: string[], io: CommandIo): Promise<number> {
   return runAdminCommand(command, args, io);
 }

@@ -73,7 +73,10 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv): ServeFla
   };
 }
 
-/** `triple-health serve`: runs until SIGINT/SIGTERM, then closes gracefully; resolves to the exit code. */
+/**
+ * `triple-health serve`: runs until SIGINT/SIGTERM, then closes gracefully; resolves to the exit code.
+ * @internal
+ */
 export async function run(args: string[], io: CommandIo): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
     io.stdout.write(usage);

@@ -36,6 +36,7 @@ Overrides one service's status: the override beats its checks (not a drain) unti
   },
 };
 
+/** `triple-health set`, through the admin surface. @internal */
 export function run(args: string[], io: CommandIo): Promise<number> {
   return runAdminCommand(command, args, io);
 }

@@ -23,6 +23,7 @@ const adminFlags: FlagSpecs = {
   json: { kind: "bool", description: "print the server's JSON answer" },
 };
 
+/** One admin subcommand: its help, its own flags, and the call it makes. @internal */
 export interface AdminCommand {
   readonly usage: string;
   readonly flags?: FlagSpecs;
@@ -33,7 +34,7 @@ export interface AdminCommand {
   ) => Promise<{ json: unknown; text: string }>;
 }
 
-/** Parses the flags, calls the admin endpoint, prints, maps failures to exit codes. */
+/** Parses the flags, calls the admin endpoint, prints, maps failures to exit codes. @internal */
 export async function runAdminCommand(command: AdminCommand, args: string[], io: CommandIo): Promise<number> {
   const specs = { ...adminFlags, ...command.flags };
   let client: AdminClient;
@@ -106,6 +107,7 @@ endpoint (GET /admin/health). Exit codes: 0 shown, 1 invalid arguments, 2 connec
   },
 };
 
+/** `triple-health status`, through the admin surface. @internal */
 export function run(args: string[], io: CommandIo): Promise<number> {
   return runAdminCommand(statusCommand, args, io);
 }

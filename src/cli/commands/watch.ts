@@ -26,6 +26,7 @@ failed; 0 when interrupted, when -count statuses were printed, or when the serve
 flags:
 ${flagHelp(watchFlags)}`;
 
+/** `triple-health watch`: prints each status a Watch stream delivers, until stopped or `-count`. @internal */
 export function run(args: string[], io: CommandIo): Promise<number> {
   return runClientCommand(args, io, { specs: watchFlags, help, rpcTimeoutMs: undefined }, (setup, values) =>
     watchUntilStopped(setup, values["count"] as number | undefined, io),

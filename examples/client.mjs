@@ -1,10 +1,12 @@
-// dubbo-go-samples' healthcheck go-client, in TypeScript: Check greet.GreetService, then Watch it and
-// print its first status. Against examples/server.ts it prints, twice:
+// dubbo-go-samples' healthcheck go-client, in JavaScript: Check greet.GreetService, then Watch it and
+// print its first status. Against examples/server.mjs it prints, twice:
 //   greet.GreetService's health status:SERVING
 //
-//   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import examples/client.ts [host:port]
-import { createHealthClient } from "../src/client/health-client.ts";
-import { servingStatusName } from "../src/codec/health-types.ts";
+//   npm run build && node examples/client.mjs [host:port]
+//
+// It imports the package by its name, as your code would; inside this repository that name resolves to
+// the build in dist/ through package.json's "exports".
+import { createHealthClient, servingStatusName } from "triple-health";
 
 const address = process.argv[2] ?? "127.0.0.1:20000";
 // dubbo-go's default client speaks gRPC over cleartext HTTP/2 (tri://host:port); so does this one.
@@ -17,7 +19,7 @@ try {
   console.log(`${service}'s health status:${servingStatusName(status)}`);
 } catch (error) {
   failed = true;
-  console.error(`check failed: ${(error as Error).message}`);
+  console.error(`check failed: ${error.message}`);
 }
 
 const controller = new AbortController();
@@ -28,7 +30,7 @@ try {
   }
 } catch (error) {
   failed = true;
-  console.error(`failed to watch health: ${(error as Error).message}`);
+  console.error(`failed to watch health: ${error.message}`);
 }
 
 await client.close();

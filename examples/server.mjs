@@ -1,27 +1,21 @@
-// dubbo-go-samples' healthcheck go-server, in TypeScript: greet.GreetService (Greet answers with the
+// dubbo-go-samples' healthcheck go-server, in JavaScript: greet.GreetService (Greet answers with the
 // name it was given) plus grpc.health.v1.Health, on 127.0.0.1:20000 — gRPC, triple/Connect and gRPC-Web
 // on one port, HTTP/2 and HTTP/1.1.
 //
-//   TS_NODE_TRANSPILE_ONLY=1 node --import @tapjs/typescript/import examples/server.ts [port]
-import { loadProtoFiles } from "../src/codec/proto-files.ts";
-import { defineService } from "../src/server/define-service.ts";
-import { createTripleServer } from "../src/server/triple-server.ts";
+//   npm run build && node examples/server.mjs [port]
+//
+// It imports the package by its name, as your code would; inside this repository that name resolves to
+// the build in dist/ through package.json's "exports".
+import { createTripleServer, defineService, loadProtoFiles } from "triple-health";
 
-interface GreetRequest {
-  name: string;
-}
-interface GreetResponse {
-  greeting: string;
-}
-
-const port = Number(process.argv[2] ?? process.env["PORT"] ?? 20000);
+const port = Number(process.argv[2] ?? process.env.PORT ?? 20000);
 const root = loadProtoFiles("greet.proto");
 
 const server = createTripleServer();
 server.addService(
   "greet.GreetService",
   defineService(root, "greet.GreetService", {
-    Greet: (request: GreetRequest): GreetResponse => ({ greeting: request.name }),
+    Greet: (request) => ({ greeting: request.name }),
   }),
 );
 
