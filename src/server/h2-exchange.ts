@@ -11,9 +11,7 @@ import {
   kExchange,
 } from "./exchange.ts";
 
-const kTrailers = Symbol("triple-health.trailers");
-
-type Stream = http2.ServerHttp2Stream & { [kExchange]?: H2Exchange; [kTrailers]?: OutgoingHeaders };
+type Stream = http2.ServerHttp2Stream & { [kExchange]?: H2Exchange };
 
 // Shared option objects (node:http2 copies them): no per-call allocation.
 const plainOptions = { sendDate: false } as http2.ServerStreamResponseOptions;
@@ -24,10 +22,11 @@ const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 // Added with `on`, not `once` (which wraps it per call): a stream asks for trailers once at most.
 function onWantTrailers(this: Stream): void {
-  const trailers = this[kTrailers];
-  this[kTrailers] = undefined;
+  const exchange = this[kExchange]!;
+  const trailers = exchange.trailers;
+  exchange.trailers = undefined;
   this.sendTrailers(trailers ?? {});
-  if (this[kExchange]?.resetAfterResponse) this.close(NGHTTP2_NO_ERROR);
+  if (exchange.resetAfterResponse) this.close(NGHTTP2_NO_ERROR);
 }
 // A stream error (a reset with an error code, a protocol error) shows up as 'close' as well; this
 // listener only keeps an unhandled 'error' event from throwing.
@@ -49,6 +48,11 @@ export class H2Exchange implements Exchange {
   headersSent = false;
   closed = false;
   listener: ExchangeListener | undefined = undefined;
+  /**
+   * The trailers `wantTrailers` will send. Kept here, not on the node:http2 stream: every property added
+   * to node's stream object is a shape transition, and often a larger property store, on every call.
+   */
+  trailers: OutgoingHeaders | undefined = undefined;
   /** Set by closeConnectionAfter(): RST_STREAM(NO_ERROR) once the response is written. */
   resetAfterResponse = false;
 
@@ -96,7 +100,7 @@ export class H2Exchange implements Exchange {
     if (this.closed || stream.destroyed) return;
     const head = withStatus(status, headers);
     if (trailers !== undefined) {
-      stream[kTrailers] = trailers;
+      this.trailers = trailers;
       stream.on("wantTrailers", onWantTrailers);
       stream.respond(head, trailerOptions);
       stream.end(body);
@@ -125,7 +129,7 @@ export class H2Exchange implements Exchange {
     const stream = this.stream;
     if (this.closed || stream.destroyed) return;
     if (trailers !== undefined) {
-      stream[kTrailers] = trailers;
+      this.trailers = trailers;
       stream.on("wantTrailers", onWantTrailers);
     }
     stream.end(chunk);

@@ -60,37 +60,41 @@ function closeEmptySession(session: http2.ServerHttp2Session): void {
   setTimeout(destroySession, 1_000, session).unref();
 }
 
-const kEmptySession = Symbol("triple-health.emptySession");
-type TrackedStream = http2.ServerHttp2Stream & { [kEmptySession]?: EmptySessionTimer };
-type TrackedSession = http2.ServerHttp2Session & { [kEmptySession]?: EmptySessionTimer };
-
 /**
  * Closes a session that has had no open stream for `timeoutMs`. (hardening H3) Streams only count up
  * and down and note when the last one closed; the one timer per session is re-armed lazily when it
- * fires, so a busy session costs no timer work and no closure per stream.
+ * fires, so a busy session costs no timer work, and each stream one listener shared by its session.
  */
 class EmptySessionTimer {
   readonly #session: http2.ServerHttp2Session;
   readonly #timeoutMs: number;
   #timer: NodeJS.Timeout;
-  open = 0;
-  emptySince: number;
+  #open = 0;
+  #emptySince: number;
 
   constructor(session: http2.ServerHttp2Session, timeoutMs: number) {
     this.#session = session;
     this.#timeoutMs = timeoutMs;
-    this.emptySince = Date.now();
+    this.#emptySince = Date.now();
     this.#timer = setTimeout(onEmptySessionTimer, timeoutMs, this);
     this.#timer.unref();
-    (session as TrackedSession)[kEmptySession] = this;
-    session.on("stream", onTrackedStreamOpen);
+    session.on("stream", this.#onStream);
     session.once("close", () => clearTimeout(this.#timer));
   }
+
+  // One function per session (not per stream), and nothing stored on node's stream objects.
+  readonly #onStream = (stream: http2.ServerHttp2Stream): void => {
+    this.#open++;
+    stream.on("close", this.#onStreamClose);
+  };
+  readonly #onStreamClose = (): void => {
+    if (--this.#open === 0) this.#emptySince = Date.now();
+  };
 
   check(): void {
     const session = this.#session;
     if (session.destroyed) return;
-    const idleMs = this.open === 0 ? Date.now() - this.emptySince : 0;
+    const idleMs = this.#open === 0 ? Date.now() - this.#emptySince : 0;
     if (idleMs >= this.#timeoutMs) {
       closeEmptySession(session);
       return;
@@ -102,18 +106,6 @@ class EmptySessionTimer {
 
 function onEmptySessionTimer(tracker: EmptySessionTimer): void {
   tracker.check();
-}
-
-function onTrackedStreamOpen(this: TrackedSession, stream: TrackedStream): void {
-  const tracker = this[kEmptySession]!;
-  tracker.open++;
-  stream[kEmptySession] = tracker;
-  stream.on("close", onTrackedStreamClose);
-}
-
-function onTrackedStreamClose(this: TrackedStream): void {
-  const tracker = this[kEmptySession]!;
-  if (--tracker.open === 0) tracker.emptySince = Date.now();
 }
 
 function onSniffTimeout(this: net.Socket): void {
