@@ -40,10 +40,10 @@ const noHeader = -1;
  * A message up to this size that arrives in pieces gets its buffer when its first payload bytes
  * arrive, and later chunks are copied straight into it instead of being queued, so a peer writing
  * byte by byte costs a few operations per byte, not a queue slot. A peer can thus make us allocate
- * up to this much per message ahead of its bytes — kept below what an open HTTP/2 stream or
- * HTTP/1.1 connection already costs the server in memory (about 5 KiB of heap, measured with Watch
- * streams) so that it adds no new lever for a memory attack; larger messages keep the rule that
- * nothing is allocated before their bytes arrive.
+ * up to this much per message ahead of its bytes — kept below what merely opening an HTTP/2
+ * stream already costs a node:http2 server (5.7-7.3 KiB of memory per open stream for a bare
+ * server in bench/watch-fanout.mjs), so that it adds no new lever for a memory attack; larger
+ * messages keep the rule that nothing is allocated before their bytes arrive.
  */
 export const envelopeEagerBytes = 4 * 1024;
 
