@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import protobuf from "protobufjs";
 import t from "tap";
 import { flatJsonReader } from "../../src/codec/flat-json.ts";
@@ -127,6 +128,7 @@ t.test("it agrees with JSON.parse and readFlatJson on random bodies", async (t) 
   ];
   const spaces = ["", " ", "\n", "\t ", "\r\n"];
   let taken = 0;
+  const disagreements: string[] = [];
   for (let i = 0; i < 20_000; i++) {
     const members: string[] = [];
     for (let n = random(4); n > 0; n--) {
@@ -136,20 +138,19 @@ t.test("it agrees with JSON.parse and readFlatJson on random bodies", async (t) 
     }
     const text = `${pick(spaces)}{${members.join(random(20) === 0 ? ";" : ",")}${random(30) === 0 ? "," : ""}}${pick(spaces)}`;
     const quick = read(bytes(text));
+    if (quick === undefined) continue;
+    taken++;
     let expected: unknown;
     try {
       expected = readFlatJson(type, JSON.parse(text));
     } catch {
       expected = "not JSON";
     }
-    if (quick === undefined) continue;
-    taken++;
-    if (typeof expected === "string") {
-      t.fail(`read ${text} which the full decoder refuses (${expected})`);
-      continue;
-    }
-    t.strictSame(quick, expected, text, { diagnostic: false });
+    if (typeof expected === "string")
+      disagreements.push(`read ${text}, which the full decoder refuses (${expected})`);
+    else if (!isDeepStrictEqual(quick, expected)) disagreements.push(`${text}: ${JSON.stringify(quick)}`);
   }
+  t.same(disagreements, [], "no body is read differently");
   t.ok(taken > 1000, `the reader took ${taken} of 20,000 bodies`);
 });
 
