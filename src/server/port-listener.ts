@@ -63,7 +63,7 @@ function closeEmptySession(session: http2.ServerHttp2Session): void {
 /**
  * Closes a session that has had no open stream for `timeoutMs`. (hardening H3) Streams only count up
  * and down and note when the last one closed; the one timer per session is re-armed lazily when it
- * fires, so a busy session costs no timer work, and each stream one listener shared by its session.
+ * fires. A busy session thus costs no timer work, and a stream only a listener its session shares.
  */
 class EmptySessionTimer {
   readonly #session: http2.ServerHttp2Session;
