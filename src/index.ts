@@ -30,7 +30,7 @@ export {
   type HealthClient,
   type HealthClientOptions,
 } from "./client/health-client.ts";
-export type { ClientTlsOptions } from "./client/http-transport.ts";
+export type { ClientTlsOptions, TransportOptions } from "./client/http-transport.ts";
 export type { OutlierOptions } from "./client/outlier-detector.ts";
 export type { BackoffOptions } from "./client/picker-backoff.ts";
 export type { PickerEvent, PickerListener } from "./client/picker-events.ts";

@@ -1,11 +1,12 @@
 import type { CodecName } from "../codec/message-codec.ts";
 
-/** The protocol families served, told apart by the request's content-type. */
+/** The protocol families served, told apart by the request's content-type. @internal */
 export type ProtocolKind = "grpc" | "grpc-web" | "triple";
 
 /**
  * What a request's content-type says about the call. Instances are shared and frozen: negotiation
  * allocates nothing for the content-types real clients send.
+ * @internal
  */
 export interface ContentTypeInfo {
   readonly protocol: ProtocolKind;
@@ -69,6 +70,7 @@ const parameterPattern = /^\s*([a-z0-9-]+)\s*=\s*"?([^";]*)"?\s*$/;
  * Reads a request content-type: the protocol, codec and body framing, or undefined when it is none
  * of the served ones (the caller answers HTTP 415). Matching is case-insensitive; a `charset`
  * parameter is accepted when it names UTF-8, and only for JSON.
+ * @internal
  */
 export function parseContentType(value: string | undefined): ContentTypeInfo | undefined {
   if (value === undefined) return undefined;
@@ -87,5 +89,5 @@ export function parseContentType(value: string | undefined): ContentTypeInfo | u
   return found;
 }
 
-/** Every content-type served, for documentation and `Accept`-style error messages. */
+/** Every content-type served, for documentation and `Accept`-style error messages. @internal */
 export const servedContentTypes: readonly string[] = [...known.keys()];

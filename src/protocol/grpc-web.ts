@@ -14,10 +14,10 @@ import type { OutgoingHeaders } from "./response-sink.ts";
  * header lines. `application/grpc-web-text` base64-encodes the body in both directions.
  */
 
-/** The response head of a gRPC-Web call, one shared object per content-type. */
+/** The response head of a gRPC-Web call, one shared object per content-type. @internal */
 export const grpcWebResponseHeaders = headerCache((contentType) => ({ "content-type": contentType }));
 
-/** The payload of a trailer envelope: `name: value\r\n` lines, lower-case names. */
+/** The payload of a trailer envelope: `name: value\r\n` lines, lower-case names. @internal */
 export function encodeTrailerLines(trailers: OutgoingHeaders): Buffer {
   let text = "";
   for (const name of Object.keys(trailers)) {
@@ -43,6 +43,7 @@ function encodeBody(type: ContentTypeInfo, body: Buffer): Buffer {
  * Decodes a gRPC-Web-Text request body: base64, possibly several padded segments back to back
  * (one per client write), whitespace ignored.
  * @throws RpcError INTERNAL when the text is not base64.
+ * @internal
  */
 export function decodeWebText(text: Buffer): Buffer {
   const clean = text.toString("latin1").replace(/\s+/g, "");
@@ -66,7 +67,7 @@ function head(type: ContentTypeInfo, headers: Metadata | undefined, lenient = fa
   return withMetadata(grpcWebResponseHeaders(type.responseType), headers, "", lenient);
 }
 
-/** gRPC-Web, content-types `application/grpc-web[+proto|+json]` and `application/grpc-web-text[+proto|+json]`. */
+/** gRPC-Web, content-types `application/grpc-web[+proto|+json]` and `application/grpc-web-text[+proto|+json]`. @internal */
 export const grpcWebWriter: ProtocolWriter = {
   protocol: "grpc-web",
   malformedCode: Code.Internal,

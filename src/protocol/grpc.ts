@@ -16,16 +16,17 @@ import type { OutgoingHeaders, ResponseSink } from "./response-sink.ts";
 
 const acceptEncoding = supportedEncodings.join(",");
 
-/** The response head of a gRPC call, one shared object per content-type. */
+/** The response head of a gRPC call, one shared object per content-type. @internal */
 export const grpcResponseHeaders = headerCache((contentType) => ({ "content-type": contentType }));
 
-/** The trailers of a successful call. */
+/** The trailers of a successful call. @internal */
 export const grpcOkTrailers: OutgoingHeaders = Object.freeze({ "grpc-status": "0" }) as OutgoingHeaders;
 
 /**
  * The status part of gRPC trailers (also gRPC-Web's trailer frame): grpc-status, the
  * percent-encoded grpc-message, details, the error's own metadata and the call's trailer metadata.
  * Invalid metadata is dropped rather than keeping the status from being sent.
+ * @internal
  */
 export function grpcErrorTrailers(error: RpcError, trailers: Metadata | undefined): OutgoingHeaders {
   const out: OutgoingHeaders = { "grpc-status": String(error.code) };
@@ -37,12 +38,12 @@ export function grpcErrorTrailers(error: RpcError, trailers: Metadata | undefine
   return withMetadata(withError, trailers, "", true);
 }
 
-/** Trailers of an OK end with the call's trailer metadata. */
+/** Trailers of an OK end with the call's trailer metadata. @internal */
 export function grpcTrailers(trailers: Metadata | undefined): OutgoingHeaders {
   return isEmpty(trailers) ? grpcOkTrailers : withMetadata({ "grpc-status": "0" }, trailers);
 }
 
-/** gRPC, content-types `application/grpc`, `+proto`, `+json`. */
+/** gRPC, content-types `application/grpc`, `+proto`, `+json`. @internal */
 export const grpcWriter: ProtocolWriter = {
   protocol: "grpc",
   malformedCode: Code.Internal,
@@ -75,7 +76,7 @@ export const grpcWriter: ProtocolWriter = {
   },
 };
 
-/** Writes one uncompressed envelope; large payloads go by reference after their header. */
+/** Writes one uncompressed envelope; large payloads go by reference after their header. @internal */
 export function writeEnvelope(sink: ResponseSink, message: Uint8Array): boolean {
   const chunks = envelopeChunks(0, message);
   let ok = true;

@@ -5,6 +5,7 @@ import type { OutgoingHeaders } from "./response-sink.ts";
 /**
  * A constant header object per response content-type, so that calls without metadata reuse one
  * object instead of building one each time.
+ * @internal
  */
 export function headerCache(
   build: (contentType: string) => OutgoingHeaders,
@@ -20,7 +21,7 @@ export function headerCache(
   };
 }
 
-/** True when a metadata map is absent or holds nothing. */
+/** True when a metadata map is absent or holds nothing. @internal */
 export function isEmpty(metadata: Metadata | undefined): boolean {
   return metadata === undefined || metadata.size === 0;
 }
@@ -30,6 +31,7 @@ export function isEmpty(metadata: Metadata | undefined): boolean {
  * every key is written prefixed (`trailer-` for triple unary trailers).
  * @throws RpcError INTERNAL for an invalid key or value, unless `lenient`, which drops them (error paths
  *   must still be able to answer).
+ * @internal
  */
 export function withMetadata(
   base: OutgoingHeaders,
@@ -60,7 +62,7 @@ function prefixed(metadata: Metadata, prefix: string): Metadata {
   return out;
 }
 
-/** Merges metadata maps into one (later ones append); undefined when all are empty. */
+/** Merges metadata maps into one (later ones append); undefined when all are empty. @internal */
 export function mergeMetadata(...list: (Metadata | undefined)[]): Metadata | undefined {
   let out: Metadata | undefined;
   for (const metadata of list) {

@@ -5,7 +5,7 @@ import type { ProtocolWriter } from "./protocol-writer.ts";
 import { tripleStreamWriter } from "./triple-stream.ts";
 import { tripleUnaryWriter } from "./triple-unary.ts";
 
-/** The writer that answers a call of this content-type. */
+/** The writer that answers a call of this content-type. @internal */
 export function writerFor(type: ContentTypeInfo): ProtocolWriter {
   switch (type.protocol) {
     case "grpc":

@@ -7,6 +7,7 @@ import type { ResponseSink } from "./response-sink.ts";
  * How one protocol answers a call: its response headers, message framing, errors and trailers.
  * Implementations are stateless constants (one per protocol); the per-call state is the sink and
  * the content-type. Messages are already serialized by the codec.
+ * @internal
  */
 export interface ProtocolWriter {
   readonly protocol: ProtocolKind;

@@ -5,20 +5,20 @@ import { RpcError } from "../wire/rpc-error.ts";
 import { parseGrpcTimeout, parseTimeoutMs } from "../wire/timeout.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
 
-/** Request headers as node:http2 and node:http hand them over: lower-case names. */
+/** Request headers as node:http2 and node:http hand them over: lower-case names. @internal */
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
 function single(value: string | string[] | undefined): string | undefined {
   return typeof value === "string" || value === undefined ? value : value[0];
 }
 
-/** The header naming the request message encoding, per protocol. */
+/** The header naming the request message encoding, per protocol. @internal */
 export function encodingHeaderName(type: ContentTypeInfo): string {
   if (type.protocol !== "triple") return "grpc-encoding";
   return type.enveloped ? "connect-content-encoding" : "content-encoding";
 }
 
-/** The header a server lists its accepted encodings in, per protocol. */
+/** The header a server lists its accepted encodings in, per protocol. @internal */
 export function acceptEncodingHeaderName(type: ContentTypeInfo): string {
   if (type.protocol !== "triple") return "grpc-accept-encoding";
   return type.enveloped ? "connect-accept-encoding" : "accept-encoding";
@@ -29,6 +29,7 @@ export function acceptEncodingHeaderName(type: ContentTypeInfo): string {
  * `Content-Encoding` (triple unary) or `Connect-Content-Encoding` (triple streaming).
  * @throws RpcError UNIMPLEMENTED for an unsupported encoding (the protocol writers then list the
  *   accepted ones in the protocol's accept header).
+ * @internal
  */
 export function requestCompression(type: ContentTypeInfo, headers: IncomingHeaders): Compression {
   const name = single(headers[encodingHeaderName(type)]);
@@ -44,6 +45,7 @@ const tripleTimeoutHeaders = ["triple-timeout-ms", "tri-service-timeout", "conne
  * gRPC-Web, else the first of `Triple-Timeout-Ms` (dubbo-go), `TRI-Service-Timeout` (dubbo-js) and
  * `Connect-Timeout-Ms` (connect).
  * @throws RpcError INTERNAL for a malformed `grpc-timeout`, INVALID_ARGUMENT for a malformed triple one.
+ * @internal
  */
 export function requestTimeoutMs(type: ContentTypeInfo, headers: IncomingHeaders): number | undefined {
   if (type.protocol !== "triple") {
@@ -68,6 +70,7 @@ const versionHeaders: readonly (readonly [string, string])[] = [
  * Checks the triple dialects' protocol version headers (`Triple-Protocol-Version: 0.1.0`,
  * `TRI-Protocol-Version: 1.0.0`, `Connect-Protocol-Version: 1`) when present.
  * @throws RpcError INVALID_ARGUMENT for another value, as dubbo-go and connect do.
+ * @internal
  */
 export function checkProtocolVersion(type: ContentTypeInfo, headers: IncomingHeaders): void {
   if (type.protocol !== "triple") return;
@@ -79,12 +82,12 @@ export function checkProtocolVersion(type: ContentTypeInfo, headers: IncomingHea
   }
 }
 
-/** A single-valued request header, the first one when it was repeated. */
+/** A single-valued request header, the first one when it was repeated. @internal */
 export function headerValue(headers: IncomingHeaders, name: string): string | undefined {
   return single(headers[name]);
 }
 
-/** What a call needs from its request head before it reads the body. */
+/** What a call needs from its request head before it reads the body. @internal */
 export interface RequestHead {
   readonly compression: Compression;
   /** The request timeout in milliseconds; undefined without one. */
@@ -100,6 +103,7 @@ const plainHead: RequestHead = Object.freeze({ compression: identity, timeoutMs:
  * headers, once: `rawHeaders` when the transport gave them).
  * @throws RpcError as {@link checkProtocolVersion}, {@link requestCompression},
  *   {@link requestTimeoutMs} and {@link checkBinaryHeaders}.
+ * @internal
  */
 export function readRequestHead(
   type: ContentTypeInfo,
@@ -121,6 +125,7 @@ const lowerN = 0x6e;
  * are built lazily. `Object.keys` and a last-character test rather than `for…in` and `endsWith`: this
  * runs on every request, and almost none carries a `-bin` header.
  * @throws RpcError INTERNAL for a value that is not base64.
+ * @internal
  */
 export function checkBinaryHeaders(headers: IncomingHeaders): void {
   const names = Object.keys(headers);
@@ -141,6 +146,7 @@ const upperN = 0x4e;
  * node:http2's fourth `stream` argument): walking an array is much cheaper than `Object.keys` of
  * node:http2's header object, which V8 keeps in dictionary mode. HTTP/1.1 names keep their case.
  * @throws RpcError INTERNAL for a value that is not base64.
+ * @internal
  */
 export function checkRawBinaryHeaders(rawHeaders: readonly string[]): void {
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {

@@ -1,4 +1,4 @@
-/** Response headers or trailers: lower-case names, no pseudo headers. */
+/** Response headers or trailers: lower-case names, no pseudo headers. @internal */
 export type OutgoingHeaders = Record<string, string | string[]>;
 
 /**
@@ -7,6 +7,7 @@ export type OutgoingHeaders = Record<string, string | string[]>;
  * `node:http` responses; the protocol modules never touch either.
  *
  * Header objects passed in may be shared constants: implementations must not modify them.
+ * @internal
  */
 export interface ResponseSink {
   readonly httpVersion: "1.1" | "2";

@@ -17,7 +17,7 @@ import type { OutgoingHeaders } from "./response-sink.ts";
  * never in the HTTP status, even for an error before any message.
  */
 
-/** The response head of a triple streaming call, one shared object per content-type. */
+/** The response head of a triple streaming call, one shared object per content-type. @internal */
 export const tripleStreamResponseHeaders = headerCache((contentType) => ({ "content-type": contentType }));
 
 const okEndStream = encodeEnvelope(EnvelopeFlag.EndStream, encodeEndStreamJson(undefined, undefined));
@@ -38,7 +38,7 @@ function head(type: ContentTypeInfo, headers: Metadata | undefined, error?: RpcE
   );
 }
 
-/** Triple/Connect streaming; a unary method called this way is answered as a one-message stream. */
+/** Triple/Connect streaming; a unary method called this way is answered as a one-message stream. @internal */
 export const tripleStreamWriter: ProtocolWriter = {
   protocol: "triple",
   malformedCode: Code.InvalidArgument,

@@ -12,7 +12,7 @@ import type { OutgoingHeaders } from "./response-sink.ts";
  * prefixed `Trailer-`. An error is the mapped HTTP status with a JSON body (see error-json.ts).
  */
 
-/** The response head of a successful triple unary call, one shared object per content-type. */
+/** The response head of a successful triple unary call, one shared object per content-type. @internal */
 export const tripleResponseHeaders = headerCache((contentType) => ({ "content-type": contentType }));
 
 const errorHeaders: OutgoingHeaders = Object.freeze({
@@ -23,7 +23,7 @@ const unimplementedHeaders: OutgoingHeaders = Object.freeze({
   "accept-encoding": supportedEncodings.join(","),
 }) as OutgoingHeaders;
 
-/** Triple unary, content-types `application/json` and `application/proto`. Unary methods only. */
+/** Triple unary, content-types `application/json` and `application/proto`. Unary methods only. @internal */
 export const tripleUnaryWriter: ProtocolWriter = {
   protocol: "triple",
   malformedCode: Code.InvalidArgument,
