@@ -2,6 +2,7 @@ import type { CodecName } from "../codec/message-codec.ts";
 import { Code } from "../wire/code.ts";
 import { encodeEnvelope } from "../wire/envelope-encoder.ts";
 import { metadataFromHeaders } from "../wire/metadata.ts";
+import { readAll } from "../wire/read-all.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { CallOptions, MethodRef } from "./call-options.ts";
 import { type CallTrace, messageJson } from "./call-trace.ts";
@@ -36,18 +37,13 @@ export interface ProtocolCalls {
   ): AsyncGenerator<O, void, undefined>;
 }
 
-/** Reads a whole body, refusing more than `maxBytes` (RESOURCE_EXHAUSTED) before buffering it. @internal */
-export async function readAll(body: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      throw new RpcError(Code.ResourceExhausted, `response body larger than the limit of ${maxBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+/** Reads a whole response body, refusing more than `maxBytes` (RESOURCE_EXHAUSTED) before buffering it. @internal */
+export function readResponseBody(body: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer> {
+  return readAll(
+    body,
+    maxBytes,
+    () => new RpcError(Code.ResourceExhausted, `response body larger than the limit of ${maxBytes} bytes`),
+  );
 }
 
 /** Response metadata; a malformed `-bin` header must not hide the call's real outcome. @internal */

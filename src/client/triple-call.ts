@@ -11,7 +11,7 @@ import {
   type CallEnv,
   mediaType,
   type ProtocolCalls,
-  readAll,
+  readResponseBody,
   safeMetadata,
   sendEnvelopedRequest,
 } from "./protocol-call.ts";
@@ -38,7 +38,7 @@ export const tripleCalls: ProtocolCalls = {
         { path: `${env.pathPrefix}/${method.service}/${method.method}`, headers, body, signal: call.signal },
         env.trace,
       );
-      const raw = await readAll(response.body, env.maxMessageBytes);
+      const raw = await readResponseBody(response.body, env.maxMessageBytes);
       if (response.status !== 200) throw errorFromBody(response.status, response.headers, raw);
       const type = mediaType(response.headers);
       if (type !== `application/${env.codec}`) {
@@ -78,7 +78,7 @@ export const tripleCalls: ProtocolCalls = {
         throw errorFromBody(
           response.status,
           response.headers,
-          await readAll(response.body, env.maxMessageBytes),
+          await readResponseBody(response.body, env.maxMessageBytes),
         );
       }
       const type = mediaType(response.headers);

@@ -1,4 +1,5 @@
 import { type Dispatcher, request } from "undici";
+import { readAll } from "../wire/read-all.ts";
 
 /** One service as `GET /admin/health` describes it. */
 export interface AdminServiceStatus {
@@ -104,7 +105,7 @@ export function createAdminClient(addr: string, options: AdminClientOptions = {}
       // A command-line call makes one request: do not leave a kept-alive socket holding the process.
       reset: options.dispatcher === undefined,
     });
-    const text = await readBody(response, maxResponseBytes);
+    const text = await readAnswer(response, maxResponseBytes);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -131,25 +132,16 @@ export function createAdminClient(addr: string, options: AdminClientOptions = {}
   };
 }
 
-// Reads at most `maxBytes` of the body: a declared length over the limit fails before any byte is read,
-// a longer stream at the first chunk past it; leaving the loop destroys the body (and its connection).
-async function readBody(response: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
+// A declared length over the limit fails before any byte is read; a longer stream at the first chunk past it.
+async function readAnswer(response: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
   const tooLarge = () =>
     new AdminRequestError(
       response.statusCode,
       `the answer is larger than the limit of ${maxBytes} bytes (maxResponseBytes)`,
     );
-  const declared = Number(response.headers["content-length"]);
-  if (declared > maxBytes) {
+  if (Number(response.headers["content-length"]) > maxBytes) {
     response.body.destroy();
     throw tooLarge();
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of response.body) {
-    total += (chunk as Buffer).length;
-    if (total > maxBytes) throw tooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks, total));
+  return new TextDecoder().decode(await readAll(response.body, maxBytes, tooLarge));
 }

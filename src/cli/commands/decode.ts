@@ -1,5 +1,6 @@
 // `triple-health decode`: captured bytes → envelopes, flags and messages as JSON (or annotated hex).
 import { createReadStream } from "node:fs";
+import { readAll } from "../../wire/read-all.ts";
 import {
   annotate,
   decodeBytes,
@@ -85,7 +86,14 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     const file = positionals[0];
     // A file too: it may be a pipe or a device that never ends.
     const source = file === undefined || file === "-" ? io.stdin : createReadStream(file);
-    input = await readAll(source, maxInputBytes);
+    input = await readAll(
+      source as AsyncIterable<Buffer | string>,
+      maxInputBytes,
+      () =>
+        new Error(
+          `input is larger than the limit of ${maxInputBytes} bytes (raise it with --max-input-bytes)`,
+        ),
+    );
   } catch (error) {
     io.stderr.write(`error: cannot read input: ${(error as Error).message}\n`);
     return 1;
@@ -104,21 +112,4 @@ export async function run(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`error: ${(error as Error).message}\n`);
     return 1;
   }
-}
-
-// Stops at the first chunk past the limit: leaving the loop early destroys the stream.
-async function readAll(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
-    total += bytes.length;
-    if (total > maxBytes) {
-      throw new Error(
-        `input is larger than the limit of ${maxBytes} bytes (raise it with --max-input-bytes)`,
-      );
-    }
-    chunks.push(bytes);
-  }
-  return Buffer.concat(chunks, total);
 }
