@@ -39,12 +39,17 @@ function ignoreError(): void {}
 // and DEADLINE_EXCEEDED), 400 for anything else. (hardening H2)
 function clientErrorResponse(error: Error): string {
   const code = (error as { code?: unknown }).code;
-  const status =
+  return closingResponse(
     code === "HPE_HEADER_OVERFLOW"
       ? "431 Request Header Fields Too Large"
       : code === "ERR_HTTP_REQUEST_TIMEOUT"
         ? "408 Request Timeout"
-        : "400 Bad Request";
+        : "400 Bad Request",
+  );
+}
+
+// An empty answer after which the connection closes.
+function closingResponse(status: string): string {
   return `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
 }
 
@@ -135,7 +140,7 @@ function onFirstData(this: SniffSocket, chunk: Buffer): void {
   ) {
     // The PRI method exists only for the HTTP/2 preface; node's HTTP/1.1 parser would sit on such a
     // request until the headers timeout, so it is refused here at once. (hardening H8)
-    this.write(clientErrorResponse(new Error("not the HTTP/2 preface")));
+    this.write(closingResponse("400 Bad Request"));
     this.destroySoon();
     return;
   }
