@@ -150,10 +150,11 @@ const upperN = 0x4e;
  */
 export function checkRawBinaryHeaders(rawHeaders: readonly string[]): void {
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    const last = name.charCodeAt(name.length - 1);
-    if ((last !== lowerN && last !== upperN) || !name.toLowerCase().endsWith("-bin")) continue;
-    checkBinaryValue(rawHeaders[i + 1]!, name.toLowerCase());
+    const raw = rawHeaders[i]!;
+    const last = raw.charCodeAt(raw.length - 1);
+    if (last !== lowerN && last !== upperN) continue;
+    const name = raw.toLowerCase();
+    if (name.endsWith("-bin")) checkBinaryValue(rawHeaders[i + 1]!, name);
   }
 }
 
