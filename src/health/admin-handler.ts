@@ -22,6 +22,11 @@ export interface AdminHandlerOptions {
   maxBodyBytes?: number;
 }
 
+interface AdminRoute {
+  method: string;
+  run: (body: Record<string, unknown>) => PlainHttpResponse;
+}
+
 const jsonHeaders = { "content-type": "application/json", "cache-control": "no-store" } as const;
 
 /**
@@ -48,28 +53,33 @@ export function createAdminHandler(
   const prefix = (options.prefix ?? "/admin").replace(/\/+$/, "");
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const tokenDigest = options.token === undefined ? undefined : digest(options.token);
-  const routes: Record<
-    string,
-    { method: string; run: (body: Record<string, unknown>) => PlainHttpResponse }
-  > = {
-    health: { method: "GET", run: () => ok(describe(registry, options.checks)) },
-    drain: {
-      method: "POST",
-      run(body) {
-        registry.drain(reasonOf(body, "drained by operator"));
-        return ok({ draining: registry.draining });
+  // A Map, not an object literal: a path segment such as `__proto__` or `constructor` must find nothing,
+  // not an inherited property (hardening II, item 1).
+  const routes = new Map<string, AdminRoute>([
+    ["health", { method: "GET", run: () => ok(describe(registry, options.checks)) }],
+    [
+      "drain",
+      {
+        method: "POST",
+        run(body) {
+          registry.drain(reasonOf(body, "drained by operator"));
+          return ok({ draining: registry.draining });
+        },
       },
-    },
-    resume: {
-      method: "POST",
-      run(body) {
-        if (registry.isShutdown) return error(409, "the server is shutting down");
-        registry.resume(reasonOf(body, "resumed by operator"));
-        return ok({ draining: registry.draining });
+    ],
+    [
+      "resume",
+      {
+        method: "POST",
+        run(body) {
+          if (registry.isShutdown) return error(409, "the server is shutting down");
+          registry.resume(reasonOf(body, "resumed by operator"));
+          return ok({ draining: registry.draining });
+        },
       },
-    },
-    set: { method: "POST", run: (body) => setOverride(registry, body) },
-  };
+    ],
+    ["set", { method: "POST", run: (body) => setOverride(registry, body) }],
+  ]);
 
   return (request) => {
     if (request.path !== prefix && !request.path.startsWith(`${prefix}/`)) return undefined;
@@ -80,7 +90,7 @@ export function createAdminHandler(
         ...error(401, "a valid bearer token is required"),
         headers: { ...jsonHeaders, "www-authenticate": "Bearer" },
       };
-    const route = routes[request.path.slice(prefix.length + 1)];
+    const route = routes.get(request.path.slice(prefix.length + 1));
     if (route === undefined) return error(404, "no such admin endpoint");
     if (request.method !== route.method)
       return { ...error(405, `use ${route.method}`), headers: { ...jsonHeaders, allow: route.method } };

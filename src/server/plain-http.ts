@@ -69,7 +69,8 @@ class PlainBodyReader implements ExchangeListener {
       body: Buffer.concat(this.#chunks, this.#size),
     };
     this.#chunks = [];
-    void this.#offer(request, 0);
+    // Nothing a handler or its answer does may escape as an unhandled rejection: that would end the process.
+    this.#offer(request, 0).catch(() => this.#exchange.destroy());
   }
 
   onClose(): void {
@@ -85,14 +86,16 @@ class PlainBodyReader implements ExchangeListener {
       try {
         response = await this.#handlers[i]!(request);
       } catch (error) {
-        send(exchange, {
-          status: 500,
-          body: `internal error: ${error instanceof Error ? error.message : String(error)}\n`,
-        });
+        send(exchange, { status: 500, body: `internal error: ${errorText(error)}\n` });
         return;
       }
       if (response !== undefined) {
-        send(exchange, response);
+        try {
+          send(exchange, response);
+        } catch (error) {
+          // A handler's answer node cannot write (an invalid header name or value, say).
+          send(exchange, { status: 500, body: `internal error: ${errorText(error)}\n` });
+        }
         return;
       }
     }
@@ -115,4 +118,8 @@ function send(exchange: Exchange, response: PlainHttpResponse): void {
         ? Buffer.from(body)
         : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   exchange.respond(response.status, headers, bytes, undefined);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

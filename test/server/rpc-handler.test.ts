@@ -93,6 +93,7 @@ t.test("plain HTTP handlers for paths no service claims", async (t) => {
       plainHttpHandlers: [
         (request) => {
           if (request.path === "/boom") throw new Error("handler failed");
+          if (request.path === "/bad-header") return { status: 200, headers: { allow: undefined as never } };
           if (request.path !== "/hello") return undefined;
           return {
             status: 200,
@@ -118,6 +119,10 @@ t.test("plain HTTP handlers for paths no service claims", async (t) => {
   t.same([...h2.body], [1, 2, 3]);
   const boom = await h1request(`${url}/boom`, { method: "GET" });
   t.equal(boom.status, 500);
+  // An answer node:http cannot write (a header without a value) is a 500, not an unhandled rejection
+  // (node:http2 drops such a header).
+  const unwritable = await h1request(`${url}/bad-header`, { method: "GET" });
+  t.equal(unwritable.status, 500, "an unwritable answer: 500");
   const large = await h1request(`${url}/hello`, { body: "x".repeat(200) });
   t.equal(large.status, 413);
   const unclaimedGet = await h1request(`${url}/nothing`, { method: "GET" });
