@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `triple-health` command: a dispatcher over one module per subcommand in ./commands/.
-import { pathToFileURL } from "node:url";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /**
  * The streams and environment a command runs with: the process's own, or captured ones in tests. Every
@@ -53,8 +54,26 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   return module.run(args, io);
 }
 
+/**
+ * True when this module is the process's entry point. npm runs the bin through a symlink
+ * (`node_modules/.bin/triple-health`, `npx`, a global install): `process.argv[1]` is the link, while
+ * `import.meta.url` is the file it points to, so the link is resolved before comparing. Comparing the two
+ * as they come made the installed bin do nothing and exit 0 — a probe that always passes.
+ * @internal
+ */
+export function isEntryPoint(argv1: string | undefined, moduleUrl: string): boolean {
+  if (argv1 === undefined) return false;
+  let entry: string;
+  try {
+    entry = realpathSync(argv1);
+  } catch {
+    return false;
+  }
+  return entry === realpathSync(fileURLToPath(moduleUrl));
+}
+
 /* c8 ignore start: the process entry point; tests call main() or spawn this file */
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isEntryPoint(process.argv[1], import.meta.url)) {
   const io: CommandIo = {
     stdout: process.stdout,
     stderr: process.stderr,
