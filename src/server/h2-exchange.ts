@@ -26,8 +26,36 @@ function onWantTrailers(this: Stream): void {
   const trailers = exchange.trailers;
   exchange.trailers = undefined;
   this.sendTrailers(trailers ?? {});
-  if (exchange.resetAfterResponse) this.close(NGHTTP2_NO_ERROR);
+  releaseRequest(this);
 }
+
+/**
+ * How long a stream whose response is complete may wait for the peer to end its request before it is reset.
+ */
+const requestLingerMs = 1000;
+
+function resetLingering(stream: Stream): void {
+  if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+}
+
+/**
+ * Our side of `stream` is complete while the request is still open (an early error); the rest of it is not
+ * wanted. RFC 9113 §8.1 allows RST_STREAM(NO_ERROR) after a complete response, but sent at once it loses
+ * answers: nghttp2 sends a queued RST_STREAM ahead of DATA still queued for the stream, and curl treats
+ * one that comes while it still uploads as a failure ("(92) Stream error in the HTTP/2 framing layer", about
+ * 1 error answer in 100). Node itself resets a stream whose body was never read on the next turn; reading
+ * (and dropping) the rest of the body keeps it from doing so. So: drop what still comes, let a peer that
+ * ends its request close the stream the ordinary way, and reset one that has not after requestLingerMs.
+ */
+function releaseRequest(stream: Stream): void {
+  // The common case, every call that read its request to the end: nothing to do.
+  if (stream.readableEnded || stream.destroyed) return;
+  stream.resume();
+  const timer = setTimeout(resetLingering, requestLingerMs, stream);
+  timer.unref();
+  stream.once("close", () => clearTimeout(timer));
+}
+
 // A stream error (a reset with an error code, a protocol error) shows up as 'close' as well; this
 // listener only keeps an unhandled 'error' event from throwing.
 function ignoreError(): void {}
@@ -53,8 +81,6 @@ export class H2Exchange implements Exchange {
    * to node's stream object is a shape transition, and often a larger property store, on every call.
    */
   trailers: OutgoingHeaders | undefined = undefined;
-  /** Set by closeConnectionAfter(): RST_STREAM(NO_ERROR) once the response is written. */
-  resetAfterResponse = false;
 
   constructor(
     stream: http2.ServerHttp2Stream,
@@ -110,8 +136,8 @@ export class H2Exchange implements Exchange {
       stream.respond(head, plainOptions);
       stream.end(body);
     }
-    // node:http2 sends the RST_STREAM only after what was written (with trailers: onWantTrailers does it).
-    if (this.resetAfterResponse && trailers === undefined) stream.close(NGHTTP2_NO_ERROR);
+    // With trailers, onWantTrailers does this once they are sent.
+    if (trailers === undefined) releaseRequest(stream);
   }
 
   start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
@@ -133,7 +159,7 @@ export class H2Exchange implements Exchange {
       stream.on("wantTrailers", onWantTrailers);
     }
     stream.end(chunk);
-    if (this.resetAfterResponse && trailers === undefined) stream.close(NGHTTP2_NO_ERROR);
+    if (trailers === undefined) releaseRequest(stream);
   }
 
   waitDrain(): void {
@@ -145,10 +171,7 @@ export class H2Exchange implements Exchange {
   }
 
   closeConnectionAfter(): void {
-    // HTTP/2 connections are closed with GOAWAY by the server, not per response. But the request will not
-    // be read to its end (an early error): once the response is out, end the stream with
-    // RST_STREAM(NO_ERROR) (RFC 9113 §8.1, as grpc-go) instead of leaving it half-open until the client
-    // ends it. (hardening H1)
-    this.resetAfterResponse = true;
+    // HTTP/2 connections are closed with GOAWAY by the server, not per response. A request that will not be
+    // read to its end (an early error) is released once the response is out: see releaseRequest.
   }
 }
