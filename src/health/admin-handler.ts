@@ -20,7 +20,26 @@ export interface AdminHandlerOptions {
   checks?: HealthCheckRunner;
   /** Largest POST body accepted. Default 64 KiB. */
   maxBodyBytes?: number;
+  /**
+   * Host names (without port) the admin endpoints answer to besides the loopback ones (`localhost`,
+   * `*.localhost`, `127.x.x.x`, `[::1]`). A request whose `Host` (`:authority` on HTTP/2) is anything else
+   * gets 403: a web page whose name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own
+   * name. Add the names remote operators use when `allowRemote` is on; `"*"` turns the check off.
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Most services `POST /admin/set` may register that nothing else registered (default
+   * {@link defaultMaxAdminServices}); clearing such a service's override (`status: null`) unregisters it.
+   */
+  maxServices?: number;
+  /** Longest service name `POST /admin/set` accepts, in UTF-8 bytes (default {@link defaultMaxAdminNameBytes}). */
+  maxNameBytes?: number;
 }
+
+/** Default {@link AdminHandlerOptions.maxServices}: well below the List limit (100), so List keeps working. */
+export const defaultMaxAdminServices = 32;
+/** Default {@link AdminHandlerOptions.maxNameBytes}: a `group/interface:version` service key fits many times. */
+export const defaultMaxAdminNameBytes = 512;
 
 interface AdminRoute {
   method: string;
@@ -53,6 +72,12 @@ export function createAdminHandler(
   const prefix = (options.prefix ?? "/admin").replace(/\/+$/, "");
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const tokenDigest = options.token === undefined ? undefined : digest(options.token);
+  const allowedHosts = new Set((options.allowedHosts ?? []).map((host) => host.toLowerCase()));
+  const limits: SetLimits = {
+    maxServices: options.maxServices ?? defaultMaxAdminServices,
+    maxNameBytes: options.maxNameBytes ?? defaultMaxAdminNameBytes,
+    created: new Set(),
+  };
   // A Map, not an object literal: a path segment such as `__proto__` or `constructor` must find nothing,
   // not an inherited property (hardening II, item 1).
   const routes = new Map<string, AdminRoute>([
@@ -78,13 +103,15 @@ export function createAdminHandler(
         },
       },
     ],
-    ["set", { method: "POST", run: (body) => setOverride(registry, body) }],
+    ["set", { method: "POST", run: (body) => setOverride(registry, body, limits) }],
   ]);
 
   return (request) => {
     if (request.path !== prefix && !request.path.startsWith(`${prefix}/`)) return undefined;
     if (!options.allowRemote && !isLoopback(request.remoteAddress))
       return error(403, "the admin endpoints answer loopback clients only");
+    const origin = checkHostAndOrigin(request, allowedHosts);
+    if (origin !== undefined) return error(403, origin);
     if (tokenDigest !== undefined && !bearerMatches(request, tokenDigest))
       return {
         ...error(401, "a valid bearer token is required"),
@@ -120,10 +147,25 @@ function describe(registry: HealthRegistry, checks: HealthCheckRunner | undefine
   };
 }
 
-function setOverride(registry: HealthRegistry, body: Record<string, unknown>): PlainHttpResponse {
+interface SetLimits {
+  readonly maxServices: number;
+  readonly maxNameBytes: number;
+  /** Services this handler registered through `set` (and nothing else since). */
+  readonly created: Set<string>;
+}
+
+function setOverride(
+  registry: HealthRegistry,
+  body: Record<string, unknown>,
+  limits: SetLimits,
+): PlainHttpResponse {
   const { service, status } = body;
   if (typeof service !== "string") return error(400, "'service' must be a string");
+  if (Buffer.byteLength(service) > limits.maxNameBytes)
+    return error(400, `'service' is longer than ${limits.maxNameBytes} bytes`);
   const reason = reasonOf(body, "set by operator");
+  // Names that left the registry (cleared, or taken back below) no longer count.
+  for (const name of limits.created) if (!registry.has(name)) limits.created.delete(name);
   if (status === null) {
     registry.override(service, undefined, reason);
     return ok({ service, override: null, status: statusName(registry.get(service)) });
@@ -132,8 +174,52 @@ function setOverride(registry: HealthRegistry, body: Record<string, unknown>): P
     typeof status === "string" || typeof status === "number" ? parseServingStatus(status) : undefined;
   if (parsed === undefined || parsed === ServingStatus.ServiceUnknown)
     return error(400, "'status' must be SERVING, NOT_SERVING, UNKNOWN or null (clears the override)");
+  if (!registry.has(service)) {
+    if (limits.created.size >= limits.maxServices)
+      return error(
+        429,
+        `${limits.maxServices} services registered through the admin surface already; clear one (status: null) first`,
+      );
+    limits.created.add(service);
+  }
   registry.override(service, parsed, reason);
   return ok({ service, override: servingStatusName(parsed), status: statusName(registry.get(service)) });
+}
+
+/**
+ * Why the request's Host or Origin is refused, or undefined when both are fine. Host must name loopback or
+ * an allowed host: a browser on a rebound name sends that name. An Origin, when present, must be the same
+ * host: a page elsewhere must not drive the admin surface through the operator's browser.
+ */
+function checkHostAndOrigin(request: PlainHttpRequest, allowed: ReadonlySet<string>): string | undefined {
+  if (allowed.has("*")) return undefined;
+  const hostHeader = request.headers.host;
+  // No Host at all (an HTTP/1.0 client, a hand-made request) is no browser on a rebound name.
+  const host = hostHeader === undefined ? undefined : hostName(hostHeader);
+  if (hostHeader !== undefined && (host === undefined || !(isLoopbackName(host) || allowed.has(host))))
+    return "the admin endpoints answer requests for loopback host names only (see allowedHosts)";
+  const origin = request.headers.origin;
+  if (origin === undefined) return undefined;
+  const originHost = hostName(origin.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ""));
+  if (originHost === undefined || (host === undefined ? !isLoopbackName(originHost) : originHost !== host))
+    return "cross-origin requests are refused";
+  return undefined;
+}
+
+/** The host name of a Host header, lower-case, without port; IPv6 literals keep their brackets. */
+function hostName(header: string): string | undefined {
+  if (header === "" || /[/?#@\\]/.test(header)) return undefined;
+  try {
+    return new URL(`http://${header}`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+function isLoopbackName(host: string): boolean {
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  if (host === "[::1]") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
 }
 
 function statusName(status: ServingStatus | undefined): string {

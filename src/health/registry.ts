@@ -60,6 +60,8 @@ export const defaultMaxWatchers = 10_000;
 interface Entry {
   base: ServingStatus | undefined;
   override: ServingStatus | undefined;
+  /** Registered by override() and by nothing else since: clearing the override unregisters it. */
+  overrideOnly: boolean;
   failing: Map<string, string>;
   effective: ServingStatus;
   reason: string;
@@ -110,6 +112,7 @@ export class HealthRegistry {
   set(service: string, status: ServingStatus, reason = "set"): void {
     checkStoredStatus(status);
     const entry = this.#entry(service, reason);
+    entry.overrideOnly = false;
     entry.base = status;
     this.#recompute(service, entry, reason);
   }
@@ -162,12 +165,21 @@ export class HealthRegistry {
 
   /**
    * Operator override: `status` beats checks and `set()` (not drain) until cleared with `undefined`.
-   * Registers the service when it is unknown.
+   * Registers the service when it is unknown; clearing the override of a service that only the override
+   * registered (no `set()`, no check since) unregisters it again, so a mistyped name can be taken back.
    */
   override(service: string, status: ServingStatus | undefined, reason = "override"): void {
     if (status !== undefined) checkStoredStatus(status);
-    const entry = status === undefined ? this.#entries.get(service) : this.#entry(service, reason);
-    if (entry === undefined) return;
+    let entry = this.#entries.get(service);
+    if (entry === undefined) {
+      if (status === undefined) return;
+      entry = this.#entry(service, reason);
+      entry.overrideOnly = true;
+    }
+    if (status === undefined && entry.overrideOnly) {
+      this.clear(service, reason);
+      return;
+    }
     entry.override = status;
     this.#recompute(service, entry, reason);
   }
@@ -178,6 +190,7 @@ export class HealthRegistry {
    */
   markFailing(service: string, source: string, reason: string): void {
     const entry = this.#entry(service, reason);
+    entry.overrideOnly = false;
     entry.failing.set(source, reason);
     this.#recompute(service, entry, reason);
   }
@@ -185,6 +198,7 @@ export class HealthRegistry {
   /** Records that `source` passes for `service` again. Registers the service when it is unknown. */
   markPassing(service: string, source: string, reason = `${source} passed`): void {
     const entry = this.#entry(service, reason);
+    entry.overrideOnly = false;
     entry.failing.delete(source);
     this.#recompute(service, entry, reason);
   }
@@ -280,6 +294,7 @@ export class HealthRegistry {
       entry = {
         base: undefined,
         override: undefined,
+        overrideOnly: false,
         failing: new Map(),
         effective: ServingStatus.Unknown,
         reason,

@@ -60,6 +60,9 @@ class PlainBodyReader implements ExchangeListener {
     for (const [name, value] of Object.entries(exchange.headers)) {
       if (!name.startsWith(":")) headers[name] = Array.isArray(value) ? value.join(", ") : value;
     }
+    // HTTP/2 carries the host in :authority (RFC 9113 §8.3.1); handlers read it as `host`, as on HTTP/1.1.
+    const authority = exchange.headers[":authority"];
+    if (headers.host === undefined && typeof authority === "string") headers.host = authority;
     const request: PlainHttpRequest = {
       method: exchange.method,
       path: query < 0 ? url : url.slice(0, query),

@@ -223,3 +223,39 @@ t.test("over HTTP/1.1 with undici", async (t) => {
   t.equal(response.statusCode, 401);
   await response.body.dump();
 });
+
+t.test("Host and Origin: loopback names, allowedHosts, '*', and requests without a Host", async (t) => {
+  const registry = new HealthRegistry();
+  const strict = createAdminHandler(registry);
+  const listed = createAdminHandler(registry, { allowedHosts: ["Health.Internal"], allowRemote: true });
+  const open = createAdminHandler(registry, { allowedHosts: ["*"] });
+  const get = (headers: Record<string, string>) => req("GET", "/admin/health", { headers });
+  const status = async (handler: typeof strict, headers: Record<string, string>) =>
+    (await call(handler, get(headers))).status;
+  t.equal(await status(strict, {}), 200, "no Host (HTTP/1.0): answered");
+  t.equal(await status(strict, { origin: "http://localhost:3000" }), 200, "no Host, loopback Origin");
+  t.equal(await status(strict, { origin: "http://evil.example" }), 403, "no Host, foreign Origin");
+  for (const host of ["localhost", "api.localhost:80", "127.0.0.2:9", "[::1]:20000"])
+    t.equal(await status(strict, { host }), 200, `Host ${host}`);
+  for (const host of ["health.internal", "10.0.0.1", "a/b", "x@127.0.0.1", ""])
+    t.equal(await status(strict, { host }), 403, `Host '${host}' refused`);
+  t.equal(await status(listed, { host: "health.internal:20000" }), 200, "an allowed host (case-insensitive)");
+  t.equal(await status(listed, { host: "other.internal" }), 403, "a host not listed");
+  t.equal(await status(open, { host: "anything.example", origin: "http://else.example" }), 200, "'*': off");
+});
+
+t.test("set: long names refused, the admin's own names capped and taken back", async (t) => {
+  const registry = new HealthRegistry();
+  const handler = createAdminHandler(registry, { maxServices: 2, maxNameBytes: 8 });
+  const set = (service: string, status: string | null) =>
+    call(handler, req("POST", "/admin/set", { json: { service, status } }));
+  t.equal((await set("é".repeat(5), "SERVING")).status, 400, "10 UTF-8 bytes > 8");
+  t.equal((await set("a", "SERVING")).status, 200);
+  t.equal((await set("b", "SERVING")).status, 200);
+  t.equal((await set("c", "SERVING")).status, 429, "a third admin name: 429");
+  t.equal((await set("a", "NOT_SERVING")).status, 200, "changing an admin name needs no room");
+  registry.clear("b");
+  t.equal((await set("c", "SERVING")).status, 200, "a name cleared elsewhere frees its place");
+  t.same((await set("a", null)).json, { service: "a", override: null, status: "SERVICE_UNKNOWN" });
+  t.notOk(registry.has("a"), "cleared override of an admin-only name unregisters it");
+});

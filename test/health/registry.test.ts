@@ -424,3 +424,30 @@ t.test("10,000 watchers opened and dropped every way leave none behind", async (
   );
   t.equal(registry.watcherCount, 0);
 });
+
+t.test("clearing an override unregisters a service only the override registered", async (t) => {
+  const { registry, events } = clockedRegistry();
+  registry.override("typo.X", NotServing, "oops");
+  registry.override("typo.X", Serving, "still oops");
+  registry.override("typo.X", undefined, "taken back");
+  t.notOk(registry.has("typo.X"), "gone");
+  t.same(
+    compact(events).filter((e) => e[0] === "typo.X"),
+    [
+      ["typo.X", undefined, NotServing, "oops"],
+      ["typo.X", NotServing, Serving, "still oops"],
+      ["typo.X", Serving, undefined, "taken back"],
+    ],
+  );
+  for (const register of [
+    (name: string) => registry.set(name, Serving),
+    (name: string) => registry.markPassing(name, "probe"),
+    (name: string) => registry.markFailing(name, "probe", "down"),
+  ]) {
+    registry.override("owned", NotServing);
+    register("owned");
+    registry.override("owned", undefined);
+    t.ok(registry.has("owned"), "registered by something else too: kept");
+    registry.clear("owned");
+  }
+});
