@@ -1,6 +1,7 @@
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { Code } from "./code.ts";
+import { quotePeerText } from "./peer-text.ts";
 import { RpcError } from "./rpc-error.ts";
 
 /** A message encoding for `grpc-encoding`, `Content-Encoding` and `Connect-Content-Encoding`. */
@@ -79,6 +80,6 @@ export function findCompression(name: string | undefined): Compression {
   if (found !== undefined) return found;
   throw new RpcError(
     Code.Unimplemented,
-    `unsupported compression ${JSON.stringify(name)}: accepted are ${supportedEncodings.join(", ")}`,
+    `unsupported compression ${quotePeerText(name)}: accepted are ${supportedEncodings.join(", ")}`,
   );
 }

@@ -1,4 +1,5 @@
 import { Code } from "./code.ts";
+import { quotePeerText } from "./peer-text.ts";
 import { type Metadata, RpcError } from "./rpc-error.ts";
 
 /**
@@ -113,14 +114,17 @@ export function appendMetadataToHeaders(target: Record<string, string | string[]
   for (const [name, values] of metadata) {
     const key = name.toLowerCase();
     if (isReservedHeader(key) || values.length === 0) continue;
-    if (!validKey.test(key))
-      throw new RpcError(Code.Internal, `invalid metadata key ${JSON.stringify(name)}`);
+    if (!validKey.test(key)) throw new RpcError(Code.Internal, `invalid metadata key ${quotePeerText(name)}`);
     const binary = key.endsWith("-bin");
     const out: string[] = [];
     for (const value of values) {
       if (binary) out.push(encodeBinaryHeader(decodeBinaryHeader(value, key)));
       else if (validAsciiValue.test(value)) out.push(value);
-      else throw new RpcError(Code.Internal, `metadata ${key} has a value outside printable ASCII`);
+      else
+        throw new RpcError(
+          Code.Internal,
+          `metadata ${quotePeerText(key)} has a value outside printable ASCII`,
+        );
     }
     const existing = target[key];
     const merged =
@@ -146,7 +150,7 @@ export function decodeBinaryHeader(value: string, name = "-bin header"): Buffer 
     (padding > 0 && (body.length + padding) % 4 !== 0) ||
     !base64Body.test(body)
   ) {
-    throw new RpcError(Code.Internal, `malformed base64 in ${name}`);
+    throw new RpcError(Code.Internal, `malformed base64 in ${quotePeerText(name)}`);
   }
   return Buffer.from(body, "base64");
 }

@@ -1,4 +1,5 @@
 import { Code } from "./code.ts";
+import { quotePeerText } from "./peer-text.ts";
 import { RpcError } from "./rpc-error.ts";
 
 /*
@@ -28,8 +29,7 @@ const grpcTimeoutPattern = /^(\d{1,8})([HMSmun])$/;
  */
 export function parseGrpcTimeout(value: string): number {
   const match = grpcTimeoutPattern.exec(value);
-  if (match === null)
-    throw new RpcError(Code.Internal, `invalid grpc-timeout value ${JSON.stringify(value)}`);
+  if (match === null) throw new RpcError(Code.Internal, `invalid grpc-timeout value ${quotePeerText(value)}`);
   const amount = Number(match[1]);
   const unit = match[2]!;
   if (unit === "u") return Math.ceil(amount / 1_000);
@@ -72,7 +72,7 @@ export function parseTimeoutMs(value: string): number {
   if (!timeoutMsPattern.test(value)) {
     throw new RpcError(
       Code.InvalidArgument,
-      `invalid timeout value ${JSON.stringify(value)}: want 1-10 digits of milliseconds`,
+      `invalid timeout value ${quotePeerText(value)}: want 1-10 digits of milliseconds`,
     );
   }
   return Number(value);
