@@ -62,7 +62,7 @@ export interface EndpointPickerOptions {
    * closes. Default: `createHealthClient`.
    */
   healthSource?: (endpoint: string) => RemoteHealthSource;
-  /** Time and timers (tests pass a `FakeClock`). */
+  /** Time and timers (tests pass a `FakeClock` from `triple-health/testing`). */
   clock?: Clock;
   /** Jitter's random numbers in [0, 1). Default `Math.random`. */
   random?: () => number;

@@ -6,7 +6,7 @@ import { backoffDelay, type ResolvedBackoff } from "./picker-backoff.ts";
 
 /**
  * What following a remote's health needs of a health client: `createHealthClient(url)` fits. Used by
- * {@link remoteHealthCheck} and, one per endpoint, by the endpoint picker (`healthSource`).
+ * `remoteHealthCheck` and, one per endpoint, by the endpoint picker (`healthSource`).
  */
 export interface RemoteHealthSource {
   /** `grpc.health.v1.Health/Check` of `service`: for polling, and for a server without Watch. */
@@ -15,7 +15,7 @@ export interface RemoteHealthSource {
   watch(service: string, options: { signal: AbortSignal }): AsyncIterable<ServingStatus>;
   /**
    * Releases the connection. An endpoint picker calls it on the sources it made when it closes; a
-   * {@link remoteHealthCheck} never does (its caller owns the client).
+   * `remoteHealthCheck` never does (its caller owns the client).
    */
   close?(): Promise<void>;
 }
