@@ -26,10 +26,13 @@ t.test("the public entry point exposes every layer's API", async (t) => {
     "createHealthClient",
     "createCallClient",
     "createEndpointPicker",
+    "remoteHealthCheck",
+    "systemClock",
     "createTripleProxy",
   ]) {
     t.ok(name in api, name);
   }
+  t.notOk("FakeClock" in api, "test helpers are at triple-health/testing, not here");
   t.equal(api.Code, wire.Code, "the wire entry point shares the same objects");
   t.equal(wire.envelopeEagerBytes, 4096, "the eager-allocation bound is public");
 });

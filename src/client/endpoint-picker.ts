@@ -1,8 +1,14 @@
+import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import { ServingStatus, servingStatusName } from "../codec/health-types.ts";
-import { type Clock, systemClock, type TimerHandle } from "../health/clock.ts";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import { createHealthClient, type HealthClientOptions } from "./health-client.ts";
+import {
+  type FollowerListener,
+  type FollowerOptions,
+  HealthFollower,
+  type RemoteHealthSource,
+} from "./health-follower.ts";
 import {
   newOutlierState,
   type OutlierOptions,
@@ -13,18 +19,8 @@ import {
   resolveOutlier,
   restore,
 } from "./outlier-detector.ts";
-import { type BackoffOptions, backoffDelay, type ResolvedBackoff, resolveBackoff } from "./picker-backoff.ts";
+import { type BackoffOptions, resolveBackoff } from "./picker-backoff.ts";
 import type { PickerEvent, PickerListener } from "./picker-events.ts";
-
-/** What the picker needs of a health client per endpoint; `createHealthClient(url)` fits. */
-export interface PickerHealthSource {
-  /** `grpc.health.v1.Health/Watch`: the current status, then every change, until the signal aborts. */
-  watch(service: string, options: { signal: AbortSignal }): AsyncIterable<ServingStatus>;
-  /** `grpc.health.v1.Health/Check`, for the polling health mode. */
-  check(service: string, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<ServingStatus>;
-  /** Called when the picker closes. */
-  close(): Promise<void>;
-}
 
 /** How calls are spread over the routable endpoints. */
 export type PickPolicy = "round-robin" | "least-outstanding";
@@ -61,9 +57,12 @@ export interface EndpointPickerOptions {
   outlier?: OutlierOptions;
   /** Options of the health clients the picker creates. */
   healthClient?: HealthClientOptions;
-  /** Makes the health source of an endpoint (tests; custom transports). Default: `createHealthClient`. */
-  healthSource?: (endpoint: string) => PickerHealthSource;
-  /** Time and timers (tests pass a `FakeClock`). */
+  /**
+   * Makes the health source of an endpoint (tests; custom transports); the picker closes it when it
+   * closes. Default: `createHealthClient`.
+   */
+  healthSource?: (endpoint: string) => RemoteHealthSource;
+  /** Time and timers (tests pass a `FakeClock` from `triple-health/testing`). */
   clock?: Clock;
   /** Jitter's random numbers in [0, 1). Default `Math.random`. */
   random?: () => number;
@@ -104,24 +103,30 @@ export interface EndpointSnapshot {
 
 class Entry {
   readonly endpoint: string;
-  readonly source: PickerHealthSource;
+  readonly source: RemoteHealthSource;
+  readonly follower: HealthFollower;
+  /** The status the picker goes by: the follower's, held for the grace after a loss. */
   status: ServingStatus | undefined = undefined;
   connected = false;
   /** Answered or failed at least once (for `ready()`). */
   settled = false;
   /** The stream was up once and then lost: a new stream is news of a restart. */
   wasLost = false;
-  attempt = 0;
   outstanding = 0;
   readonly outlier: OutlierState = newOutlierState();
   graceTimer: TimerHandle | undefined = undefined;
   ejectTimer: TimerHandle | undefined = undefined;
-  sleep: { handle: TimerHandle; wake: () => void } | undefined = undefined;
-  controller: AbortController | undefined = undefined;
 
-  constructor(endpoint: string, source: PickerHealthSource) {
+  constructor(
+    endpoint: string,
+    source: RemoteHealthSource,
+    service: string,
+    options: FollowerOptions,
+    listen: (entry: Entry) => FollowerListener,
+  ) {
     this.endpoint = endpoint;
     this.source = source;
+    this.follower = new HealthFollower(source, service, options, listen(this));
   }
 
   get reachable(): boolean {
@@ -177,13 +182,9 @@ export class EndpointPicker {
   readonly #entries: Entry[];
   readonly #byEndpoint = new Map<string, Entry>();
   readonly #clock: Clock;
-  readonly #random: () => number;
-  readonly #backoff: ResolvedBackoff;
   readonly #outlier: ResolvedOutlier;
   readonly #graceMs: number;
   readonly #panicThreshold: number;
-  readonly #pollIntervalMs: number;
-  readonly #checkTimeoutMs: number;
   readonly #listeners = new Set<PickerListener>();
   readonly #readyWaiters: (() => void)[] = [];
   #routable: Entry[] = [];
@@ -204,23 +205,30 @@ export class EndpointPicker {
       throw new RpcError(Code.InvalidArgument, `unknown pick policy ${JSON.stringify(this.policy)}`);
     }
     this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? Math.random;
-    this.#backoff = resolveBackoff(options.backoff);
+    const backoff = resolveBackoff(options.backoff);
     this.#outlier = resolveOutlier(options.outlier);
     this.#graceMs = nonNegative(options.lostStreamGraceMs ?? 1000, "lostStreamGraceMs");
-    this.#pollIntervalMs = nonNegative(options.pollIntervalMs ?? 1000, "pollIntervalMs");
-    this.#checkTimeoutMs = nonNegative(options.checkTimeoutMs ?? 1000, "checkTimeoutMs");
+    // One set of follower options for every endpoint: how to watch, poll and reconnect.
+    const follow: FollowerOptions = {
+      mode: options.healthMode === "poll" ? "poll" : "watch",
+      backoff,
+      pollIntervalMs: nonNegative(options.pollIntervalMs ?? 1000, "pollIntervalMs"),
+      checkTimeoutMs: nonNegative(options.checkTimeoutMs ?? 1000, "checkTimeoutMs"),
+      clock: this.#clock,
+      random: options.random ?? Math.random,
+    };
     this.#panicThreshold = options.panicThreshold ?? 0.5;
     if (!(this.#panicThreshold >= 0 && this.#panicThreshold <= 1))
       throw new RangeError("panicThreshold must be within 0..1");
     const makeSource =
       options.healthSource ?? ((endpoint: string) => createHealthClient(endpoint, options.healthClient));
     // Sources are made up front so a bad address fails here, not in a background loop.
-    this.#entries = endpoints.map((endpoint) => new Entry(endpoint, makeSource(endpoint)));
+    this.#entries = endpoints.map(
+      (endpoint) => new Entry(endpoint, makeSource(endpoint), this.service, follow, this.#listen),
+    );
     for (const entry of this.#entries) this.#byEndpoint.set(entry.endpoint, entry);
     this.#recompute();
-    const poll = options.healthMode === "poll";
-    for (const entry of this.#entries) void (poll ? this.#pollLoop(entry) : this.#watchLoop(entry));
+    for (const entry of this.#entries) entry.follower.follow();
   }
 
   /** The endpoints, in the order given. */
@@ -297,11 +305,11 @@ export class EndpointPicker {
     if (this.#closed) return;
     this.#closed = true;
     for (const entry of this.#entries) {
-      entry.controller?.abort(new RpcError(Code.Canceled, "endpoint picker closed"));
+      entry.follower.close(new RpcError(Code.Canceled, "endpoint picker closed"));
       this.#clearTimers(entry);
     }
     for (const wake of this.#readyWaiters.splice(0)) wake();
-    await Promise.all(this.#entries.map((entry) => entry.source.close().catch(() => {})));
+    await Promise.all(this.#entries.map((entry) => entry.source.close?.().catch(() => {})));
   }
 
   readonly #report: Report = (entry, outcome) => {
@@ -327,66 +335,18 @@ export class EndpointPicker {
     });
   };
 
-  async #watchLoop(entry: Entry): Promise<void> {
-    while (!this.#closed) {
-      const controller = new AbortController();
-      entry.controller = controller;
-      let failure: unknown;
-      try {
-        for await (const status of entry.source.watch(this.service, { signal: controller.signal })) {
-          if (this.#closed) return;
-          this.#answered(entry);
-          this.#setStatus(entry, status, "watch");
-        }
-      } catch (error) {
-        failure = error;
-      }
-      if (this.#closed) return;
-      this.#lost(entry, failure);
-      // A server without Watch still answers Check: poll it instead.
-      if (failure instanceof RpcError && failure.code === Code.Unimplemented) {
-        await this.#pollLoop(entry);
-        return;
-      }
-      const delayMs = backoffDelay(entry.attempt++, this.#backoff, this.#random);
-      this.#emit({
-        type: "reconnect",
-        endpoint: entry.endpoint,
-        attempt: entry.attempt,
-        delayMs,
-        time: this.#clock.now(),
-      });
-      await this.#sleep(entry, delayMs);
-    }
-  }
-
-  async #pollLoop(entry: Entry): Promise<void> {
-    while (!this.#closed) {
-      const controller = new AbortController();
-      entry.controller = controller;
-      try {
-        const status = await entry.source.check(this.service, {
-          signal: controller.signal,
-          timeoutMs: this.#checkTimeoutMs,
-        });
-        if (this.#closed) return;
-        this.#answered(entry);
-        this.#setStatus(entry, status, "check");
-      } catch (error) {
-        if (this.#closed) return;
-        if (error instanceof RpcError && error.code === Code.NotFound) {
-          this.#answered(entry);
-          this.#setStatus(entry, ServingStatus.ServiceUnknown, "check: not found");
-        } else {
-          this.#lost(entry, error);
-        }
-      }
-      await this.#sleep(entry, this.#pollIntervalMs);
-    }
-  }
+  /** What each endpoint's follower reports: a status is an answer, a loss starts the grace. */
+  readonly #listen = (entry: Entry): FollowerListener => ({
+    onStatus: (status, via) => {
+      this.#answered(entry);
+      this.#setStatus(entry, status, via);
+    },
+    onLost: (error) => this.#lost(entry, error),
+    onReconnect: (attempt, delayMs) =>
+      this.#emit({ type: "reconnect", endpoint: entry.endpoint, attempt, delayMs, time: this.#clock.now() }),
+  });
 
   #answered(entry: Entry): void {
-    entry.attempt = 0;
     this.#settle(entry);
     if (entry.connected) return;
     entry.connected = true;
@@ -471,26 +431,11 @@ export class EndpointPicker {
     }
   }
 
-  #sleep(entry: Entry, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        entry.sleep = undefined;
-        resolve();
-      };
-      entry.sleep = { handle: this.#clock.setTimeout(wake, ms), wake };
-    });
-  }
-
   #clearTimers(entry: Entry): void {
     for (const handle of [entry.graceTimer, entry.ejectTimer])
       if (handle !== undefined) this.#clock.clearTimeout(handle);
     entry.graceTimer = undefined;
     entry.ejectTimer = undefined;
-    const sleep = entry.sleep;
-    if (sleep !== undefined) {
-      this.#clock.clearTimeout(sleep.handle);
-      sleep.wake();
-    }
   }
 
   #emit(event: PickerEvent): void {

@@ -1,4 +1,4 @@
-import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import type { HealthRegistry } from "./registry.ts";
 
 /**

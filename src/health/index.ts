@@ -28,7 +28,6 @@ export {
   type HealthCheck,
   HealthCheckRunner,
 } from "./checks.ts";
-export { type Clock, FakeClock, systemClock, type TimerHandle } from "./clock.ts";
 export { addDependency } from "./dependencies.ts";
 export {
   createHealthService,
@@ -45,11 +44,6 @@ export {
   type HealthRegistryOptions,
   type ServiceHealthSnapshot,
 } from "./registry.ts";
-export {
-  type RemoteHealthCheckOptions,
-  type RemoteHealthSource,
-  remoteHealthCheck,
-} from "./remote-health-check.ts";
 export {
   type GracefullyClosable,
   installSignalHandlers,

@@ -5,13 +5,13 @@ import {
   createEndpointPicker,
   type EndpointPicker,
   type EndpointPickerOptions,
-  type PickerHealthSource,
 } from "../../src/client/endpoint-picker.ts";
+import type { RemoteHealthSource } from "../../src/client/health-follower.ts";
 import { newOutlierState, recordFailure, resolveOutlier } from "../../src/client/outlier-detector.ts";
 import { backoffDelay, resolveBackoff } from "../../src/client/picker-backoff.ts";
 import type { PickerEvent } from "../../src/client/picker-events.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import { FakeClock } from "../../src/health/clock.ts";
+import { FakeClock } from "../../src/testing/fake-clock.ts";
 import { Code } from "../../src/wire/code.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
 
@@ -70,7 +70,7 @@ class Stream implements AsyncIterableIterator<ServingStatus> {
 }
 
 /** A scripted upstream: up or refusing; its status; the Watch streams and Checks it saw. */
-class FakeUpstream implements PickerHealthSource {
+class FakeUpstream implements RemoteHealthSource {
   up = true;
   status: ServingStatus = Serving;
   watchError: unknown = undefined;
@@ -486,7 +486,7 @@ t.test("ready() waits for every endpoint's first answer or failure", async (t) =
     release = resolve;
   });
   const fast = new FakeUpstream();
-  const source = (endpoint: string): PickerHealthSource =>
+  const source = (endpoint: string): RemoteHealthSource =>
     endpoint.endsWith("1")
       ? fast
       : {
@@ -523,7 +523,7 @@ t.test("ready() waits for every endpoint's first answer or failure", async (t) =
 
 t.test("close() ends a pending ready() and all timers", async (t) => {
   const clock = new FakeClock();
-  const never: PickerHealthSource = {
+  const never: RemoteHealthSource = {
     watch: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => {}) }) }),
     check: () => new Promise(() => {}),
     close: async () => {},

@@ -3,9 +3,9 @@ import { request as undiciRequest } from "undici";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createAdminHandler, isLoopback } from "../../src/health/admin-handler.ts";
 import { HealthCheckRunner } from "../../src/health/checks.ts";
-import { FakeClock } from "../../src/health/clock.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import type { PlainHttpRequest, PlainHttpResponse } from "../../src/server/service-types.ts";
+import { FakeClock } from "../../src/testing/fake-clock.ts";
 import { servePlainHttp } from "../fixtures/plain-http-server.ts";
 
 const { Serving, NotServing } = ServingStatus;

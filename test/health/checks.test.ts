@@ -1,8 +1,8 @@
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { type HealthCheck, HealthCheckRunner } from "../../src/health/checks.ts";
-import { FakeClock } from "../../src/health/clock.ts";
 import { type HealthChangeEvent, HealthRegistry } from "../../src/health/registry.ts";
+import { FakeClock } from "../../src/testing/fake-clock.ts";
 
 const { Serving, NotServing } = ServingStatus;
 

@@ -4,7 +4,6 @@ import * as health from "../../src/health/index.ts";
 t.test("the health layer's public surface", async (t) => {
   t.same(Object.keys(health).sort(), [
     "AdminRequestError",
-    "FakeClock",
     "HealthCheckRunner",
     "HealthRegistry",
     "addDependency",
@@ -19,8 +18,6 @@ t.test("the health layer's public surface", async (t) => {
     "heapCheck",
     "httpCheck",
     "installSignalHandlers",
-    "remoteHealthCheck",
-    "systemClock",
     "tcpCheck",
   ]);
   t.equal(health.defaultMaxWatchers, 10_000);

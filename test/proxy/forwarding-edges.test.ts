@@ -3,7 +3,7 @@
 // health scripted so only the forwarding is under test.
 import http2 from "node:http2";
 import t, { type Test } from "tap";
-import type { PickerHealthSource } from "../../src/client/endpoint-picker.ts";
+import type { RemoteHealthSource } from "../../src/client/health-follower.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import {
   endsWithTrailers,
@@ -17,7 +17,7 @@ import { listenLocal } from "../fixtures/start-server.ts";
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
 /** Always SERVING, never changing: the stream stays open until the picker closes. */
-const alwaysServing = (): PickerHealthSource => ({
+const alwaysServing = (): RemoteHealthSource => ({
   watch: (_service, { signal }) => ({
     async *[Symbol.asyncIterator]() {
       yield ServingStatus.Serving;

@@ -2,8 +2,9 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import t from "tap";
 import { createHealthClient } from "../../src/client/health-client.ts";
+import type { RemoteHealthSource } from "../../src/client/health-follower.ts";
+import { remoteHealthCheck } from "../../src/client/remote-health-check.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
-import { type RemoteHealthSource, remoteHealthCheck } from "../../src/health/remote-health-check.ts";
 import { Code } from "../../src/wire/code.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
 
