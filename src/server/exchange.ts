@@ -1,5 +1,5 @@
 import type { IncomingHeaders } from "../protocol/request-head.ts";
-import type { ResponseSink } from "../protocol/response-sink.ts";
+import type { OutgoingHeaders, ResponseSink } from "../protocol/response-sink.ts";
 
 /**
  * What an exchange reports to the call reading it. Methods, not closures: one listener object per
@@ -17,7 +17,8 @@ export interface ExchangeListener {
 /**
  * One HTTP request/response, the same for an HTTP/2 stream (core API) and an HTTP/1.1
  * request/response pair: the request head, the body as events, and the response as a
- * {@link ResponseSink}.
+ * {@link ResponseSink}. The one adapter over Node's request/response objects: server calls, plain HTTP
+ * handlers and forwarded (proxied) calls all speak it.
  * @internal
  */
 export interface Exchange extends ResponseSink {
@@ -32,12 +33,23 @@ export interface Exchange extends ResponseSink {
   readonly connection: object | undefined;
   /** True once the transport side of the exchange is gone (reset, socket closed, response done). */
   readonly closed: boolean;
+  /**
+   * Headers every response head of this exchange carries besides the writer's, winning over them: CORS for
+   * an allowed cross-origin request. Undefined for all others, so they pay nothing.
+   */
+  extraHeaders: OutgoingHeaders | undefined;
   /** Starts delivering body and lifecycle events to `listener`. */
   attach(listener: ExchangeListener): void;
+  /** Stops `onData` until {@link resumeRequest}: backpressure from wherever the body goes. */
+  pauseRequest(): void;
+  resumeRequest(): void;
   /** Asks for one `onDrain` when the transport can take more. */
   waitDrain(): void;
-  /** Abandons the exchange: HTTP/2 RST_STREAM (CANCEL), HTTP/1.1 destroys the socket. */
-  destroy(): void;
+  /**
+   * Abandons the exchange: HTTP/2 RST_STREAM (CANCEL; INTERNAL_ERROR when `broken`, a response cut short by a
+   * failure behind it), HTTP/1.1 destroys the socket.
+   */
+  destroy(broken?: boolean): void;
   /** Marks the connection for closing after this response (HTTP/1.1 `Connection: close`). */
   closeConnectionAfter(): void;
 }
@@ -71,4 +83,9 @@ export function forwardClose(this: ExchangeHolder): void {
 /** @internal `drain` → onDrain. */
 export function forwardDrain(this: ExchangeHolder): void {
   this[kExchange]?.listener?.onDrain();
+}
+
+/** @internal `headers` with `extra` added over them; `headers` itself (often a shared constant) when there are none. */
+export function withExtra(headers: OutgoingHeaders, extra: OutgoingHeaders | undefined): OutgoingHeaders {
+  return extra === undefined ? headers : { ...headers, ...extra };
 }

@@ -9,14 +9,21 @@ import {
   forwardDrain,
   forwardEnd,
   kExchange,
+  withExtra,
 } from "./exchange.ts";
 
 type Request = http.IncomingMessage & { [kExchange]?: H1Exchange };
 type Response = http.ServerResponse & { [kExchange]?: H1Exchange };
 
-/** Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. */
-function flatten(headers: OutgoingHeaders, out: string[]): string[] {
+/**
+ * Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. `ownLength` drops a
+ * `content-length` passed in (a forwarded head's): the exchange frames that body itself, with its own length
+ * or chunked for trailers (a length would make node drop them).
+ */
+function flatten(headers: OutgoingHeaders, ownLength: boolean): string[] {
+  const out: string[] = [];
   for (const name of Object.keys(headers)) {
+    if (ownLength && name === "content-length") continue;
     const value = headers[name]!;
     if (typeof value === "string") out.push(name, value);
     else for (const item of value) out.push(name, item);
@@ -33,6 +40,7 @@ export class H1Exchange implements Exchange {
   readonly req: Request;
   readonly res: Response;
   closed = false;
+  extraHeaders: OutgoingHeaders | undefined = undefined;
   listener: ExchangeListener | undefined = undefined;
 
   constructor(req: http.IncomingMessage, res: http.ServerResponse) {
@@ -74,6 +82,14 @@ export class H1Exchange implements Exchange {
     this.req.on("end", forwardEnd);
   }
 
+  pauseRequest(): void {
+    this.req.pause();
+  }
+
+  resumeRequest(): void {
+    this.req.resume();
+  }
+
   respond(
     status: number,
     headers: OutgoingHeaders,
@@ -82,7 +98,7 @@ export class H1Exchange implements Exchange {
   ): void {
     const res = this.res;
     if (this.closed || res.destroyed) return;
-    const head = flatten(headers, []);
+    const head = flatten(withExtra(headers, this.extraHeaders), true);
     if (trailers === undefined) {
       // 204 and 304 carry no body and no length.
       if (status !== 204 && status !== 304)
@@ -101,7 +117,7 @@ export class H1Exchange implements Exchange {
   start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
     const res = this.res;
     if (this.closed || res.destroyed) return;
-    const head = flatten(headers, []);
+    const head = flatten(withExtra(headers, this.extraHeaders), withTrailers);
     // gRPC's trailer names are known up front; announcing them is what HTTP/1.1 asks for.
     if (withTrailers) head.push("trailer", "grpc-status, grpc-message");
     res.writeHead(status, head);

@@ -18,7 +18,7 @@ const plainOptions = { sendDate: false } as http2.ServerStreamResponseOptions;
 const endOptions = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
 const trailerOptions = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
 // Added with `on`, not `once` (which wraps it per call): a stream asks for trailers once at most.
 function onWantTrailers(this: Stream): void {
@@ -60,7 +60,8 @@ function releaseRequest(stream: Stream): void {
 // listener only keeps an unhandled 'error' event from throwing.
 function ignoreError(): void {}
 
-function withStatus(status: number, headers: OutgoingHeaders): OutgoingHeaders {
+function head(status: number, headers: OutgoingHeaders, extra: OutgoingHeaders | undefined): OutgoingHeaders {
+  if (extra !== undefined) return { ...headers, ...extra, ":status": String(status) };
   return status === 200 ? headers : { ...headers, ":status": String(status) };
 }
 
@@ -75,6 +76,7 @@ export class H2Exchange implements Exchange {
   readonly rawHeaders: readonly string[] | undefined;
   headersSent = false;
   closed = false;
+  extraHeaders: OutgoingHeaders | undefined = undefined;
   listener: ExchangeListener | undefined = undefined;
   /**
    * The trailers `wantTrailers` will send. Kept here, not on the node:http2 stream: every property added
@@ -115,6 +117,14 @@ export class H2Exchange implements Exchange {
     stream.on("end", forwardEnd);
   }
 
+  pauseRequest(): void {
+    this.stream.pause();
+  }
+
+  resumeRequest(): void {
+    this.stream.resume();
+  }
+
   respond(
     status: number,
     headers: OutgoingHeaders,
@@ -124,16 +134,16 @@ export class H2Exchange implements Exchange {
     this.headersSent = true;
     const stream = this.stream;
     if (this.closed || stream.destroyed) return;
-    const head = withStatus(status, headers);
+    const responseHead = head(status, headers, this.extraHeaders);
     if (trailers !== undefined) {
       this.trailers = trailers;
       stream.on("wantTrailers", onWantTrailers);
-      stream.respond(head, trailerOptions);
+      stream.respond(responseHead, trailerOptions);
       stream.end(body);
     } else if (body === undefined) {
-      stream.respond(head, endOptions);
+      stream.respond(responseHead, endOptions);
     } else {
-      stream.respond(head, plainOptions);
+      stream.respond(responseHead, plainOptions);
       stream.end(body);
     }
     // With trailers, onWantTrailers does this once they are sent.
@@ -143,7 +153,10 @@ export class H2Exchange implements Exchange {
   start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
     this.headersSent = true;
     if (this.closed || this.stream.destroyed) return;
-    this.stream.respond(withStatus(status, headers), withTrailers ? trailerOptions : plainOptions);
+    this.stream.respond(
+      head(status, headers, this.extraHeaders),
+      withTrailers ? trailerOptions : plainOptions,
+    );
   }
 
   write(chunk: Buffer): boolean {
@@ -166,8 +179,8 @@ export class H2Exchange implements Exchange {
     this.stream.once("drain", forwardDrain);
   }
 
-  destroy(): void {
-    if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+  destroy(broken?: boolean): void {
+    if (!this.stream.destroyed) this.stream.close(broken === true ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
   }
 
   closeConnectionAfter(): void {
