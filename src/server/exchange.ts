@@ -1,3 +1,4 @@
+import type { Readable, Writable } from "node:stream";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders, ResponseSink } from "../protocol/response-sink.ts";
 
@@ -65,24 +66,69 @@ interface ExchangeHolder {
   [kExchange]?: { closed: boolean; listener: ExchangeListener | undefined };
 }
 
-/** @internal `data` → the listener's onData. */
-export function forwardData(this: ExchangeHolder, chunk: Buffer): void {
+/** `data` → the listener's onData. */
+function forwardData(this: ExchangeHolder, chunk: Buffer): void {
   this[kExchange]?.listener?.onData(chunk);
 }
-/** @internal `end` → onEnd. */
-export function forwardEnd(this: ExchangeHolder): void {
+/** `end` → onEnd. */
+function forwardEnd(this: ExchangeHolder): void {
   this[kExchange]?.listener?.onEnd();
 }
-/** @internal `close` → marks the exchange closed, then onClose. */
-export function forwardClose(this: ExchangeHolder): void {
+/** `close` → marks the exchange closed, then onClose. */
+function forwardClose(this: ExchangeHolder): void {
   const exchange = this[kExchange];
   if (exchange === undefined) return;
   exchange.closed = true;
   exchange.listener?.onClose();
 }
-/** @internal `drain` → onDrain. */
-export function forwardDrain(this: ExchangeHolder): void {
+/** `drain` → onDrain. */
+function forwardDrain(this: ExchangeHolder): void {
   this[kExchange]?.listener?.onDrain();
+}
+
+/**
+ * What an exchange is the same over both transports: the request body read from a readable (the HTTP/2
+ * stream, the HTTP/1.1 request), the response written to a writable (the same stream, the HTTP/1.1
+ * response), and the events of both forwarded to the listener by the shared functions above.
+ * @internal
+ */
+export class NodeExchange {
+  closed = false;
+  extraHeaders: OutgoingHeaders | undefined = undefined;
+  listener: ExchangeListener | undefined = undefined;
+  readonly #request: Readable;
+  readonly #response: Writable;
+
+  constructor(request: Readable, response: Writable) {
+    this.#request = request;
+    this.#response = response;
+    (request as ExchangeHolder)[kExchange] = this;
+    (response as ExchangeHolder)[kExchange] = this;
+    response.on("close", forwardClose);
+  }
+
+  attach(listener: ExchangeListener): void {
+    this.listener = listener;
+    this.#request.on("data", forwardData);
+    this.#request.on("end", forwardEnd);
+  }
+
+  pauseRequest(): void {
+    this.#request.pause();
+  }
+
+  resumeRequest(): void {
+    this.#request.resume();
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.#response.destroyed) return true;
+    return this.#response.write(chunk);
+  }
+
+  waitDrain(): void {
+    this.#response.once("drain", forwardDrain);
+  }
 }
 
 /** @internal `headers` with `extra` added over them; `headers` itself (often a shared constant) when there are none. */

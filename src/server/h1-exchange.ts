@@ -1,29 +1,17 @@
 import type http from "node:http";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
-import {
-  type Exchange,
-  type ExchangeListener,
-  forwardClose,
-  forwardData,
-  forwardDrain,
-  forwardEnd,
-  kExchange,
-  withExtra,
-} from "./exchange.ts";
-
-type Request = http.IncomingMessage & { [kExchange]?: H1Exchange };
-type Response = http.ServerResponse & { [kExchange]?: H1Exchange };
+import { type Exchange, NodeExchange, withExtra } from "./exchange.ts";
 
 /**
- * Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. `ownLength` drops a
- * `content-length` passed in (a forwarded head's): the exchange frames that body itself, with its own length
- * or chunked for trailers (a length would make node drop them).
+ * Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. `chunked` drops a
+ * `content-length` passed in (a forwarded head's): trailers need chunked encoding, and a length would make
+ * node drop them.
  */
-function flatten(headers: OutgoingHeaders, ownLength: boolean): string[] {
+function flatten(headers: OutgoingHeaders, chunked: boolean): string[] {
   const out: string[] = [];
   for (const name of Object.keys(headers)) {
-    if (ownLength && name === "content-length") continue;
+    if (chunked && name === "content-length") continue;
     const value = headers[name]!;
     if (typeof value === "string") out.push(name, value);
     else for (const item of value) out.push(name, item);
@@ -35,23 +23,18 @@ function flatten(headers: OutgoingHeaders, ownLength: boolean): string[] {
  * An HTTP/1.1 request/response pair seen as an exchange.
  * @internal
  */
-export class H1Exchange implements Exchange {
+export class H1Exchange extends NodeExchange implements Exchange {
   readonly httpVersion = "1.1" as const;
-  readonly req: Request;
-  readonly res: Response;
-  closed = false;
-  extraHeaders: OutgoingHeaders | undefined = undefined;
-  listener: ExchangeListener | undefined = undefined;
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
 
   constructor(req: http.IncomingMessage, res: http.ServerResponse) {
-    this.req = req as Request;
-    this.res = res as Response;
-    this.req[kExchange] = this;
-    this.res[kExchange] = this;
-    res.sendDate = false;
     // No 'error' listener on req: node:http emits a request's 'error' (client gone mid-body) only
     // when someone listens, and 'close' on the response reports the same thing.
-    res.on("close", forwardClose);
+    super(req, res);
+    this.req = req;
+    this.res = res;
+    res.sendDate = false;
   }
 
   get headersSent(): boolean {
@@ -76,20 +59,6 @@ export class H1Exchange implements Exchange {
     return this.req.socket?.remoteAddress;
   }
 
-  attach(listener: ExchangeListener): void {
-    this.listener = listener;
-    this.req.on("data", forwardData);
-    this.req.on("end", forwardEnd);
-  }
-
-  pauseRequest(): void {
-    this.req.pause();
-  }
-
-  resumeRequest(): void {
-    this.req.resume();
-  }
-
   respond(
     status: number,
     headers: OutgoingHeaders,
@@ -98,10 +67,10 @@ export class H1Exchange implements Exchange {
   ): void {
     const res = this.res;
     if (this.closed || res.destroyed) return;
-    const head = flatten(withExtra(headers, this.extraHeaders), true);
+    const head = flatten(withExtra(headers, this.extraHeaders), trailers !== undefined);
     if (trailers === undefined) {
-      // 204 and 304 carry no body and no length.
-      if (status !== 204 && status !== 304)
+      // 204 and 304 carry no body and no length; a length given (a forwarded head's) is the one sent.
+      if (status !== 204 && status !== 304 && headers["content-length"] === undefined)
         head.push("content-length", String(body === undefined ? 0 : body.length));
       res.writeHead(status, head);
       res.end(body);
@@ -125,11 +94,6 @@ export class H1Exchange implements Exchange {
     res.flushHeaders();
   }
 
-  write(chunk: Buffer): boolean {
-    if (this.closed || this.res.destroyed) return true;
-    return this.res.write(chunk);
-  }
-
   finish(chunk: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
     const res = this.res;
     if (this.closed || res.destroyed) return;
@@ -140,10 +104,6 @@ export class H1Exchange implements Exchange {
     } else {
       res.end(chunk);
     }
-  }
-
-  waitDrain(): void {
-    this.res.once("drain", forwardDrain);
   }
 
   destroy(): void {

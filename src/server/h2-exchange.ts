@@ -1,15 +1,7 @@
 import http2 from "node:http2";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
-import {
-  type Exchange,
-  type ExchangeListener,
-  forwardClose,
-  forwardData,
-  forwardDrain,
-  forwardEnd,
-  kExchange,
-} from "./exchange.ts";
+import { type Exchange, kExchange, NodeExchange } from "./exchange.ts";
 
 type Stream = http2.ServerHttp2Stream & { [kExchange]?: H2Exchange };
 
@@ -69,15 +61,12 @@ function head(status: number, headers: OutgoingHeaders, extra: OutgoingHeaders |
  * An HTTP/2 stream through the core `stream` API (not the compatibility layer).
  * @internal
  */
-export class H2Exchange implements Exchange {
+export class H2Exchange extends NodeExchange implements Exchange {
   readonly httpVersion = "2" as const;
   readonly stream: Stream;
   readonly headers: IncomingHeaders;
   readonly rawHeaders: readonly string[] | undefined;
   headersSent = false;
-  closed = false;
-  extraHeaders: OutgoingHeaders | undefined = undefined;
-  listener: ExchangeListener | undefined = undefined;
   /**
    * The trailers `wantTrailers` will send. Kept here, not on the node:http2 stream: every property added
    * to node's stream object is a shape transition, and often a larger property store, on every call.
@@ -89,12 +78,11 @@ export class H2Exchange implements Exchange {
     headers: http2.IncomingHttpHeaders,
     rawHeaders: readonly string[] | undefined,
   ) {
+    super(stream, stream);
     this.stream = stream as Stream;
     this.headers = headers;
     this.rawHeaders = rawHeaders;
-    this.stream[kExchange] = this;
     stream.on("error", ignoreError);
-    stream.on("close", forwardClose);
   }
 
   get method(): string {
@@ -108,21 +96,6 @@ export class H2Exchange implements Exchange {
   }
   get remoteAddress(): string | undefined {
     return this.stream.session?.socket?.remoteAddress;
-  }
-
-  attach(listener: ExchangeListener): void {
-    this.listener = listener;
-    const stream = this.stream;
-    stream.on("data", forwardData);
-    stream.on("end", forwardEnd);
-  }
-
-  pauseRequest(): void {
-    this.stream.pause();
-  }
-
-  resumeRequest(): void {
-    this.stream.resume();
   }
 
   respond(
@@ -159,11 +132,6 @@ export class H2Exchange implements Exchange {
     );
   }
 
-  write(chunk: Buffer): boolean {
-    if (this.closed || this.stream.destroyed) return true;
-    return this.stream.write(chunk);
-  }
-
   finish(chunk: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
     const stream = this.stream;
     if (this.closed || stream.destroyed) return;
@@ -173,10 +141,6 @@ export class H2Exchange implements Exchange {
     }
     stream.end(chunk);
     if (trailers === undefined) releaseRequest(stream);
-  }
-
-  waitDrain(): void {
-    this.stream.once("drain", forwardDrain);
   }
 
   destroy(broken?: boolean): void {
