@@ -2,9 +2,9 @@ import http2 from "node:http2";
 import type { CallOutcome, EndpointPicker, PickedEndpoint } from "../client/endpoint-picker.ts";
 import { parseContentType } from "../protocol/content-type.ts";
 import { writerFor } from "../protocol/negotiate.ts";
+import type { Exchange, ExchangeListener } from "../server/exchange.ts";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import type { Downstream } from "./downstream.ts";
 import { endsWithTrailers, forwardedResponseHeaders, upstreamRequestHeaders } from "./hop-headers.ts";
 import type { UpstreamSessions } from "./upstream-sessions.ts";
 
@@ -41,11 +41,12 @@ const unavailableTextHeaders = Object.freeze({ "content-type": "text/plain; char
  * hop-by-hop headers), the response head, body and trailers come back unchanged; messages are never
  * decoded. Until the upstream answers, the request bytes are kept (up to `maxReplayBytes`) so a call
  * that never reached a server — connection refused, stream refused, GOAWAY — is sent to another one.
+ * The caller's side is the server's {@link Exchange}, over HTTP/2 or HTTP/1.1 alike; this call is its listener.
  * @internal
  */
-export class ForwardedCall {
+export class ForwardedCall implements ExchangeListener {
   readonly #ctx: ForwardContext;
-  readonly #down: Downstream;
+  readonly #down: Exchange;
   readonly #tried = new Set<string>();
   #replay: Buffer[] | undefined = [];
   #replayBytes = 0;
@@ -59,7 +60,7 @@ export class ForwardedCall {
   #upstreamEnded = false;
   #done = false;
 
-  constructor(ctx: ForwardContext, down: Downstream) {
+  constructor(ctx: ForwardContext, down: Exchange) {
     this.#ctx = ctx;
     this.#down = down;
   }
@@ -67,10 +68,7 @@ export class ForwardedCall {
   start(): void {
     this.#ctx.stats.calls++;
     this.#ctx.inFlight.add(this);
-    const body = this.#down.body;
-    body.on("data", (chunk: Buffer) => this.#onRequestData(chunk));
-    body.on("end", () => this.#onRequestEnd());
-    this.#down.onGone(() => this.#onGone());
+    this.#down.attach(this);
     this.#attempt();
   }
 
@@ -87,10 +85,7 @@ export class ForwardedCall {
     const down = this.#down;
     let up: http2.ClientHttp2Stream;
     try {
-      up = ctx.sessions.request(
-        picked.endpoint,
-        upstreamRequestHeaders(down.method, down.path, down.headers),
-      );
+      up = ctx.sessions.request(picked.endpoint, upstreamRequestHeaders(down.method, down.url, down.headers));
     } catch {
       /* c8 ignore next 3: only when the proxy is closing between pick and request */
       this.#failAttempt(picked, true);
@@ -105,10 +100,11 @@ export class ForwardedCall {
     up.once("close", () => this.#onUpstreamClose(up, picked));
     for (const chunk of this.#replay ?? []) up.write(chunk);
     if (this.#requestEnded) up.end();
-    else down.body.resume();
+    else down.resumeRequest();
   }
 
-  #onRequestData(chunk: Buffer): void {
+  /** A request body chunk from the caller. */
+  onData(chunk: Buffer): void {
     if (this.#done) return;
     const replay = this.#replay;
     if (replay !== undefined) {
@@ -118,13 +114,15 @@ export class ForwardedCall {
     }
     const up = this.#up;
     if (up !== undefined && !up.destroyed && !up.write(chunk)) {
-      const body = this.#down.body;
-      body.pause();
-      up.once("drain", () => body.resume());
+      this.#down.pauseRequest();
+      up.once("drain", this.#resumeRequest);
     }
   }
 
-  #onRequestEnd(): void {
+  readonly #resumeRequest = (): void => this.#down.resumeRequest();
+
+  /** The caller's request ended. */
+  onEnd(): void {
     this.#requestEnded = true;
     const up = this.#up;
     if (!this.#done && up !== undefined && !up.destroyed) up.end();
@@ -140,17 +138,17 @@ export class ForwardedCall {
     const down = this.#down;
     if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
       // Trailers-Only (a gRPC error before any message) stays one HEADERS frame.
-      down.respond(status, forwarded, true, false);
+      down.respond(status, forwarded, undefined, undefined);
       up.resume();
       this.#finish(outcomeOf(status, headers["grpc-status"]));
       return;
     }
     this.#withTrailers = endsWithTrailers(headers["content-type"]);
-    down.respond(status, forwarded, false, this.#withTrailers);
+    down.start(status, forwarded, this.#withTrailers);
     up.on("data", (chunk: Buffer) => {
       if (!down.write(chunk)) {
         up.pause();
-        down.onceDrain(() => up.resume());
+        down.waitDrain();
       }
     });
     up.once("end", () => this.#onUpstreamEnd());
@@ -175,14 +173,14 @@ export class ForwardedCall {
       ? trailers !== undefined
       : this.#upstreamEnded && up.rstCode === NGHTTP2_NO_ERROR;
     if (complete) {
-      this.#down.end(this.#withTrailers ? forwardedResponseHeaders(trailers!) : undefined);
+      this.#down.finish(undefined, this.#withTrailers ? forwardedResponseHeaders(trailers!) : undefined);
       this.#finish(outcomeOf(this.#status, trailers?.["grpc-status"]));
       return;
     }
     // The upstream went away mid-response: say so in-protocol where the protocol can.
     this.#ctx.stats.broken++;
     if (this.#withTrailers) {
-      this.#down.end({
+      this.#down.finish(undefined, {
         "grpc-status": String(Code.Unavailable),
         "grpc-message":
           up.rstCode === NGHTTP2_NO_ERROR
@@ -190,7 +188,7 @@ export class ForwardedCall {
             : `upstream stream reset (HTTP/2 code ${up.rstCode})`,
       });
     } else {
-      this.#down.reset();
+      this.#down.destroy(true);
     }
     this.#finish("failure");
   }
@@ -208,7 +206,13 @@ export class ForwardedCall {
     this.#unavailable(`upstream ${picked.endpoint} failed before answering`);
   }
 
-  #onGone(): void {
+  /** The caller can take more of the response. */
+  onDrain(): void {
+    this.#up?.resume();
+  }
+
+  /** The caller's side closed: gone before the response was complete unless this call is done. */
+  onClose(): void {
     if (this.#done) return;
     const up = this.#up;
     if (up !== undefined && !up.destroyed) up.close(NGHTTP2_CANCEL);
@@ -222,9 +226,9 @@ export class ForwardedCall {
     this.#finish("failure", lease);
     this.#ctx.stats.unavailable++;
     // The rest of the request body is read and dropped, so an HTTP/1.1 connection stays usable.
-    this.#down.body.resume();
-    const exchange = this.#down.exchange();
-    const type = parseContentType(this.#down.headers["content-type"] as string | undefined);
+    const exchange = this.#down;
+    exchange.resumeRequest();
+    const type = parseContentType(exchange.headers["content-type"] as string | undefined);
     if (type === undefined) {
       exchange.respond(503, unavailableTextHeaders, Buffer.from(`${message}\n`), undefined);
       return;

@@ -9,13 +9,14 @@ import {
 import { healthServiceName, ServingStatus } from "../codec/health-types.ts";
 import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
 import { HealthRegistry } from "../health/registry.ts";
+import { H1Exchange } from "../server/h1-exchange.ts";
+import { H2Exchange } from "../server/h2-exchange.ts";
 import { defaultGraceMs, type Http1Options, type Http2Options } from "../server/options.ts";
 import { PortListener, type TlsOptions } from "../server/port-listener.ts";
 import { RpcHandler } from "../server/rpc-handler.ts";
 import type { CloseOptions } from "../server/triple-server.ts";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { H1Downstream, H2Downstream } from "./downstream.ts";
 import { type ForwardContext, ForwardedCall, type ProxyStats } from "./forwarded-call.ts";
 import { type UpstreamConnectionOptions, UpstreamSessions } from "./upstream-sessions.ts";
 
@@ -145,12 +146,12 @@ export class TripleProxy {
 
   readonly #onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     if (this.#rpc.handleStream(stream, headers)) return;
-    new ForwardedCall(this.#ctx, new H2Downstream(stream, headers)).start();
+    new ForwardedCall(this.#ctx, new H2Exchange(stream, headers, undefined)).start();
   };
 
   readonly #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (this.#rpc.handleRequest(req, res)) return;
-    new ForwardedCall(this.#ctx, new H1Downstream(req, res)).start();
+    new ForwardedCall(this.#ctx, new H1Exchange(req, res)).start();
   };
 
   #updateHealth(): void {

@@ -1,6 +1,6 @@
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
-import type { Exchange, ExchangeListener } from "./exchange.ts";
+import type { Exchange } from "./exchange.ts";
 
 /** CORS for browser clients (gRPC-Web, Connect from a web page). */
 export interface CorsOptions {
@@ -107,77 +107,5 @@ export class Cors {
       "access-control-expose-headers": this.#exposeHeaders,
       vary: "Origin",
     };
-  }
-}
-
-/**
- * An exchange whose response heads carry the CORS headers; used only for requests with an
- * allowed Origin, so same-origin and non-browser calls pay nothing.
- * @internal
- */
-export class CorsExchange implements Exchange {
-  readonly #inner: Exchange;
-  readonly #extra: OutgoingHeaders;
-
-  constructor(inner: Exchange, extra: OutgoingHeaders) {
-    this.#inner = inner;
-    this.#extra = extra;
-  }
-
-  get httpVersion(): "1.1" | "2" {
-    return this.#inner.httpVersion;
-  }
-  get headersSent(): boolean {
-    return this.#inner.headersSent;
-  }
-  get method(): string {
-    return this.#inner.method;
-  }
-  get url(): string {
-    return this.#inner.url;
-  }
-  get headers(): IncomingHeaders {
-    return this.#inner.headers;
-  }
-  get rawHeaders(): readonly string[] | undefined {
-    return this.#inner.rawHeaders;
-  }
-  get connection(): object | undefined {
-    return this.#inner.connection;
-  }
-  get remoteAddress(): string | undefined {
-    return this.#inner.remoteAddress;
-  }
-  get closed(): boolean {
-    return this.#inner.closed;
-  }
-  attach(listener: ExchangeListener): void {
-    this.#inner.attach(listener);
-  }
-  respond(
-    status: number,
-    headers: OutgoingHeaders,
-    body: Buffer | undefined,
-    trailers: OutgoingHeaders | undefined,
-  ): void {
-    this.#inner.respond(status, { ...headers, ...this.#extra }, body, trailers);
-  }
-  start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
-    this.#inner.start(status, { ...headers, ...this.#extra }, withTrailers);
-  }
-  write(chunk: Buffer): boolean {
-    return this.#inner.write(chunk);
-  }
-  finish(chunk: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
-    this.#inner.finish(chunk, trailers);
-  }
-  waitDrain(): void {
-    this.#inner.waitDrain();
-  }
-  destroy(): void {
-    this.#inner.destroy();
-  }
-  closeConnectionAfter(): void {
-    this.#inner.closeConnectionAfter();
   }
 }

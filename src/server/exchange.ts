@@ -1,5 +1,6 @@
+import type { Readable, Writable } from "node:stream";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
-import type { ResponseSink } from "../protocol/response-sink.ts";
+import type { OutgoingHeaders, ResponseSink } from "../protocol/response-sink.ts";
 
 /**
  * What an exchange reports to the call reading it. Methods, not closures: one listener object per
@@ -17,7 +18,8 @@ export interface ExchangeListener {
 /**
  * One HTTP request/response, the same for an HTTP/2 stream (core API) and an HTTP/1.1
  * request/response pair: the request head, the body as events, and the response as a
- * {@link ResponseSink}.
+ * {@link ResponseSink}. The one adapter over Node's request/response objects: server calls, plain HTTP
+ * handlers and forwarded (proxied) calls all speak it.
  * @internal
  */
 export interface Exchange extends ResponseSink {
@@ -32,12 +34,23 @@ export interface Exchange extends ResponseSink {
   readonly connection: object | undefined;
   /** True once the transport side of the exchange is gone (reset, socket closed, response done). */
   readonly closed: boolean;
+  /**
+   * Headers every response head of this exchange carries besides the writer's, winning over them: CORS for
+   * an allowed cross-origin request. Undefined for all others, so they pay nothing.
+   */
+  extraHeaders: OutgoingHeaders | undefined;
   /** Starts delivering body and lifecycle events to `listener`. */
   attach(listener: ExchangeListener): void;
+  /** Stops `onData` until {@link resumeRequest}: backpressure from wherever the body goes. */
+  pauseRequest(): void;
+  resumeRequest(): void;
   /** Asks for one `onDrain` when the transport can take more. */
   waitDrain(): void;
-  /** Abandons the exchange: HTTP/2 RST_STREAM (CANCEL), HTTP/1.1 destroys the socket. */
-  destroy(): void;
+  /**
+   * Abandons the exchange: HTTP/2 RST_STREAM (CANCEL; INTERNAL_ERROR when `broken`, a response cut short by a
+   * failure behind it), HTTP/1.1 destroys the socket.
+   */
+  destroy(broken?: boolean): void;
   /** Marks the connection for closing after this response (HTTP/1.1 `Connection: close`). */
   closeConnectionAfter(): void;
 }
@@ -53,22 +66,72 @@ interface ExchangeHolder {
   [kExchange]?: { closed: boolean; listener: ExchangeListener | undefined };
 }
 
-/** @internal `data` → the listener's onData. */
-export function forwardData(this: ExchangeHolder, chunk: Buffer): void {
+/** `data` → the listener's onData. */
+function forwardData(this: ExchangeHolder, chunk: Buffer): void {
   this[kExchange]?.listener?.onData(chunk);
 }
-/** @internal `end` → onEnd. */
-export function forwardEnd(this: ExchangeHolder): void {
+/** `end` → onEnd. */
+function forwardEnd(this: ExchangeHolder): void {
   this[kExchange]?.listener?.onEnd();
 }
-/** @internal `close` → marks the exchange closed, then onClose. */
-export function forwardClose(this: ExchangeHolder): void {
+/** `close` → marks the exchange closed, then onClose. */
+function forwardClose(this: ExchangeHolder): void {
   const exchange = this[kExchange];
   if (exchange === undefined) return;
   exchange.closed = true;
   exchange.listener?.onClose();
 }
-/** @internal `drain` → onDrain. */
-export function forwardDrain(this: ExchangeHolder): void {
+/** `drain` → onDrain. */
+function forwardDrain(this: ExchangeHolder): void {
   this[kExchange]?.listener?.onDrain();
+}
+
+/**
+ * What an exchange is the same over both transports: the request body read from a readable (the HTTP/2
+ * stream, the HTTP/1.1 request), the response written to a writable (the same stream, the HTTP/1.1
+ * response), and the events of both forwarded to the listener by the shared functions above.
+ * @internal
+ */
+export class NodeExchange {
+  closed = false;
+  extraHeaders: OutgoingHeaders | undefined = undefined;
+  listener: ExchangeListener | undefined = undefined;
+  readonly #request: Readable;
+  readonly #response: Writable;
+
+  constructor(request: Readable, response: Writable) {
+    this.#request = request;
+    this.#response = response;
+    (request as ExchangeHolder)[kExchange] = this;
+    (response as ExchangeHolder)[kExchange] = this;
+    response.on("close", forwardClose);
+  }
+
+  attach(listener: ExchangeListener): void {
+    this.listener = listener;
+    this.#request.on("data", forwardData);
+    this.#request.on("end", forwardEnd);
+  }
+
+  pauseRequest(): void {
+    this.#request.pause();
+  }
+
+  resumeRequest(): void {
+    this.#request.resume();
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.#response.destroyed) return true;
+    return this.#response.write(chunk);
+  }
+
+  waitDrain(): void {
+    this.#response.once("drain", forwardDrain);
+  }
+}
+
+/** @internal `headers` with `extra` added over them; `headers` itself (often a shared constant) when there are none. */
+export function withExtra(headers: OutgoingHeaders, extra: OutgoingHeaders | undefined): OutgoingHeaders {
+  return extra === undefined ? headers : { ...headers, ...extra };
 }

@@ -1,22 +1,17 @@
 import type http from "node:http";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
-import {
-  type Exchange,
-  type ExchangeListener,
-  forwardClose,
-  forwardData,
-  forwardDrain,
-  forwardEnd,
-  kExchange,
-} from "./exchange.ts";
+import { type Exchange, NodeExchange, withExtra } from "./exchange.ts";
 
-type Request = http.IncomingMessage & { [kExchange]?: H1Exchange };
-type Response = http.ServerResponse & { [kExchange]?: H1Exchange };
-
-/** Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. */
-function flatten(headers: OutgoingHeaders, out: string[]): string[] {
+/**
+ * Flattens header objects for `writeHead(status, [k, v, k, v])`, the cheapest form. `chunked` drops a
+ * `content-length` passed in (a forwarded head's): trailers need chunked encoding, and a length would make
+ * node drop them.
+ */
+function flatten(headers: OutgoingHeaders, chunked: boolean): string[] {
+  const out: string[] = [];
   for (const name of Object.keys(headers)) {
+    if (chunked && name === "content-length") continue;
     const value = headers[name]!;
     if (typeof value === "string") out.push(name, value);
     else for (const item of value) out.push(name, item);
@@ -28,22 +23,18 @@ function flatten(headers: OutgoingHeaders, out: string[]): string[] {
  * An HTTP/1.1 request/response pair seen as an exchange.
  * @internal
  */
-export class H1Exchange implements Exchange {
+export class H1Exchange extends NodeExchange implements Exchange {
   readonly httpVersion = "1.1" as const;
-  readonly req: Request;
-  readonly res: Response;
-  closed = false;
-  listener: ExchangeListener | undefined = undefined;
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
 
   constructor(req: http.IncomingMessage, res: http.ServerResponse) {
-    this.req = req as Request;
-    this.res = res as Response;
-    this.req[kExchange] = this;
-    this.res[kExchange] = this;
-    res.sendDate = false;
     // No 'error' listener on req: node:http emits a request's 'error' (client gone mid-body) only
     // when someone listens, and 'close' on the response reports the same thing.
-    res.on("close", forwardClose);
+    super(req, res);
+    this.req = req;
+    this.res = res;
+    res.sendDate = false;
   }
 
   get headersSent(): boolean {
@@ -68,12 +59,6 @@ export class H1Exchange implements Exchange {
     return this.req.socket?.remoteAddress;
   }
 
-  attach(listener: ExchangeListener): void {
-    this.listener = listener;
-    this.req.on("data", forwardData);
-    this.req.on("end", forwardEnd);
-  }
-
   respond(
     status: number,
     headers: OutgoingHeaders,
@@ -82,10 +67,10 @@ export class H1Exchange implements Exchange {
   ): void {
     const res = this.res;
     if (this.closed || res.destroyed) return;
-    const head = flatten(headers, []);
+    const head = flatten(withExtra(headers, this.extraHeaders), trailers !== undefined);
     if (trailers === undefined) {
-      // 204 and 304 carry no body and no length.
-      if (status !== 204 && status !== 304)
+      // 204 and 304 carry no body and no length; a length given (a forwarded head's) is the one sent.
+      if (status !== 204 && status !== 304 && headers["content-length"] === undefined)
         head.push("content-length", String(body === undefined ? 0 : body.length));
       res.writeHead(status, head);
       res.end(body);
@@ -101,17 +86,12 @@ export class H1Exchange implements Exchange {
   start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
     const res = this.res;
     if (this.closed || res.destroyed) return;
-    const head = flatten(headers, []);
+    const head = flatten(withExtra(headers, this.extraHeaders), withTrailers);
     // gRPC's trailer names are known up front; announcing them is what HTTP/1.1 asks for.
     if (withTrailers) head.push("trailer", "grpc-status, grpc-message");
     res.writeHead(status, head);
     // Send the head now: a stream's first message may be a while coming.
     res.flushHeaders();
-  }
-
-  write(chunk: Buffer): boolean {
-    if (this.closed || this.res.destroyed) return true;
-    return this.res.write(chunk);
   }
 
   finish(chunk: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
@@ -124,10 +104,6 @@ export class H1Exchange implements Exchange {
     } else {
       res.end(chunk);
     }
-  }
-
-  waitDrain(): void {
-    this.res.once("drain", forwardDrain);
   }
 
   destroy(): void {

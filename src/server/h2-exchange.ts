@@ -1,15 +1,7 @@
 import http2 from "node:http2";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
-import {
-  type Exchange,
-  type ExchangeListener,
-  forwardClose,
-  forwardData,
-  forwardDrain,
-  forwardEnd,
-  kExchange,
-} from "./exchange.ts";
+import { type Exchange, kExchange, NodeExchange } from "./exchange.ts";
 
 type Stream = http2.ServerHttp2Stream & { [kExchange]?: H2Exchange };
 
@@ -18,7 +10,7 @@ const plainOptions = { sendDate: false } as http2.ServerStreamResponseOptions;
 const endOptions = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
 const trailerOptions = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
 // Added with `on`, not `once` (which wraps it per call): a stream asks for trailers once at most.
 function onWantTrailers(this: Stream): void {
@@ -60,7 +52,8 @@ function releaseRequest(stream: Stream): void {
 // listener only keeps an unhandled 'error' event from throwing.
 function ignoreError(): void {}
 
-function withStatus(status: number, headers: OutgoingHeaders): OutgoingHeaders {
+function head(status: number, headers: OutgoingHeaders, extra: OutgoingHeaders | undefined): OutgoingHeaders {
+  if (extra !== undefined) return { ...headers, ...extra, ":status": String(status) };
   return status === 200 ? headers : { ...headers, ":status": String(status) };
 }
 
@@ -68,14 +61,12 @@ function withStatus(status: number, headers: OutgoingHeaders): OutgoingHeaders {
  * An HTTP/2 stream through the core `stream` API (not the compatibility layer).
  * @internal
  */
-export class H2Exchange implements Exchange {
+export class H2Exchange extends NodeExchange implements Exchange {
   readonly httpVersion = "2" as const;
   readonly stream: Stream;
   readonly headers: IncomingHeaders;
   readonly rawHeaders: readonly string[] | undefined;
   headersSent = false;
-  closed = false;
-  listener: ExchangeListener | undefined = undefined;
   /**
    * The trailers `wantTrailers` will send. Kept here, not on the node:http2 stream: every property added
    * to node's stream object is a shape transition, and often a larger property store, on every call.
@@ -87,12 +78,11 @@ export class H2Exchange implements Exchange {
     headers: http2.IncomingHttpHeaders,
     rawHeaders: readonly string[] | undefined,
   ) {
+    super(stream, stream);
     this.stream = stream as Stream;
     this.headers = headers;
     this.rawHeaders = rawHeaders;
-    this.stream[kExchange] = this;
     stream.on("error", ignoreError);
-    stream.on("close", forwardClose);
   }
 
   get method(): string {
@@ -108,13 +98,6 @@ export class H2Exchange implements Exchange {
     return this.stream.session?.socket?.remoteAddress;
   }
 
-  attach(listener: ExchangeListener): void {
-    this.listener = listener;
-    const stream = this.stream;
-    stream.on("data", forwardData);
-    stream.on("end", forwardEnd);
-  }
-
   respond(
     status: number,
     headers: OutgoingHeaders,
@@ -124,16 +107,16 @@ export class H2Exchange implements Exchange {
     this.headersSent = true;
     const stream = this.stream;
     if (this.closed || stream.destroyed) return;
-    const head = withStatus(status, headers);
+    const responseHead = head(status, headers, this.extraHeaders);
     if (trailers !== undefined) {
       this.trailers = trailers;
       stream.on("wantTrailers", onWantTrailers);
-      stream.respond(head, trailerOptions);
+      stream.respond(responseHead, trailerOptions);
       stream.end(body);
     } else if (body === undefined) {
-      stream.respond(head, endOptions);
+      stream.respond(responseHead, endOptions);
     } else {
-      stream.respond(head, plainOptions);
+      stream.respond(responseHead, plainOptions);
       stream.end(body);
     }
     // With trailers, onWantTrailers does this once they are sent.
@@ -143,12 +126,10 @@ export class H2Exchange implements Exchange {
   start(status: number, headers: OutgoingHeaders, withTrailers: boolean): void {
     this.headersSent = true;
     if (this.closed || this.stream.destroyed) return;
-    this.stream.respond(withStatus(status, headers), withTrailers ? trailerOptions : plainOptions);
-  }
-
-  write(chunk: Buffer): boolean {
-    if (this.closed || this.stream.destroyed) return true;
-    return this.stream.write(chunk);
+    this.stream.respond(
+      head(status, headers, this.extraHeaders),
+      withTrailers ? trailerOptions : plainOptions,
+    );
   }
 
   finish(chunk: Buffer | undefined, trailers: OutgoingHeaders | undefined): void {
@@ -162,12 +143,8 @@ export class H2Exchange implements Exchange {
     if (trailers === undefined) releaseRequest(stream);
   }
 
-  waitDrain(): void {
-    this.stream.once("drain", forwardDrain);
-  }
-
-  destroy(): void {
-    if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+  destroy(broken?: boolean): void {
+    if (!this.stream.destroyed) this.stream.close(broken === true ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
   }
 
   closeConnectionAfter(): void {

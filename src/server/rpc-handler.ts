@@ -6,7 +6,7 @@ import { Code } from "../wire/code.ts";
 import { defaultMaxMessageBytes } from "../wire/envelope.ts";
 import { defaultMaxMetadataBytes } from "../wire/metadata.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { Cors, CorsExchange, type CorsOptions } from "./cors.ts";
+import { Cors, type CorsOptions } from "./cors.ts";
 import type { Exchange } from "./exchange.ts";
 import { H1Exchange } from "./h1-exchange.ts";
 import { H2Exchange } from "./h2-exchange.ts";
@@ -144,17 +144,16 @@ export class RpcHandler implements CallOwner {
     this.#streams.delete(call);
   }
 
-  // `route` is the lookup of `base.url` the caller already made (a CORS wrapper keeps the url).
-  #dispatch(base: Exchange, route: Route | undefined): void {
-    let exchange = base;
+  // `route` is the lookup of `exchange.url` the caller already made.
+  #dispatch(exchange: Exchange, route: Route | undefined): void {
     const cors = this.#cors;
     if (cors !== undefined) {
-      if (cors.isPreflight(base.method, base.headers)) {
-        cors.preflight(base);
+      if (cors.isPreflight(exchange.method, exchange.headers)) {
+        cors.preflight(exchange);
         return;
       }
-      const origin = cors.origin(base.headers);
-      if (origin !== undefined) exchange = new CorsExchange(base, cors.responseHeaders(origin));
+      const origin = cors.origin(exchange.headers);
+      if (origin !== undefined) exchange.extraHeaders = cors.responseHeaders(origin);
     }
     if (route === undefined && this.#plain.length > 0) {
       answerPlainHttp(exchange, this.#plain, this.#limits.maxMessageBytes, (unclaimed) =>

@@ -141,3 +141,30 @@ t.test("plain HTTP handlers for paths no service claims", async (t) => {
   );
   t.equal(rpc.trailers?.["grpc-status"], "0", "RPC paths still go to the services");
 });
+
+t.test(
+  "CORS headers are added to every head of an allowed origin's exchange, over the handler's",
+  async (t) => {
+    const { url } = await startServer(t, {
+      cors: true,
+      plainHttpHandlers: [() => ({ status: 200, headers: { Vary: "Accept", "X-Own": "1" }, body: "abc" })],
+    });
+    const origin = "https://app.example";
+    const h1 = await h1request(`${url}/page`, { method: "GET", headers: { origin } });
+    t.equal(h1.status, 200);
+    t.equal(h1.body.toString(), "abc");
+    t.equal(h1.headers["content-length"], "3");
+    t.equal(h1.headers.vary, "Origin");
+    t.equal(h1.headers["access-control-allow-origin"], origin);
+    t.equal(h1.headers["x-own"], "1");
+    const plain = await h1request(`${url}/page`, { method: "GET" });
+    t.equal(plain.headers.vary, "Accept", "no Origin: no CORS headers");
+    t.equal(plain.headers["access-control-allow-origin"], undefined);
+    const h2 = await h2request(url, { ":method": "GET", ":path": "/page", origin });
+    t.equal(h2.status, 200);
+    t.equal(h2.body.toString(), "abc");
+    t.equal(h2.headers.vary, "Origin");
+    t.equal(h2.headers["access-control-allow-origin"], origin);
+    t.equal(h2.headers["x-own"], "1");
+  },
+);
