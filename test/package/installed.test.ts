@@ -84,6 +84,39 @@ const install =
 const installed = join(app, "node_modules/triple-health");
 const bin = join(app, "node_modules/.bin/triple-health");
 
+// The README's snippets against the installed types, strict, in the user's project (the repository's tsc).
+const snippets = {
+  "readme-server.ts": readmeSnippet("## Library: the server"),
+  "readme-embedding.ts": readmeSnippet("### On a server you already run"),
+  "readme-client.ts": readmeSnippet("## Health client (library)"),
+};
+const embeddingPort = await unusedPort();
+for (const [file, text] of Object.entries(snippets)) {
+  // Only the embedding snippet runs; it listens where the test says.
+  writeFileSync(
+    join(app, file),
+    file === "readme-embedding.ts" ? text.replaceAll("20000", `${embeddingPort}`) : text,
+  );
+}
+writeFileSync(
+  join(app, "tsconfig.json"),
+  JSON.stringify({
+    compilerOptions: {
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      types: ["node"],
+      typeRoots: [join(root, "node_modules/@types")],
+      skipLibCheck: true,
+      outDir: "out",
+    },
+    files: Object.keys(snippets),
+  }),
+);
+// Compiled while the bin tests below run.
+const compiling = run(process.execPath, [tsc, "-p", join(app, "tsconfig.json")], app);
 t.test("npm pack builds dist/ and the tarball installs", async (t) => {
   t.equal(pack.code, 0, "npm pack", { stderr: pack.stderr.slice(-2000) });
   t.ok(tarball, "a tarball");
@@ -194,58 +227,27 @@ console.log(JSON.stringify({
   });
 });
 
-// The README's snippets against the installed types, strict, in the user's project (the repository's tsc).
-const snippets = {
-  "readme-server.ts": readmeSnippet("## Library: the server"),
-  "readme-embedding.ts": readmeSnippet("### On a server you already run"),
-  "readme-client.ts": readmeSnippet("## Health client (library)"),
-};
-const embeddingPort = await unusedPort();
-for (const [file, text] of Object.entries(snippets)) {
-  // Only the embedding snippet runs; it listens where the test says.
-  writeFileSync(
-    join(app, file),
-    file === "readme-embedding.ts" ? text.replaceAll("20000", `${embeddingPort}`) : text,
-  );
-}
-writeFileSync(
-  join(app, "tsconfig.json"),
-  JSON.stringify({
-    compilerOptions: {
-      target: "ES2022",
-      module: "NodeNext",
-      moduleResolution: "NodeNext",
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      types: ["node"],
-      typeRoots: [join(root, "node_modules/@types")],
-      skipLibCheck: true,
-      outDir: "out",
-    },
-    files: Object.keys(snippets),
-  }),
-);
-const compiled = await run(process.execPath, [tsc, "-p", join(app, "tsconfig.json")], app);
-const errorsIn = (file: string) =>
-  compiled.stdout
+const errorsIn = async (file: string) =>
+  (await compiling).stdout
     .split("\n")
     .filter((line) => line.startsWith(file))
     .join("\n");
 
 t.test("the README's client snippet type-checks under strict", async (t) => {
-  t.equal(errorsIn("readme-client.ts"), "", "no type errors");
+  t.equal(await errorsIn("readme-client.ts"), "", "no type errors");
 });
 
 t.test("the README's embedding snippet type-checks under strict", async (t) => {
-  t.equal(errorsIn("readme-embedding.ts"), "", "no type errors");
+  t.equal(await errorsIn("readme-embedding.ts"), "", "no type errors");
 });
 
 // Handlers whose parameters carry no annotations type-check once they are typed from the service definition.
 t.test("the README's server snippet type-checks under strict", async (t) => {
-  t.equal(errorsIn("readme-server.ts"), "", "no type errors");
+  t.equal(await errorsIn("readme-server.ts"), "", "no type errors");
 });
 
 t.test("the README's embedding snippet runs: Check, then a graceful close on SIGTERM", async (t) => {
+  await compiling;
   const server = startNode(t, [join(app, "out/readme-embedding.js")], { cwd: app, loader: false });
   await server.line(/^listening on /);
   const check = await run(
