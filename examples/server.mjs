@@ -19,7 +19,17 @@ server.addService(
   }),
 );
 
-const address = await server.listen(port, "127.0.0.1");
+let address;
+try {
+  address = await server.listen(port, "127.0.0.1");
+} catch (error) {
+  if (error?.code !== "EADDRINUSE") throw error;
+  // Most often `npm start` (the same port by default) is still running.
+  console.error(
+    `127.0.0.1:${port} is already in use (is \`npm start\` still running?): stop that server, or pick another port: node examples/server.mjs 20001`,
+  );
+  process.exit(1);
+}
 // The first line tells scripts (and the tests) where to connect.
 console.log(`listening on ${address.host}:${address.port}`);
 

@@ -32,6 +32,10 @@ const jsonConversion: protobuf.IConversionOptions = {
   json: true,
 };
 
+// What a JSON body decodes to: 64-bit integers stay the decimal strings proto3 JSON carries them as
+// (a protobufjs Long would not survive the next JSON.stringify), everything else as protobufjs gives it.
+const jsonDecoded: protobuf.IConversionOptions = { defaults: true, longs: String };
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -83,7 +87,7 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
       if (problem !== undefined) {
         throw new RpcError(Code.InvalidArgument, `cannot decode ${codec.typeName} from JSON: ${problem}`);
       }
-      return type.toObject(type.fromObject(value as Record<string, unknown>), { defaults: true }) as T;
+      return type.toObject(type.fromObject(value as Record<string, unknown>), jsonDecoded) as T;
     },
   };
   return codec;

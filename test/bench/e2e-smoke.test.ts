@@ -1,7 +1,8 @@
 // Smoke test of the bench harnesses (bench/e2e.mjs, bench/watch-fanout.mjs): every server starts, answers the
 // correctness probe, survives a tiny h2load / wrk run, a status flip reaches every watcher, and the tables and
 // JSON lines come out. Speed is never asserted here. The peers are the real grpc-js, connect-node, node:http2 and
-// node:http servers; h2load (nghttp2-client) and wrk must be on PATH, as .ci/run installs them.
+// node:http servers. The e2e harness loads them with h2load (nghttp2-client) and wrk: without both on PATH
+// (.ci/run installs them) its test is skipped, saying so; the watch fan-out harness needs neither.
 //
 // Our server runs from dist/ when the build is at least as new as every file in src/ (CI builds before the
 // tests; a child then starts in well under a second), otherwise from src/ through tap's TypeScript loader,
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import { type NodeRun, runNode } from "../fixtures/node-process.ts";
+import { needs } from "../fixtures/tools.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -54,12 +56,15 @@ function jsonLines(stdout: string): E2eLine[] {
     .map((line) => JSON.parse(line) as E2eLine);
 }
 
-// Both harnesses run at once (each is mostly waiting on its children) to keep the file well under 20 s.
-const e2eRun = runBench("bench/e2e.mjs", ["--smoke", `--ours-from=${from}`]);
+// Both harnesses run at once (each is mostly waiting on its children) to keep the file well under 20 s; the
+// e2e one not at all when its load generators are missing.
+const e2eTools = needs("h2load", "wrk");
+const e2eRun =
+  e2eTools.skip === undefined ? runBench("bench/e2e.mjs", ["--smoke", `--ours-from=${from}`]) : undefined;
 const watchRun = runBench("bench/watch-fanout.mjs", ["--smoke", `--ours-from=${from}`]);
 
-t.test("e2e harness: probes pass and every server is loaded", async (t) => {
-  const run = await e2eRun;
+t.test("e2e harness: probes pass and every server is loaded", e2eTools, async (t) => {
+  const run = await (e2eRun as Promise<NodeRun>);
   t.equal(
     run.code,
     0,

@@ -8,6 +8,7 @@ import http2 from "node:http2";
 import t from "tap";
 import { connect } from "../fixtures/h2-request.ts";
 import { startServer } from "../fixtures/start-server.ts";
+import { needs } from "../fixtures/tools.ts";
 import { grpcCheck } from "./fixtures/attack.ts";
 
 function curl(args: string[]): Promise<{ stdout: string; code: number }> {
@@ -32,7 +33,7 @@ const errorRequests = [
   { status: "405", args: ["-X", "GET"], path: "/grpc.health.v1.Health/Check" },
 ];
 
-t.test("curl over h2c: 600 error answers, none lost", async (t) => {
+t.test("curl over h2c: 600 error answers, none lost", needs("curl"), async (t) => {
   const { url, port } = await startServer(t);
   const rounds = 200;
   let lost = 0;

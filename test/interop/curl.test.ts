@@ -7,6 +7,7 @@ import { join } from "node:path";
 import t, { type Test } from "tap";
 import { startConnectReference, startGrpcJsReference } from "../fixtures/interop-reference.ts";
 import { startTarget } from "../fixtures/interop-target.ts";
+import { needs } from "../fixtures/tools.ts";
 
 function curl(args: string[]): Promise<{ stdout: Buffer; stderr: string; code: number }> {
   return new Promise((resolve) => {
@@ -63,7 +64,7 @@ function parseDump(text: string): {
   };
 }
 
-t.test('the seed\'s request answers exactly {"status":"SERVING"}', async (t) => {
+t.test('the seed\'s request answers exactly {"status":"SERVING"}', needs("curl"), async (t) => {
   const target = await startTarget(t, startConnectReference);
   const url = `${target.url("1.1")}/grpc.health.v1.Health/Check`;
   // Word for word the seed's command line.
@@ -90,7 +91,7 @@ t.test('the seed\'s request answers exactly {"status":"SERVING"}', async (t) => 
   t.match(headers.get("content-type"), /^application\/json\b/);
 });
 
-t.test("the seed's request for an unknown service gets 404 not_found", async (t) => {
+t.test("the seed's request for an unknown service gets 404 not_found", needs("curl"), async (t) => {
   const target = await startTarget(t, startConnectReference);
   const dir = scratch(t);
   const dump = join(dir, "headers.txt");
@@ -112,7 +113,7 @@ t.test("the seed's request for an unknown service gets 404 not_found", async (t)
   t.match(JSON.parse(result.stdout.toString()), { code: "not_found", message: /\S/ });
 });
 
-t.test("a gRPC Check over h2c prior knowledge", async (t) => {
+t.test("a gRPC Check over h2c prior knowledge", needs("curl"), async (t) => {
   const target = await startTarget(t, startGrpcJsReference);
   const dir = scratch(t);
   const body = join(dir, "request.bin");
@@ -142,7 +143,7 @@ t.test("a gRPC Check over h2c prior knowledge", async (t) => {
   t.same([...result.stdout], [0, 0, 0, 0, 2, 0x08, 0x01]);
 });
 
-t.test("a gRPC Check of an unknown service over h2c gets grpc-status 5", async (t) => {
+t.test("a gRPC Check of an unknown service over h2c gets grpc-status 5", needs("curl"), async (t) => {
   const target = await startTarget(t, startGrpcJsReference);
   const dir = scratch(t);
   const body = join(dir, "request.bin");
@@ -171,7 +172,7 @@ t.test("a gRPC Check of an unknown service over h2c gets grpc-status 5", async (
 });
 
 for (const httpVersion of ["1.1", "2"] as const) {
-  t.test(`a non-RPC content-type gets 415 over HTTP/${httpVersion}`, async (t) => {
+  t.test(`a non-RPC content-type gets 415 over HTTP/${httpVersion}`, needs("curl"), async (t) => {
     const target = await startTarget(t, startConnectReference);
     const dir = scratch(t);
     const dump = join(dir, "headers.txt");

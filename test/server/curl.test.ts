@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import t from "tap";
+import { needs } from "../fixtures/tools.ts";
 import { checkRequestBytes, envelope, startProbeServer } from "./fixtures/helpers.ts";
 
 const run = promisify(execFile);
@@ -14,7 +15,7 @@ server.addService(
   }),
 );
 
-t.test('the seed\'s curl request answers exactly {"status":"SERVING"}', async (t) => {
+t.test('the seed\'s curl request answers exactly {"status":"SERVING"}', needs("curl"), async (t) => {
   const { stdout } = await run("curl", [
     "-sS",
     "-X",
@@ -28,7 +29,7 @@ t.test('the seed\'s curl request answers exactly {"status":"SERVING"}', async (t
   t.equal(stdout, '{"status":"SERVING"}');
 });
 
-t.test("a gRPC Check with --http2-prior-knowledge", async (t) => {
+t.test("a gRPC Check with --http2-prior-knowledge", needs("curl"), async (t) => {
   const { stdout } = await run(
     "sh",
     [
@@ -47,7 +48,7 @@ t.test("a gRPC Check with --http2-prior-knowledge", async (t) => {
   t.equal(body.stdout.replace(/\s+/g, ""), "00000000020801");
 });
 
-t.test("a bad content-type gets 415, a GET 405", async (t) => {
+t.test("a bad content-type gets 415, a GET 405", needs("curl"), async (t) => {
   const { stdout } = await run("curl", [
     "-sS",
     "-o",
@@ -74,7 +75,7 @@ t.test("a bad content-type gets 415, a GET 405", async (t) => {
   t.equal(get.stdout, "405");
 });
 
-t.test("Greet over curl, HTTP/1.1 and h2c", async (t) => {
+t.test("Greet over curl, HTTP/1.1 and h2c", needs("curl"), async (t) => {
   for (const flags of [[], ["--http2-prior-knowledge"]]) {
     const { stdout } = await run("curl", [
       "-sS",

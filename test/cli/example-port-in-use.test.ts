@@ -1,0 +1,28 @@
+// examples/server.mjs on a port already taken (by `npm start`, most often): one line saying so and what to
+// do, exit 1, instead of an EADDRINUSE stack.
+import net from "node:net";
+import t from "tap";
+import { runNode } from "../fixtures/node-process.ts";
+
+// As in example.test.ts: "triple-health" resolves to src/ (run by tap's loader) instead of a build.
+const srcIndex = new URL("../../src/index.ts", import.meta.url).href;
+const toSrc = `export function resolve(specifier, context, next) {
+  return next(specifier === "triple-health" ? ${JSON.stringify(srcIndex)} : specifier, context);
+}`;
+const registerToSrc = `import { register } from "node:module";
+register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(toSrc)}`)});`;
+const packageFromSrc = ["--import", `data:text/javascript,${encodeURIComponent(registerToSrc)}`];
+
+t.test("a port in use: a clear message and exit 1", async (t) => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as net.AddressInfo).port;
+  const run = await runNode([...packageFromSrc, "examples/server.mjs", String(port)], {
+    killAfterMs: 60_000,
+  });
+  t.equal(run.code, 1, "exit 1");
+  t.match(run.stderr, `127.0.0.1:${port} is already in use (is \`npm start\` still running?)`);
+  t.match(run.stderr, /node examples\/server\.mjs 20001/, "says what to do");
+  t.notMatch(run.stderr, /EADDRINUSE|at .*\(/, "no stack");
+});
