@@ -1,12 +1,14 @@
 import type { CodecName } from "../codec/message-codec.ts";
+import type { IncomingHeaders } from "../protocol/request-head.ts";
 import { Code } from "../wire/code.ts";
+import { type Compression, findCompression, identity } from "../wire/compression.ts";
+import { type Envelope, EnvelopeFlag } from "../wire/envelope.ts";
 import { encodeEnvelope } from "../wire/envelope-encoder.ts";
-import { metadataFromHeaders } from "../wire/metadata.ts";
 import { readAll } from "../wire/read-all.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
-import type { CallOptions, MethodRef } from "./call-options.ts";
+import { type CallOptions, decodeResponse, type MethodRef } from "./call-options.ts";
 import { type CallTrace, messageJson } from "./call-trace.ts";
-import type { HttpResponse, HttpTransport, IncomingHeaders } from "./http-transport.ts";
+import type { HttpResponse, HttpTransport } from "./http-transport.ts";
 
 /** What the protocol functions need from the client that runs them. @internal */
 export interface CallEnv {
@@ -46,15 +48,6 @@ export function readResponseBody(body: AsyncIterable<Buffer>, maxBytes: number):
   );
 }
 
-/** Response metadata; a malformed `-bin` header must not hide the call's real outcome. @internal */
-export function safeMetadata(headers: IncomingHeaders): Metadata {
-  try {
-    return metadataFromHeaders(headers, { maxBytes: Number.POSITIVE_INFINITY });
-  } catch {
-    return new Map();
-  }
-}
-
 /** The response's media type without parameters, lower-cased (`""` when absent). @internal */
 export function mediaType(headers: IncomingHeaders): string {
   const value = headers["content-type"];
@@ -90,4 +83,54 @@ export function sendEnvelopedRequest<I extends object>(
     },
     env.trace,
   );
+}
+
+/**
+ * The compression of the response messages, named by `name` (the value of the protocol's encoding
+ * header, undefined without one).
+ * @throws RpcError INTERNAL for an encoding this client does not support (it never asked for one).
+ * @internal
+ */
+export function responseCompression(name: string | undefined): Compression {
+  try {
+    return findCompression(name);
+  } catch (cause) {
+    throw new RpcError(Code.Internal, (cause as RpcError).rawMessage, { cause });
+  }
+}
+
+/**
+ * The payload of a response envelope, inflated when its flag says so; `encodingHeader` names the
+ * header that should have said how, for the error when none did.
+ * @internal
+ */
+export async function envelopePayload(
+  envelope: Envelope,
+  compression: Compression,
+  maxMessageBytes: number,
+  encodingHeader: string,
+): Promise<Uint8Array> {
+  if ((envelope.flags & EnvelopeFlag.Compressed) === 0) return envelope.payload;
+  if (compression === identity) {
+    throw new RpcError(Code.Internal, `compressed message without a ${encodingHeader}`);
+  }
+  return compression.decompress(envelope.payload, maxMessageBytes);
+}
+
+/** Decodes one response message of an envelope and traces it. @internal */
+export function decodeEnvelopeMessage<O extends object>(
+  env: CallEnv,
+  method: MethodRef<object, O>,
+  envelope: Envelope,
+  bytes: Uint8Array,
+): O {
+  const message = decodeResponse(method.output, bytes, env.codec);
+  env.trace?.({
+    type: "response-message",
+    flags: envelope.flags,
+    length: envelope.payload.length,
+    message,
+    json: messageJson(method.output, message),
+  });
+  return message;
 }

@@ -89,5 +89,21 @@ export function parseContentType(value: string | undefined): ContentTypeInfo | u
   return found;
 }
 
+/**
+ * The content-type a client sends for a call: `application/grpc+{codec}`, `application/connect+{codec}`
+ * (triple streaming) or `application/{codec}` (triple unary). The same shared objects the server's
+ * negotiation returns, so both sides agree on what each one means.
+ * @internal
+ */
+export function requestContentType(
+  protocol: "grpc" | "triple",
+  codec: CodecName,
+  enveloped: boolean,
+): ContentTypeInfo {
+  if (protocol === "grpc") return codec === "json" ? grpcJson : grpcProtoNamed;
+  if (enveloped) return codec === "json" ? connectJson : connectProto;
+  return codec === "json" ? tripleJson : tripleProto;
+}
+
 /** Every content-type served, for documentation and `Accept`-style error messages. @internal */
 export const servedContentTypes: readonly string[] = [...known.keys()];

@@ -4,7 +4,7 @@ import { EnvelopeFlag } from "../wire/envelope.ts";
 import { encodeEnvelope, encodeEnvelopes } from "../wire/envelope-encoder.ts";
 import type { Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
-import { encodeEndStreamJson } from "./error-json.ts";
+import { encodeEndStreamJson } from "./end-stream.ts";
 import { writeEnvelope } from "./grpc.ts";
 import { headerCache, mergeMetadata, withMetadata } from "./headers.ts";
 import type { ProtocolWriter } from "./protocol-writer.ts";

@@ -1,11 +1,11 @@
 import type http from "node:http";
 import http2 from "node:http2";
 import type { Readable } from "node:stream";
+import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import type { Exchange } from "../server/exchange.ts";
 import { H1Exchange } from "../server/h1-exchange.ts";
 import { H2Exchange } from "../server/h2-exchange.ts";
-import type { IncomingHeaderValues } from "./hop-headers.ts";
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -18,7 +18,7 @@ export interface Downstream {
   readonly httpVersion: "2" | "1.1";
   readonly method: string;
   readonly path: string;
-  readonly headers: IncomingHeaderValues;
+  readonly headers: IncomingHeaders;
   /** The request body. */
   readonly body: Readable;
   /** Runs once if the caller goes away before the response is complete. */
@@ -42,7 +42,7 @@ export interface Downstream {
 /** @internal */
 export class H2Downstream implements Downstream {
   readonly httpVersion = "2" as const;
-  readonly headers: IncomingHeaderValues;
+  readonly headers: IncomingHeaders;
   readonly body: Readable;
   readonly #stream: http2.ServerHttp2Stream;
   #trailers: OutgoingHeaders = {};
@@ -124,7 +124,7 @@ export class H1Downstream implements Downstream {
   get path(): string {
     return this.#req.url ?? "";
   }
-  get headers(): IncomingHeaderValues {
+  get headers(): IncomingHeaders {
     return this.#req.headers;
   }
   onGone(callback: () => void): void {
