@@ -1,14 +1,15 @@
 import { requestContentType } from "../protocol/content-type.ts";
 import { parseGrpcStatus } from "../protocol/grpc-status.ts";
 import { safeMetadata } from "../protocol/headers.ts";
-import { headerValue, requestHeaders } from "../protocol/request-head.ts";
+import { headerValue } from "../protocol/request-head.ts";
 import { Code, codeFromHttpStatus } from "../wire/code.ts";
 import { EnvelopeDecoder, EnvelopeFlag } from "../wire/envelope.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { type CallOptions, CallSignal, type MethodRef, toMetadata } from "./call-options.ts";
+import { type CallOptions, CallSignal, type MethodRef } from "./call-options.ts";
 import type { HttpResponse } from "./http-transport.ts";
 import {
   type CallEnv,
+  callHeaders,
   decodeEnvelopeMessage,
   envelopePayload,
   mediaType,
@@ -46,13 +47,7 @@ async function* grpcStream<I extends object, O extends object>(
 ): AsyncGenerator<O, void, undefined> {
   const call = new CallSignal(options.signal, options.timeoutMs);
   try {
-    const headers = requestHeaders(
-      requestContentType("grpc", env.codec, true),
-      env.userAgent,
-      options.timeoutMs,
-      env.metadata,
-      toMetadata(options.metadata),
-    );
+    const headers = callHeaders(env, options, requestContentType("grpc", env.codec, true));
     const response = await sendEnvelopedRequest(env, method, request, headers, call.signal);
     if (checkHead(response, env)) {
       options.onHeader?.(safeMetadata(response.headers));

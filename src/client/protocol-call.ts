@@ -1,12 +1,14 @@
 import type { CodecName } from "../codec/message-codec.ts";
-import type { IncomingHeaders } from "../protocol/request-head.ts";
+import type { ContentTypeInfo } from "../protocol/content-type.ts";
+import { type IncomingHeaders, requestHeaders } from "../protocol/request-head.ts";
+import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import { Code } from "../wire/code.ts";
 import { type Compression, findCompression, identity } from "../wire/compression.ts";
 import { type Envelope, EnvelopeFlag } from "../wire/envelope.ts";
 import { encodeEnvelope } from "../wire/envelope-encoder.ts";
 import { readAll } from "../wire/read-all.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
-import { type CallOptions, decodeResponse, type MethodRef } from "./call-options.ts";
+import { type CallOptions, decodeResponse, type MethodRef, toMetadata } from "./call-options.ts";
 import { type CallTrace, messageJson } from "./call-trace.ts";
 import type { HttpResponse, HttpTransport } from "./http-transport.ts";
 
@@ -37,6 +39,11 @@ export interface ProtocolCalls {
     request: I,
     options: CallOptions,
   ): AsyncGenerator<O, void, undefined>;
+}
+
+/** The request head of one call of `type`: the client's metadata, then the call's own. @internal */
+export function callHeaders(env: CallEnv, options: CallOptions, type: ContentTypeInfo): OutgoingHeaders {
+  return requestHeaders(type, env.userAgent, options.timeoutMs, env.metadata, toMetadata(options.metadata));
 }
 
 /** Reads a whole response body, refusing more than `maxBytes` (RESOURCE_EXHAUSTED) before buffering it. @internal */

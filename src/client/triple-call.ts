@@ -2,15 +2,16 @@ import { requestContentType } from "../protocol/content-type.ts";
 import { decodeEndStreamJson } from "../protocol/end-stream.ts";
 import { decodeErrorJson } from "../protocol/error-json.ts";
 import { mergeMetadata, safeMetadata } from "../protocol/headers.ts";
-import { headerValue, type IncomingHeaders, requestHeaders } from "../protocol/request-head.ts";
+import { headerValue, type IncomingHeaders } from "../protocol/request-head.ts";
 import { splitUnaryTrailers } from "../protocol/triple-unary.ts";
 import { Code, codeFromHttpStatus } from "../wire/code.ts";
 import { identity } from "../wire/compression.ts";
 import { EnvelopeDecoder, EnvelopeFlag } from "../wire/envelope.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { CallSignal, decodeResponse, toMetadata } from "./call-options.ts";
+import { CallSignal, decodeResponse } from "./call-options.ts";
 import { messageJson } from "./call-trace.ts";
 import {
+  callHeaders,
   decodeEnvelopeMessage,
   envelopePayload,
   mediaType,
@@ -31,13 +32,7 @@ export const tripleCalls: ProtocolCalls = {
     const call = new CallSignal(options.signal, options.timeoutMs);
     try {
       const type = requestContentType("triple", env.codec, false);
-      const headers = requestHeaders(
-        type,
-        env.userAgent,
-        options.timeoutMs,
-        env.metadata,
-        toMetadata(options.metadata),
-      );
+      const headers = callHeaders(env, options, type);
       const body = method.input.encode(request, env.codec);
       env.trace?.({
         type: "request-message",
@@ -83,13 +78,7 @@ export const tripleCalls: ProtocolCalls = {
     const call = new CallSignal(options.signal, options.timeoutMs);
     try {
       const type = requestContentType("triple", env.codec, true);
-      const headers = requestHeaders(
-        type,
-        env.userAgent,
-        options.timeoutMs,
-        env.metadata,
-        toMetadata(options.metadata),
-      );
+      const headers = callHeaders(env, options, type);
       const response = await sendEnvelopedRequest(env, method, request, headers, call.signal);
       if (response.status !== 200) {
         throw errorFromBody(
