@@ -1,4 +1,4 @@
-import { requestContentType } from "../protocol/content-type.ts";
+import { mediaType, requestContentType } from "../protocol/content-type.ts";
 import { parseGrpcStatus } from "../protocol/grpc-status.ts";
 import { safeMetadata } from "../protocol/headers.ts";
 import { headerValue } from "../protocol/request-head.ts";
@@ -12,7 +12,6 @@ import {
   callHeaders,
   decodeEnvelopeMessage,
   envelopePayload,
-  mediaType,
   type ProtocolCalls,
   responseCompression,
   sendEnvelopedRequest,

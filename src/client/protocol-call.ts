@@ -1,6 +1,6 @@
 import type { CodecName } from "../codec/message-codec.ts";
 import type { ContentTypeInfo } from "../protocol/content-type.ts";
-import { type IncomingHeaders, requestHeaders } from "../protocol/request-head.ts";
+import { requestHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import { Code } from "../wire/code.ts";
 import { type Compression, findCompression, identity } from "../wire/compression.ts";
@@ -53,13 +53,6 @@ export function readResponseBody(body: AsyncIterable<Buffer>, maxBytes: number):
     maxBytes,
     () => new RpcError(Code.ResourceExhausted, `response body larger than the limit of ${maxBytes} bytes`),
   );
-}
-
-/** The response's media type without parameters, lower-cased (`""` when absent). @internal */
-export function mediaType(headers: IncomingHeaders): string {
-  const value = headers["content-type"];
-  const text = Array.isArray(value) ? value[0] : value;
-  return (text ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
 /**

@@ -1,4 +1,4 @@
-import { requestContentType } from "../protocol/content-type.ts";
+import { mediaType, requestContentType } from "../protocol/content-type.ts";
 import { decodeEndStreamJson } from "../protocol/end-stream.ts";
 import { decodeErrorJson } from "../protocol/error-json.ts";
 import { mergeMetadata, safeMetadata } from "../protocol/headers.ts";
@@ -14,7 +14,6 @@ import {
   callHeaders,
   decodeEnvelopeMessage,
   envelopePayload,
-  mediaType,
   type ProtocolCalls,
   readResponseBody,
   responseCompression,

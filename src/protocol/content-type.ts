@@ -1,4 +1,5 @@
 import type { CodecName } from "../codec/message-codec.ts";
+import { headerValue, type IncomingHeaders } from "./request-head.ts";
 
 /** The protocol families served, told apart by the request's content-type. @internal */
 export type ProtocolKind = "grpc" | "grpc-web" | "triple";
@@ -103,6 +104,16 @@ export function requestContentType(
   if (protocol === "grpc") return codec === "json" ? grpcJson : grpcProtoNamed;
   if (enveloped) return codec === "json" ? connectJson : connectProto;
   return codec === "json" ? tripleJson : tripleProto;
+}
+
+/**
+ * The media type of received headers without parameters, lower-cased (`""` when absent): how the
+ * client reads a response's content-type, more leniently than {@link parseContentType}.
+ * @internal
+ */
+export function mediaType(headers: IncomingHeaders): string {
+  const value = headerValue(headers, "content-type") ?? "";
+  return value.split(";")[0]!.trim().toLowerCase();
 }
 
 /** Every content-type served, for documentation and `Accept`-style error messages. @internal */
