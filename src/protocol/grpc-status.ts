@@ -1,9 +1,8 @@
 import { Code, isCode } from "../wire/code.ts";
-import { supportedEncodings } from "../wire/compression.ts";
 import { decodeGrpcMessage, encodeGrpcMessage } from "../wire/grpc-message.ts";
 import { decodeBinaryHeader, encodeBinaryHeader } from "../wire/metadata.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
-import { isEmpty, safeMetadata, withMetadata } from "./headers.ts";
+import { acceptEncodingValue, isEmpty, safeMetadata, withMetadata } from "./headers.ts";
 import { headerValue, type IncomingHeaders } from "./request-head.ts";
 import type { OutgoingHeaders } from "./response-sink.ts";
 
@@ -12,8 +11,6 @@ import type { OutgoingHeaders } from "./response-sink.ts";
  * percent-encoded `grpc-message` and `grpc-status-details-bin`, in HTTP/2 trailers, in a
  * Trailers-Only head, or (gRPC-Web) in the trailer envelope's header lines.
  */
-
-const acceptEncoding = supportedEncodings.join(",");
 
 /** The trailers of a successful call. @internal */
 export const grpcOkTrailers: OutgoingHeaders = Object.freeze({ "grpc-status": "0" }) as OutgoingHeaders;
@@ -29,7 +26,7 @@ export function grpcErrorTrailers(error: RpcError, trailers: Metadata | undefine
   if (error.rawMessage !== "") out["grpc-message"] = encodeGrpcMessage(error.rawMessage);
   if (error.details !== undefined) out["grpc-status-details-bin"] = encodeBinaryHeader(error.details);
   // An unsupported request encoding: tell the client which ones work (gRPC's compression spec).
-  if (error.code === Code.Unimplemented) out["grpc-accept-encoding"] = acceptEncoding;
+  if (error.code === Code.Unimplemented) out["grpc-accept-encoding"] = acceptEncodingValue;
   const withError = withMetadata(out, error.metadata, "", true);
   return withMetadata(withError, trailers, "", true);
 }

@@ -1,7 +1,15 @@
+import { supportedEncodings } from "../wire/compression.ts";
 import { appendMetadataToHeaders, metadataFromHeaders } from "../wire/metadata.ts";
 import type { Metadata } from "../wire/rpc-error.ts";
 import type { IncomingHeaders } from "./request-head.ts";
 import type { OutgoingHeaders } from "./response-sink.ts";
+
+/**
+ * The value of every protocol's accept-encoding header (`grpc-accept-encoding`,
+ * `connect-accept-encoding`, `accept-encoding`), sent by both sides.
+ * @internal
+ */
+export const acceptEncodingValue = supportedEncodings.join(",");
 
 /**
  * A constant header object per response content-type, so that calls without metadata reuse one

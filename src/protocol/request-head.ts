@@ -1,9 +1,10 @@
 import { Code } from "../wire/code.ts";
-import { type Compression, findCompression, identity, supportedEncodings } from "../wire/compression.ts";
+import { type Compression, findCompression, identity } from "../wire/compression.ts";
 import { appendMetadataToHeaders, decodeBinaryHeader } from "../wire/metadata.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { formatGrpcTimeout, formatTimeoutMs, parseGrpcTimeout, parseTimeoutMs } from "../wire/timeout.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
+import { acceptEncodingValue } from "./headers.ts";
 import type { OutgoingHeaders } from "./response-sink.ts";
 
 /*
@@ -97,8 +98,6 @@ export function headerValue(headers: IncomingHeaders, name: string): string | un
   return single(headers[name]);
 }
 
-const acceptEncoding = supportedEncodings.join(",");
-
 /**
  * The request head a client sends (gRPC-Web is never sent): the content-type, gRPC's `te: trailers`
  * or triple's `Connect-Protocol-Version: 1`, the user agent, the timeout (`grpc-timeout`; for
@@ -121,7 +120,7 @@ export function requestHeaders(
       "content-type": type.responseType,
       te: "trailers",
       "user-agent": userAgent,
-      "grpc-accept-encoding": acceptEncoding,
+      "grpc-accept-encoding": acceptEncodingValue,
     };
     if (timeoutMs !== undefined) headers["grpc-timeout"] = formatGrpcTimeout(timeoutMs);
   } else {
@@ -138,7 +137,7 @@ export function requestHeaders(
   }
   appendMetadataToHeaders(headers, metadata);
   appendMetadataToHeaders(headers, callMetadata);
-  if (type.protocol === "triple" && type.enveloped) headers["connect-accept-encoding"] = acceptEncoding;
+  if (type.protocol === "triple" && type.enveloped) headers["connect-accept-encoding"] = acceptEncodingValue;
   return headers;
 }
 

@@ -1,8 +1,7 @@
 import { Code, httpStatusFromCode } from "../wire/code.ts";
-import { supportedEncodings } from "../wire/compression.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { encodeErrorJson } from "./error-json.ts";
-import { headerCache, mergeMetadata, safeMetadata, withMetadata } from "./headers.ts";
+import { acceptEncodingValue, headerCache, mergeMetadata, safeMetadata, withMetadata } from "./headers.ts";
 import type { ProtocolWriter } from "./protocol-writer.ts";
 import type { IncomingHeaders } from "./request-head.ts";
 import type { OutgoingHeaders } from "./response-sink.ts";
@@ -24,7 +23,7 @@ const errorHeaders: OutgoingHeaders = Object.freeze({
 }) as OutgoingHeaders;
 const unimplementedHeaders: OutgoingHeaders = Object.freeze({
   "content-type": "application/json",
-  "accept-encoding": supportedEncodings.join(","),
+  "accept-encoding": acceptEncodingValue,
 }) as OutgoingHeaders;
 
 /** Triple unary, content-types `application/json` and `application/proto`. Unary methods only. @internal */
