@@ -2,15 +2,19 @@
 // decoded messages. Pure functions, so captures can be checked byte by byte in tests.
 import zlib from "node:zlib";
 import protobuf from "protobufjs";
+import { protoJsonOptions } from "../codec/message-codec.ts";
 import { loadProtoFiles } from "../codec/proto-files.ts";
-// The wire layer's public surface, not its files: the dump must split exactly as the server and client do.
+import { decodeTrailerLines } from "../protocol/grpc-web.ts";
+import type { IncomingHeaders } from "../protocol/request-head.ts";
+// The wire layer's own decoder and flag names: the dump must split and name exactly as the server and client do.
 import {
   type Envelope,
   EnvelopeDecoder,
   EnvelopeFlag,
+  envelopeFlagNames,
   envelopeHeaderBytes,
-  RpcError,
-} from "../wire/index.ts";
+} from "../wire/envelope.ts";
+import { RpcError } from "../wire/rpc-error.ts";
 
 /** How a capture is written down. @internal */
 export type InputFormat = "hex" | "base64" | "raw";
@@ -28,8 +32,8 @@ export interface DecodedMessage {
   codec?: "proto" | "json";
   type?: string;
   message?: unknown;
-  /** gRPC-Web trailers (flag 0x80). */
-  trailers?: Record<string, string>;
+  /** gRPC-Web trailers (flag 0x80); a repeated name's values as an array. */
+  trailers?: IncomingHeaders;
   /** triple/Connect end-stream message (flag 0x02). */
   endStream?: unknown;
   /** Raw fields, when no message type fits. */
@@ -122,15 +126,6 @@ export function splitEnvelopes(bytes: Buffer): RawEnvelope[] | undefined {
   return out.length > 0 ? out : undefined;
 }
 
-/** The names of an envelope's flag bits, as `decode` prints them. @internal */
-export function flagNames(flags: number): string[] {
-  const names: string[] = [];
-  if (flags & EnvelopeFlag.Compressed) names.push("compressed");
-  if (flags & EnvelopeFlag.EndStream) names.push("end-stream");
-  if (flags & EnvelopeFlag.Trailers) names.push("trailers");
-  return names;
-}
-
 /**
  * Options of the message decoding: an explicit message type (from `root`), or health auto-detection.
  * @internal
@@ -151,14 +146,6 @@ export function loadTypes(protoFiles: readonly string[], typeName: string | unde
   const type = root.lookupType(name);
   return { root, type };
 }
-
-const jsonOptions: protobuf.IConversionOptions = {
-  enums: String,
-  longs: String,
-  bytes: String,
-  defaults: true,
-  json: true,
-};
 
 /**
  * Splits a capture (envelopes when it is a sequence of them, else one unary body, unless `framing`
@@ -196,7 +183,7 @@ function decodePayload(
   const out: DecodedMessage = { offset, length: payload.length };
   if (flags !== undefined) {
     out.flags = `0x${flags.toString(16).padStart(2, "0")}`;
-    out.flagNames = flagNames(flags);
+    out.flagNames = envelopeFlagNames(flags);
   }
   let body = payload;
   if (flags !== undefined && (flags & EnvelopeFlag.Compressed) !== 0) {
@@ -209,7 +196,7 @@ function decodePayload(
     }
   }
   if (flags !== undefined && (flags & EnvelopeFlag.Trailers) !== 0) {
-    out.trailers = parseTrailerLines(body.toString("utf8"));
+    out.trailers = decodeTrailerLines(body);
     return out;
   }
   if (flags !== undefined && (flags & EnvelopeFlag.EndStream) !== 0) {
@@ -231,7 +218,7 @@ function decodePayload(
   if (types.type !== undefined) {
     out.type = types.type.fullName.replace(/^\./, "");
     try {
-      out.message = types.type.toObject(types.type.decode(body), jsonOptions);
+      out.message = types.type.toObject(types.type.decode(body), protoJsonOptions);
     } catch (error) {
       out.error = `not a ${out.type}: ${(error as Error).message}`;
       out.fields = rawFields(body);
@@ -258,17 +245,6 @@ function parseJsonObject(body: Buffer): unknown {
   }
 }
 
-/** `grpc-status: 0\r\ngrpc-message: \r\n` → object (gRPC-Web trailers). */
-function parseTrailerLines(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    out[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return out;
-}
-
 const printable = /^[\x20-\x7e\u00a0-\uffff]*$/;
 
 /**
@@ -290,7 +266,7 @@ export function guessHealthMessage(
     const type = lookup(name);
     try {
       const message = type.decode(body);
-      const object = type.toObject(message, jsonOptions) as Record<string, unknown>;
+      const object = type.toObject(message, protoJsonOptions) as Record<string, unknown>;
       // Fields the type does not know end up nowhere: re-encoding must give the same bytes.
       if (Buffer.compare(Buffer.from(type.encode(message).finish()), body) !== 0) return undefined;
       return accept(object) ? { type: `grpc.health.v1.${name}`, message: object } : undefined;

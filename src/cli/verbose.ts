@@ -1,5 +1,6 @@
 // `--verbose`: every header, message and trailer of a call on stderr, in the spirit of `grpcurl -v`.
 import type { CallTrace, CallTraceEvent } from "../client/call-trace.ts";
+import { envelopeFlagNames } from "../wire/envelope.ts";
 
 function headerLines(
   prefix: string,
@@ -15,10 +16,7 @@ function headerLines(
 
 function flagsText(flags: number | undefined): string {
   if (flags === undefined) return "unary body";
-  const names: string[] = [];
-  if (flags & 0x01) names.push("compressed");
-  if (flags & 0x02) names.push("end-stream");
-  if (flags & 0x80) names.push("trailers");
+  const names = envelopeFlagNames(flags);
   const hex = `0x${flags.toString(16).padStart(2, "0")}`;
   return names.length === 0 ? `flags ${hex}` : `flags ${hex} ${names.join("|")}`;
 }

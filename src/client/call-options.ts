@@ -47,18 +47,6 @@ export function toMetadata(init: MetadataInit | undefined): Metadata {
 }
 
 /**
- * The client's metadata followed by one call's: values of the same key add up, none is replaced.
- * @internal
- */
-export function mergeMetadata(base: Metadata, extra: Metadata): Metadata {
-  if (extra.size === 0) return base;
-  if (base.size === 0) return extra;
-  const out: Metadata = new Map(base);
-  for (const [key, values] of extra) out.set(key, [...(out.get(key) ?? []), ...values]);
-  return out;
-}
-
-/**
  * One signal for a call: the caller's signal plus the deadline. `error()` tells why it fired:
  * DEADLINE_EXCEEDED for the deadline, CANCELLED (or the caller's RpcError reason) otherwise.
  * @internal

@@ -1,25 +1,19 @@
-import { Code, codeFromHttpStatus, isCode } from "../wire/code.ts";
-import { type Compression, findCompression, identity, supportedEncodings } from "../wire/compression.ts";
+import { mediaType, requestContentType } from "../protocol/content-type.ts";
+import { parseGrpcStatus } from "../protocol/grpc-status.ts";
+import { safeMetadata } from "../protocol/headers.ts";
+import { headerValue } from "../protocol/request-head.ts";
+import { Code, codeFromHttpStatus } from "../wire/code.ts";
 import { EnvelopeDecoder, EnvelopeFlag } from "../wire/envelope.ts";
-import { decodeGrpcMessage } from "../wire/grpc-message.ts";
-import { appendMetadataToHeaders, decodeBinaryHeader } from "../wire/metadata.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { formatGrpcTimeout } from "../wire/timeout.ts";
-import {
-  type CallOptions,
-  CallSignal,
-  decodeResponse,
-  type MethodRef,
-  mergeMetadata,
-  toMetadata,
-} from "./call-options.ts";
-import { messageJson } from "./call-trace.ts";
-import { type HttpResponse, headerValue, type IncomingHeaders } from "./http-transport.ts";
+import { type CallOptions, CallSignal, type MethodRef } from "./call-options.ts";
+import type { HttpResponse } from "./http-transport.ts";
 import {
   type CallEnv,
-  mediaType,
+  callHeaders,
+  decodeEnvelopeMessage,
+  envelopePayload,
   type ProtocolCalls,
-  safeMetadata,
+  responseCompression,
   sendEnvelopedRequest,
 } from "./protocol-call.ts";
 
@@ -52,21 +46,14 @@ async function* grpcStream<I extends object, O extends object>(
 ): AsyncGenerator<O, void, undefined> {
   const call = new CallSignal(options.signal, options.timeoutMs);
   try {
-    const headers: Record<string, string | string[]> = {
-      "content-type": `application/grpc+${env.codec}`,
-      te: "trailers",
-      "user-agent": env.userAgent,
-      "grpc-accept-encoding": supportedEncodings.join(","),
-    };
-    if (options.timeoutMs !== undefined) headers["grpc-timeout"] = formatGrpcTimeout(options.timeoutMs);
-    appendMetadataToHeaders(headers, mergeMetadata(env.metadata, toMetadata(options.metadata)));
+    const headers = callHeaders(env, options, requestContentType("grpc", env.codec, true));
     const response = await sendEnvelopedRequest(env, method, request, headers, call.signal);
     if (checkHead(response, env)) {
       options.onHeader?.(safeMetadata(response.headers));
       return;
     }
     options.onHeader?.(safeMetadata(response.headers));
-    const compression = responseCompression(response.headers);
+    const compression = responseCompression(headerValue(response.headers, "grpc-encoding"));
     const decoder = new EnvelopeDecoder({
       maxMessageBytes: env.maxMessageBytes,
       allowedFlags: EnvelopeFlag.Compressed,
@@ -74,28 +61,14 @@ async function* grpcStream<I extends object, O extends object>(
     for await (const chunk of response.body) {
       decoder.push(chunk);
       for (let envelope = decoder.next(); envelope !== undefined; envelope = decoder.next()) {
-        let bytes: Uint8Array = envelope.payload;
-        if ((envelope.flags & EnvelopeFlag.Compressed) !== 0) {
-          if (compression === identity) {
-            throw new RpcError(Code.Internal, "compressed message without a grpc-encoding");
-          }
-          bytes = await compression.decompress(bytes, env.maxMessageBytes);
-        }
-        const message = decodeResponse(method.output, bytes, env.codec);
-        env.trace?.({
-          type: "response-message",
-          flags: envelope.flags,
-          length: envelope.payload.length,
-          message,
-          json: messageJson(method.output, message),
-        });
-        yield message;
+        const bytes = await envelopePayload(envelope, compression, env.maxMessageBytes, "grpc-encoding");
+        yield decodeEnvelopeMessage(env, method, envelope, bytes);
       }
     }
     decoder.end();
     const trailers = response.trailers();
     if (!call.signal.aborted) env.trace?.({ type: "trailers", trailers });
-    const error = statusError(trailers);
+    const error = parseGrpcStatus(trailers);
     if (error === "missing")
       throw new RpcError(Code.Internal, "response ended without a grpc-status trailer");
     if (error !== undefined) throw error;
@@ -112,7 +85,7 @@ async function* grpcStream<I extends object, O extends object>(
  * follow); throws for an error status, a non-200 HTTP status or a non-gRPC content-type.
  */
 function checkHead(response: HttpResponse, env: CallEnv): boolean {
-  const fromHeaders = statusError(response.headers);
+  const fromHeaders = parseGrpcStatus(response.headers);
   if (response.status !== 200) {
     if (fromHeaders instanceof RpcError) throw fromHeaders;
     throw new RpcError(codeFromHttpStatus(response.status), `HTTP status ${response.status}`, {
@@ -133,37 +106,4 @@ function checkHead(response: HttpResponse, env: CallEnv): boolean {
     return true;
   }
   return false;
-}
-
-function responseCompression(headers: IncomingHeaders): Compression {
-  try {
-    return findCompression(headerValue(headers, "grpc-encoding"));
-  } catch (cause) {
-    throw new RpcError(Code.Internal, (cause as RpcError).rawMessage, { cause });
-  }
-}
-
-/** The error a set of trailers describes: undefined for OK, "missing" without grpc-status. */
-function statusError(headers: IncomingHeaders): RpcError | undefined | "missing" {
-  const status = headerValue(headers, "grpc-status");
-  if (status === undefined) return "missing";
-  const code = /^\d+$/.test(status.trim()) ? Number(status) : Number.NaN;
-  if (code === Code.Ok) return undefined;
-  const message = decodeGrpcMessage(headerValue(headers, "grpc-message") ?? "");
-  const metadata = safeMetadata(headers);
-  let details: Uint8Array | undefined;
-  const detailsValue = headerValue(headers, "grpc-status-details-bin");
-  if (detailsValue !== undefined) {
-    try {
-      details = decodeBinaryHeader(detailsValue);
-    } catch {
-      details = undefined;
-    }
-  }
-  if (!isCode(code)) {
-    return new RpcError(Code.Unknown, `invalid grpc-status ${JSON.stringify(status)}: ${message}`, {
-      metadata,
-    });
-  }
-  return new RpcError(code, message, { metadata, details });
 }

@@ -1,7 +1,7 @@
+import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { CallTrace } from "./call-trace.ts";
 
-/** Response headers as node:http2 and undici hand them over: lower-case names. @internal */
-export type IncomingHeaders = Record<string, string | string[] | undefined>;
+export type { IncomingHeaders };
 
 /**
  * One RPC's HTTP exchange: always a POST with a complete body (unary and server-streaming calls).
@@ -70,9 +70,3 @@ export interface TransportOptions {
 
 /** Default of {@link TransportOptions.connectTimeoutMs}. @internal */
 export const defaultConnectTimeoutMs = 10_000;
-
-/** The first value of a header that may repeat. @internal */
-export function headerValue(headers: IncomingHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}

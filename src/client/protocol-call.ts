@@ -1,12 +1,16 @@
 import type { CodecName } from "../codec/message-codec.ts";
+import type { ContentTypeInfo } from "../protocol/content-type.ts";
+import { requestHeaders } from "../protocol/request-head.ts";
+import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import { Code } from "../wire/code.ts";
+import { type Compression, findCompression, identity } from "../wire/compression.ts";
+import { type Envelope, EnvelopeFlag } from "../wire/envelope.ts";
 import { encodeEnvelope } from "../wire/envelope-encoder.ts";
-import { metadataFromHeaders } from "../wire/metadata.ts";
 import { readAll } from "../wire/read-all.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
-import type { CallOptions, MethodRef } from "./call-options.ts";
+import { type CallOptions, decodeResponse, type MethodRef, toMetadata } from "./call-options.ts";
 import { type CallTrace, messageJson } from "./call-trace.ts";
-import type { HttpResponse, HttpTransport, IncomingHeaders } from "./http-transport.ts";
+import type { HttpResponse, HttpTransport } from "./http-transport.ts";
 
 /** What the protocol functions need from the client that runs them. @internal */
 export interface CallEnv {
@@ -37,6 +41,11 @@ export interface ProtocolCalls {
   ): AsyncGenerator<O, void, undefined>;
 }
 
+/** The request head of one call of `type`: the client's metadata, then the call's own. @internal */
+export function callHeaders(env: CallEnv, options: CallOptions, type: ContentTypeInfo): OutgoingHeaders {
+  return requestHeaders(type, env.userAgent, options.timeoutMs, env.metadata, toMetadata(options.metadata));
+}
+
 /** Reads a whole response body, refusing more than `maxBytes` (RESOURCE_EXHAUSTED) before buffering it. @internal */
 export function readResponseBody(body: AsyncIterable<Buffer>, maxBytes: number): Promise<Buffer> {
   return readAll(
@@ -44,22 +53,6 @@ export function readResponseBody(body: AsyncIterable<Buffer>, maxBytes: number):
     maxBytes,
     () => new RpcError(Code.ResourceExhausted, `response body larger than the limit of ${maxBytes} bytes`),
   );
-}
-
-/** Response metadata; a malformed `-bin` header must not hide the call's real outcome. @internal */
-export function safeMetadata(headers: IncomingHeaders): Metadata {
-  try {
-    return metadataFromHeaders(headers, { maxBytes: Number.POSITIVE_INFINITY });
-  } catch {
-    return new Map();
-  }
-}
-
-/** The response's media type without parameters, lower-cased (`""` when absent). @internal */
-export function mediaType(headers: IncomingHeaders): string {
-  const value = headers["content-type"];
-  const text = Array.isArray(value) ? value[0] : value;
-  return (text ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
 /**
@@ -90,4 +83,54 @@ export function sendEnvelopedRequest<I extends object>(
     },
     env.trace,
   );
+}
+
+/**
+ * The compression of the response messages, named by `name` (the value of the protocol's encoding
+ * header, undefined without one).
+ * @throws RpcError INTERNAL for an encoding this client does not support (it never asked for one).
+ * @internal
+ */
+export function responseCompression(name: string | undefined): Compression {
+  try {
+    return findCompression(name);
+  } catch (cause) {
+    throw new RpcError(Code.Internal, (cause as RpcError).rawMessage, { cause });
+  }
+}
+
+/**
+ * The payload of a response envelope, inflated when its flag says so; `encodingHeader` names the
+ * header that should have said how, for the error when none did.
+ * @internal
+ */
+export async function envelopePayload(
+  envelope: Envelope,
+  compression: Compression,
+  maxMessageBytes: number,
+  encodingHeader: string,
+): Promise<Uint8Array> {
+  if ((envelope.flags & EnvelopeFlag.Compressed) === 0) return envelope.payload;
+  if (compression === identity) {
+    throw new RpcError(Code.Internal, `compressed message without a ${encodingHeader}`);
+  }
+  return compression.decompress(envelope.payload, maxMessageBytes);
+}
+
+/** Decodes one response message of an envelope and traces it. @internal */
+export function decodeEnvelopeMessage<O extends object>(
+  env: CallEnv,
+  method: MethodRef<object, O>,
+  envelope: Envelope,
+  bytes: Uint8Array,
+): O {
+  const message = decodeResponse(method.output, bytes, env.codec);
+  env.trace?.({
+    type: "response-message",
+    flags: envelope.flags,
+    length: envelope.payload.length,
+    message,
+    json: messageJson(method.output, message),
+  });
+  return message;
 }

@@ -22,9 +22,13 @@ export interface MessageCodec<T extends object = Record<string, unknown>> {
   decodeJson(bytes: Uint8Array): T;
 }
 
-// proto3 JSON: enums by name, 64-bit integers as strings, bytes as base64, and every field written so
-// readers that expect `{"status":"SERVING"}`-style bodies never see an empty object.
-const jsonConversion: protobuf.IConversionOptions = {
+/**
+ * proto3 JSON as written here (codec and `decode`): enums by name, 64-bit integers as strings, bytes
+ * as base64, and every field written so readers that expect `{"status":"SERVING"}`-style bodies never
+ * see an empty object.
+ * @internal
+ */
+export const protoJsonOptions: protobuf.IConversionOptions = {
   enums: String,
   longs: String,
   bytes: String,
@@ -68,7 +72,7 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
       return message as unknown as T;
     },
     encodeJson(message) {
-      const object = type.toObject(type.fromObject(message as Record<string, unknown>), jsonConversion);
+      const object = type.toObject(type.fromObject(message as Record<string, unknown>), protoJsonOptions);
       return Buffer.from(JSON.stringify(object));
     },
     decodeJson(bytes) {

@@ -1,4 +1,5 @@
 import type { CodecName } from "../codec/message-codec.ts";
+import { headerValue, type IncomingHeaders } from "./request-head.ts";
 
 /** The protocol families served, told apart by the request's content-type. @internal */
 export type ProtocolKind = "grpc" | "grpc-web" | "triple";
@@ -87,6 +88,32 @@ export function parseContentType(value: string | undefined): ContentTypeInfo | u
     if (match[2] !== "utf-8" && match[2] !== "utf8") return undefined;
   }
   return found;
+}
+
+/**
+ * The content-type a client sends for a call: `application/grpc+{codec}`, `application/connect+{codec}`
+ * (triple streaming) or `application/{codec}` (triple unary). The same shared objects the server's
+ * negotiation returns, so both sides agree on what each one means.
+ * @internal
+ */
+export function requestContentType(
+  protocol: "grpc" | "triple",
+  codec: CodecName,
+  enveloped: boolean,
+): ContentTypeInfo {
+  if (protocol === "grpc") return codec === "json" ? grpcJson : grpcProtoNamed;
+  if (enveloped) return codec === "json" ? connectJson : connectProto;
+  return codec === "json" ? tripleJson : tripleProto;
+}
+
+/**
+ * The media type of received headers without parameters, lower-cased (`""` when absent): how the
+ * client reads a response's content-type, more leniently than {@link parseContentType}.
+ * @internal
+ */
+export function mediaType(headers: IncomingHeaders): string {
+  const value = headerValue(headers, "content-type") ?? "";
+  return value.split(";")[0]!.trim().toLowerCase();
 }
 
 /** Every content-type served, for documentation and `Accept`-style error messages. @internal */

@@ -3,9 +3,10 @@ import { EnvelopeFlag } from "../wire/envelope.ts";
 import { encodeEnvelope, encodeEnvelopes } from "../wire/envelope-encoder.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
-import { grpcErrorTrailers, grpcTrailers } from "./grpc.ts";
+import { grpcErrorTrailers, grpcTrailers } from "./grpc-status.ts";
 import { headerCache, withMetadata } from "./headers.ts";
 import type { ProtocolWriter } from "./protocol-writer.ts";
+import type { IncomingHeaders } from "./request-head.ts";
 import type { OutgoingHeaders } from "./response-sink.ts";
 
 /*
@@ -26,6 +27,28 @@ export function encodeTrailerLines(trailers: OutgoingHeaders): Buffer {
     else for (const item of value) text += `${name}: ${item}\r\n`;
   }
   return Buffer.from(text, "latin1");
+}
+
+/**
+ * Reads a trailer envelope's payload back into headers: names lower-cased, names and values
+ * trimmed, a repeated name's values in order as an array; lines without a name are skipped. Bare
+ * `\n` line ends are accepted as well as `\r\n`.
+ * @internal
+ */
+export function decodeTrailerLines(payload: Uint8Array): IncomingHeaders {
+  const out: Record<string, string | string[]> = {};
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const seen = out[name];
+    if (seen === undefined) out[name] = value;
+    else if (typeof seen === "string") out[name] = [seen, value];
+    else seen.push(value);
+  }
+  return out;
 }
 
 const okTrailerFrame = encodeEnvelope(EnvelopeFlag.Trailers, encodeTrailerLines(grpcTrailers(undefined)));

@@ -1,47 +1,19 @@
 import { Code } from "../wire/code.ts";
-import { supportedEncodings } from "../wire/compression.ts";
 import { encodeEnvelope, envelopeChunks } from "../wire/envelope-encoder.ts";
-import { encodeGrpcMessage } from "../wire/grpc-message.ts";
-import { encodeBinaryHeader } from "../wire/metadata.ts";
-import type { Metadata, RpcError } from "../wire/rpc-error.ts";
-import { headerCache, isEmpty, withMetadata } from "./headers.ts";
+import { grpcErrorTrailers, grpcTrailers } from "./grpc-status.ts";
+import { headerCache, withMetadata } from "./headers.ts";
 import type { ProtocolWriter } from "./protocol-writer.ts";
-import type { OutgoingHeaders, ResponseSink } from "./response-sink.ts";
+import type { ResponseSink } from "./response-sink.ts";
 
 /*
  * gRPC over HTTP/2 (grpc/grpc doc/PROTOCOL-HTTP2.md): response headers, length-prefixed messages,
  * then trailers that always carry grpc-status. An error before any message is Trailers-Only: one
- * HEADERS frame with :status 200, the content-type and grpc-status, ending the stream.
+ * HEADERS frame with :status 200, the content-type and grpc-status, ending the stream. The status
+ * codec is grpc-status.ts; the request head, both directions, request-head.ts.
  */
-
-const acceptEncoding = supportedEncodings.join(",");
 
 /** The response head of a gRPC call, one shared object per content-type. @internal */
 export const grpcResponseHeaders = headerCache((contentType) => ({ "content-type": contentType }));
-
-/** The trailers of a successful call. @internal */
-export const grpcOkTrailers: OutgoingHeaders = Object.freeze({ "grpc-status": "0" }) as OutgoingHeaders;
-
-/**
- * The status part of gRPC trailers (also gRPC-Web's trailer frame): grpc-status, the
- * percent-encoded grpc-message, details, the error's own metadata and the call's trailer metadata.
- * Invalid metadata is dropped rather than keeping the status from being sent.
- * @internal
- */
-export function grpcErrorTrailers(error: RpcError, trailers: Metadata | undefined): OutgoingHeaders {
-  const out: OutgoingHeaders = { "grpc-status": String(error.code) };
-  if (error.rawMessage !== "") out["grpc-message"] = encodeGrpcMessage(error.rawMessage);
-  if (error.details !== undefined) out["grpc-status-details-bin"] = encodeBinaryHeader(error.details);
-  // An unsupported request encoding: tell the client which ones work (gRPC's compression spec).
-  if (error.code === Code.Unimplemented) out["grpc-accept-encoding"] = acceptEncoding;
-  const withError = withMetadata(out, error.metadata, "", true);
-  return withMetadata(withError, trailers, "", true);
-}
-
-/** Trailers of an OK end with the call's trailer metadata. @internal */
-export function grpcTrailers(trailers: Metadata | undefined): OutgoingHeaders {
-  return isEmpty(trailers) ? grpcOkTrailers : withMetadata({ "grpc-status": "0" }, trailers);
-}
 
 /** gRPC, content-types `application/grpc`, `+proto`, `+json`. @internal */
 export const grpcWriter: ProtocolWriter = {

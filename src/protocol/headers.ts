@@ -1,6 +1,15 @@
-import { appendMetadataToHeaders } from "../wire/metadata.ts";
+import { supportedEncodings } from "../wire/compression.ts";
+import { appendMetadataToHeaders, metadataFromHeaders } from "../wire/metadata.ts";
 import type { Metadata } from "../wire/rpc-error.ts";
+import type { IncomingHeaders } from "./request-head.ts";
 import type { OutgoingHeaders } from "./response-sink.ts";
+
+/**
+ * The value of every protocol's accept-encoding header (`grpc-accept-encoding`,
+ * `connect-accept-encoding`, `accept-encoding`), sent by both sides.
+ * @internal
+ */
+export const acceptEncodingValue = supportedEncodings.join(",");
 
 /**
  * A constant header object per response content-type, so that calls without metadata reuse one
@@ -62,7 +71,24 @@ function prefixed(metadata: Metadata, prefix: string): Metadata {
   return out;
 }
 
-/** Merges metadata maps into one (later ones append); undefined when all are empty. @internal */
+/**
+ * The metadata of received headers or trailers, with no size limit (the transport bounded them);
+ * empty when a `-bin` value is malformed: a bad header must not hide the call's real outcome.
+ * @internal
+ */
+export function safeMetadata(headers: IncomingHeaders): Metadata {
+  try {
+    return metadataFromHeaders(headers, { maxBytes: Number.POSITIVE_INFINITY });
+  } catch {
+    return new Map();
+  }
+}
+
+/**
+ * Merges metadata maps into one: values of a key add up in order, none is replaced; undefined when
+ * all are empty.
+ * @internal
+ */
 export function mergeMetadata(...list: (Metadata | undefined)[]): Metadata | undefined {
   let out: Metadata | undefined;
   for (const metadata of list) {

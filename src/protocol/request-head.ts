@@ -1,11 +1,22 @@
 import { Code } from "../wire/code.ts";
 import { type Compression, findCompression, identity } from "../wire/compression.ts";
-import { decodeBinaryHeader } from "../wire/metadata.ts";
-import { RpcError } from "../wire/rpc-error.ts";
-import { parseGrpcTimeout, parseTimeoutMs } from "../wire/timeout.ts";
+import { appendMetadataToHeaders, decodeBinaryHeader } from "../wire/metadata.ts";
+import { type Metadata, RpcError } from "../wire/rpc-error.ts";
+import { formatGrpcTimeout, formatTimeoutMs, parseGrpcTimeout, parseTimeoutMs } from "../wire/timeout.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
+import { acceptEncodingValue } from "./headers.ts";
+import type { OutgoingHeaders } from "./response-sink.ts";
 
-/** Request headers as node:http2 and node:http hand them over: lower-case names. @internal */
+/*
+ * The request head of every protocol, both directions: what a client sends (content-type, protocol
+ * version, timeout, accepted encodings, metadata) and what the server reads and checks of it.
+ */
+
+/**
+ * Headers as node:http2, node:http and undici hand them over, lower-case names: a request head on
+ * the server, a response head or trailers on the client and the proxy.
+ * @internal
+ */
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
 function single(value: string | string[] | undefined): string | undefined {
@@ -85,6 +96,49 @@ export function checkProtocolVersion(type: ContentTypeInfo, headers: IncomingHea
 /** A single-valued request header, the first one when it was repeated. @internal */
 export function headerValue(headers: IncomingHeaders, name: string): string | undefined {
   return single(headers[name]);
+}
+
+/**
+ * The request head a client sends (gRPC-Web is never sent): the content-type, gRPC's `te: trailers`
+ * or triple's `Connect-Protocol-Version: 1`, the user agent, the timeout (`grpc-timeout`; for
+ * triple both `Connect-Timeout-Ms` for connect and dubbo-js and `Triple-Timeout-Ms` for dubbo-go,
+ * two of the three {@link requestTimeoutMs} reads), the encodings accepted for enveloped responses,
+ * then the client's metadata followed by the call's (values of one key add up).
+ * @throws RpcError INTERNAL for invalid metadata.
+ * @internal
+ */
+export function requestHeaders(
+  type: ContentTypeInfo,
+  userAgent: string,
+  timeoutMs: number | undefined,
+  metadata: Metadata,
+  callMetadata: Metadata,
+): OutgoingHeaders {
+  let headers: OutgoingHeaders;
+  if (type.protocol !== "triple") {
+    headers = {
+      "content-type": type.responseType,
+      te: "trailers",
+      "user-agent": userAgent,
+      "grpc-accept-encoding": acceptEncodingValue,
+    };
+    if (timeoutMs !== undefined) headers["grpc-timeout"] = formatGrpcTimeout(timeoutMs);
+  } else {
+    headers = {
+      "content-type": type.responseType,
+      "connect-protocol-version": "1",
+      "user-agent": userAgent,
+    };
+    if (timeoutMs !== undefined) {
+      const value = formatTimeoutMs(timeoutMs);
+      headers["connect-timeout-ms"] = value;
+      headers["triple-timeout-ms"] = value;
+    }
+  }
+  appendMetadataToHeaders(headers, metadata);
+  appendMetadataToHeaders(headers, callMetadata);
+  if (type.protocol === "triple" && type.enveloped) headers["connect-accept-encoding"] = acceptEncodingValue;
+  return headers;
 }
 
 /** What a call needs from its request head before it reads the body. @internal */

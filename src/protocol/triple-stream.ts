@@ -1,12 +1,11 @@
 import { Code } from "../wire/code.ts";
-import { supportedEncodings } from "../wire/compression.ts";
 import { EnvelopeFlag } from "../wire/envelope.ts";
 import { encodeEnvelope, encodeEnvelopes } from "../wire/envelope-encoder.ts";
 import type { Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
-import { encodeEndStreamJson } from "./error-json.ts";
+import { encodeEndStreamJson } from "./end-stream.ts";
 import { writeEnvelope } from "./grpc.ts";
-import { headerCache, mergeMetadata, withMetadata } from "./headers.ts";
+import { acceptEncodingValue, headerCache, mergeMetadata, withMetadata } from "./headers.ts";
 import type { ProtocolWriter } from "./protocol-writer.ts";
 import type { OutgoingHeaders } from "./response-sink.ts";
 
@@ -30,12 +29,7 @@ function endStreamEnvelope(error: RpcError | undefined, trailers: Metadata | und
 function head(type: ContentTypeInfo, headers: Metadata | undefined, error?: RpcError): OutgoingHeaders {
   const base = tripleStreamResponseHeaders(type.responseType);
   if (error?.code !== Code.Unimplemented) return withMetadata(base, headers, "", error !== undefined);
-  return withMetadata(
-    { ...base, "connect-accept-encoding": supportedEncodings.join(",") },
-    headers,
-    "",
-    true,
-  );
+  return withMetadata({ ...base, "connect-accept-encoding": acceptEncodingValue }, headers, "", true);
 }
 
 /** Triple/Connect streaming; a unary method called this way is answered as a one-message stream. @internal */

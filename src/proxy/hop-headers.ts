@@ -1,9 +1,7 @@
 import type http2 from "node:http2";
+import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import { hopByHopHeaders } from "../wire/metadata.ts";
-
-/** Header values as node:http and node:http2 hand them over. @internal */
-export type IncomingHeaderValues = Record<string, string | string[] | undefined>;
 
 /**
  * Connection-level headers (RFC 9110 §7.6.1, RFC 9113 §8.2.2) that describe one hop, never the call:
@@ -12,7 +10,7 @@ export type IncomingHeaderValues = Record<string, string | string[] | undefined>
 const hopByHop = new Set([...hopByHopHeaders(), "proxy-authenticate", "proxy-authorization"]);
 
 /** Headers the `Connection` header names are hop-by-hop for this message too. */
-function connectionTokens(headers: IncomingHeaderValues): Set<string> | undefined {
+function connectionTokens(headers: IncomingHeaders): Set<string> | undefined {
   const value = headers.connection;
   if (value === undefined) return undefined;
   const text = Array.isArray(value) ? value.join(",") : value;
@@ -36,7 +34,7 @@ function isForwarded(name: string, named: Set<string> | undefined): boolean {
 export function upstreamRequestHeaders(
   method: string,
   path: string,
-  incoming: IncomingHeaderValues,
+  incoming: IncomingHeaders,
 ): http2.OutgoingHttpHeaders {
   const out: http2.OutgoingHttpHeaders = { ":method": method, ":path": path };
   const authority = incoming[":authority"] ?? incoming.host;
@@ -57,7 +55,7 @@ export function upstreamRequestHeaders(
  * The end-to-end part of an upstream response head or trailers: pseudo and hop-by-hop headers dropped.
  * @internal
  */
-export function forwardedResponseHeaders(incoming: IncomingHeaderValues): OutgoingHeaders {
+export function forwardedResponseHeaders(incoming: IncomingHeaders): OutgoingHeaders {
   const out: OutgoingHeaders = {};
   const named = connectionTokens(incoming);
   for (const name of Object.keys(incoming)) {

@@ -12,6 +12,19 @@ export const EnvelopeFlag = {
   Trailers: 0x80,
 } as const;
 
+/**
+ * The names of an envelope's flag bits, lowest first (`compressed`, `end-stream`, `trailers`), as
+ * `decode` and `--verbose` print them; unknown bits are not named.
+ * @internal
+ */
+export function envelopeFlagNames(flags: number): string[] {
+  const names: string[] = [];
+  if (flags & EnvelopeFlag.Compressed) names.push("compressed");
+  if (flags & EnvelopeFlag.EndStream) names.push("end-stream");
+  if (flags & EnvelopeFlag.Trailers) names.push("trailers");
+  return names;
+}
+
 /** One length-prefixed message: `[flags:1][length:4 big-endian][payload]`. */
 export interface Envelope {
   flags: number;

@@ -1,5 +1,5 @@
 import t from "tap";
-import { parseContentType, servedContentTypes } from "../../src/protocol/content-type.ts";
+import { mediaType, parseContentType, servedContentTypes } from "../../src/protocol/content-type.ts";
 
 t.test("every served content-type maps to its protocol, codec and framing", async (t) => {
   const table: [string, string, string, boolean, boolean][] = [
@@ -51,4 +51,11 @@ t.test("everything else is undefined (HTTP 415)", async (t) => {
   ]) {
     t.equal(parseContentType(value), undefined, String(value));
   }
+});
+
+t.test("mediaType: a received content-type without its parameters", async (t) => {
+  t.equal(mediaType({ "content-type": "Application/JSON; charset=utf-8" }), "application/json");
+  t.equal(mediaType({ "content-type": ["application/grpc", "text/plain"] }), "application/grpc");
+  t.equal(mediaType({ "content-type": " application/proto " }), "application/proto");
+  t.equal(mediaType({}), "");
 });

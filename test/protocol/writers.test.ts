@@ -1,7 +1,9 @@
 import t from "tap";
 import { parseContentType } from "../../src/protocol/content-type.ts";
-import { encodeEndStreamJson, encodeErrorJson, errorJson } from "../../src/protocol/error-json.ts";
-import { grpcErrorTrailers, grpcOkTrailers, grpcTrailers, grpcWriter } from "../../src/protocol/grpc.ts";
+import { encodeEndStreamJson } from "../../src/protocol/end-stream.ts";
+import { encodeErrorJson, errorToJson } from "../../src/protocol/error-json.ts";
+import { grpcWriter } from "../../src/protocol/grpc.ts";
+import { grpcErrorTrailers, grpcOkTrailers, grpcTrailers } from "../../src/protocol/grpc-status.ts";
 import { decodeWebText, encodeTrailerLines, grpcWebWriter } from "../../src/protocol/grpc-web.ts";
 import { headerCache, isEmpty, mergeMetadata, withMetadata } from "../../src/protocol/headers.ts";
 import { writerFor } from "../../src/protocol/negotiate.ts";
@@ -256,8 +258,8 @@ t.test("triple streaming: end-stream envelopes", async (t) => {
 });
 
 t.test("error JSON", async (t) => {
-  t.same(errorJson(new RpcError(Code.NotFound, "x")), { code: "not_found", status: 5, message: "x" });
-  t.same(errorJson(new RpcError(Code.Canceled, "")), { code: "canceled", status: 1 });
+  t.same(errorToJson(new RpcError(Code.NotFound, "x")), { code: "not_found", status: 5, message: "x" });
+  t.same(errorToJson(new RpcError(Code.Canceled, "")), { code: "canceled", status: 1 });
   t.equal(
     encodeErrorJson(new RpcError(Code.Unavailable, "down")).toString(),
     '{"code":"unavailable","status":14,"message":"down"}',
