@@ -5,25 +5,10 @@ import type { ClientTlsOptions } from "../client/http-transport.ts";
 import { connectFailureKind } from "../client/transport-errors.ts";
 import { Code, grpcCodeName } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import {
-  FlagError,
-  type FlagSpecs,
-  type FlagValue,
-  formatDuration,
-  type ParsedFlags,
-  parseFlags,
-} from "./flags.ts";
+import { type CommandContext, ExitCode } from "./command.ts";
+import { FlagError, type FlagSpecs, type FlagValue, formatDuration } from "./flags.ts";
 import type { CommandIo } from "./main.ts";
 import { createVerboseTrace } from "./verbose.ts";
-
-/** grpc_health_probe's exit codes, which check, watch and list share. @internal */
-export const ExitCode = {
-  Ok: 0,
-  InvalidArguments: 1,
-  ConnectionFailure: 2,
-  RpcFailure: 3,
-  Unhealthy: 4,
-} as const;
 
 /**
  * grpc_health_probe's flags (plus our protocol, codec and output ones), shared by check, watch and list.
@@ -301,33 +286,18 @@ function causeText(error: RpcError): string {
 }
 
 /**
- * The opening every client command shares: parse `specs`, answer `-h` with `help`, build the client
- * (exit 1 on a bad flag), run `body`, and close the client whatever happens.
+ * The opening every client command shares: build the client from the flags (FlagError, exit 1, on a bad
+ * one), run `body`, and close the client whatever happens.
  * @internal
  */
-export async function runClientCommand(
-  args: readonly string[],
-  io: CommandIo,
-  command: { specs: FlagSpecs; help: string; rpcTimeoutMs: number | undefined },
-  body: (setup: ClientSetup, values: ParsedFlags["values"]) => Promise<number>,
+export async function withClient(
+  context: CommandContext,
+  defaults: { rpcTimeoutMs: number | undefined },
+  body: (setup: ClientSetup) => Promise<number>,
 ): Promise<number> {
-  let setup: ClientSetup;
-  let values: ParsedFlags["values"];
+  const setup = setupClient(context.values, context.positionals, context.io, defaults);
   try {
-    const parsed = parseFlags(args, command.specs);
-    if (parsed.help) {
-      io.stdout.write(command.help);
-      return ExitCode.Ok;
-    }
-    values = parsed.values;
-    setup = setupClient(values, parsed.positionals, io, { rpcTimeoutMs: command.rpcTimeoutMs });
-  } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    io.stderr.write(`error: ${error.message}\n`);
-    return ExitCode.InvalidArguments;
-  }
-  try {
-    return await body(setup, values);
+    return await body(setup);
   } finally {
     await setup.client.close();
   }

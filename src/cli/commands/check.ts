@@ -4,29 +4,28 @@ import {
   type ClientSetup,
   clientFlags,
   connectOrReport,
-  ExitCode,
   reportRpcError,
-  runClientCommand,
+  withClient,
   writeJson,
 } from "../client-flags.ts";
-import { flagHelp } from "../flags.ts";
+import { type Command, ExitCode, runner } from "../command.ts";
 import type { CommandIo } from "../main.ts";
 
-const help = `usage: triple-health check -addr host:port [-service name] [flags]
+/** `triple-health check`: one Check with grpc_health_probe's exit codes. @internal */
+export const command: Command = {
+  name: "check",
+  usage: `usage: triple-health check -addr host:port [-service name] [flags]
 
 Calls grpc.health.v1.Health/Check once. Exit codes (as grpc_health_probe):
   0 SERVING, 1 invalid arguments, 2 connection failed or timed out,
   3 rpc failed or timed out (NOT_FOUND for an unknown service), 4 rpc succeeded but not SERVING
+`,
+  flags: clientFlags,
+  run: (context) => withClient(context, { rpcTimeoutMs: 1000 }, (setup) => checkOnce(setup, context.io)),
+};
 
-flags:
-${flagHelp(clientFlags)}`;
-
-/** `triple-health check`: one Check with grpc_health_probe's exit codes. @internal */
-export function run(args: string[], io: CommandIo): Promise<number> {
-  return runClientCommand(args, io, { specs: clientFlags, help, rpcTimeoutMs: 1000 }, (setup) =>
-    checkOnce(setup, io),
-  );
-}
+/** @internal */
+export const run = runner(command);
 
 async function checkOnce(setup: ClientSetup, io: CommandIo): Promise<number> {
   const connectFailed = await connectOrReport(setup, io);

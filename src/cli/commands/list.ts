@@ -4,28 +4,27 @@ import {
   type ClientSetup,
   clientFlags,
   connectOrReport,
-  ExitCode,
   reportRpcError,
-  runClientCommand,
+  withClient,
   writeJson,
 } from "../client-flags.ts";
-import { flagHelp } from "../flags.ts";
+import { type Command, ExitCode, runner } from "../command.ts";
 import type { CommandIo } from "../main.ts";
 
-const help = `usage: triple-health list -addr host:port [flags]
+/** `triple-health list`: one List call, every service with its status. @internal */
+export const command: Command = {
+  name: "list",
+  usage: `usage: triple-health list -addr host:port [flags]
 
 Calls grpc.health.v1.Health/List and prints one "name: STATUS" line per service ("" is the whole server).
 Exit codes: 0 listed, 1 invalid arguments, 2 connection failed, 3 rpc failed (UNIMPLEMENTED: no List method).
+`,
+  flags: clientFlags,
+  run: (context) => withClient(context, { rpcTimeoutMs: 1000 }, (setup) => listOnce(setup, context.io)),
+};
 
-flags:
-${flagHelp(clientFlags)}`;
-
-/** `triple-health list`: one List call, every service with its status. @internal */
-export function run(args: string[], io: CommandIo): Promise<number> {
-  return runClientCommand(args, io, { specs: clientFlags, help, rpcTimeoutMs: 1000 }, (setup) =>
-    listOnce(setup, io),
-  );
-}
+/** @internal */
+export const run = runner(command);
 
 async function listOnce(setup: ClientSetup, io: CommandIo): Promise<number> {
   const connectFailed = await connectOrReport(setup, io);

@@ -4,51 +4,53 @@ import {
   type ClientSetup,
   clientFlags,
   connectOrReport,
-  ExitCode,
   reportRpcError,
-  runClientCommand,
+  withClient,
   writeJson,
 } from "../client-flags.ts";
-import { type FlagSpecs, flagHelp } from "../flags.ts";
+import { type Command, ExitCode, runner } from "../command.ts";
 import type { CommandIo } from "../main.ts";
+import { abortOnStopSignals } from "../stop-signals.ts";
 
-const watchFlags: FlagSpecs = {
-  ...clientFlags,
-  count: { kind: "int", hint: "n", description: "exit 0 after n statuses (default: run until interrupted)" },
-};
-
-const help = `usage: triple-health watch -addr host:port [-service name] [flags]
+/** `triple-health watch`: prints each status a Watch stream delivers, until stopped or `-count`. @internal */
+export const command: Command = {
+  name: "watch",
+  usage: `usage: triple-health watch -addr host:port [-service name] [flags]
 
 Calls grpc.health.v1.Health/Watch and prints "<ISO time> <service> <STATUS>" for the current status and every
 change, until SIGINT or SIGTERM (exit 0). Exit codes: 1 invalid arguments, 2 connection failed, 3 the stream
 failed; 0 when interrupted, when -count statuses were printed, or when the server ended the stream with OK.
+`,
+  flags: {
+    ...clientFlags,
+    count: {
+      kind: "int",
+      hint: "n",
+      description: "exit 0 after n statuses (default: run until interrupted)",
+    },
+  },
+  run: (context) =>
+    withClient(context, { rpcTimeoutMs: undefined }, (setup) =>
+      watchUntilStopped(setup, context.values["count"] as number | undefined, context.io),
+    ),
+};
 
-flags:
-${flagHelp(watchFlags)}`;
-
-/** `triple-health watch`: prints each status a Watch stream delivers, until stopped or `-count`. @internal */
-export function run(args: string[], io: CommandIo): Promise<number> {
-  return runClientCommand(args, io, { specs: watchFlags, help, rpcTimeoutMs: undefined }, (setup, values) =>
-    watchUntilStopped(setup, values["count"] as number | undefined, io),
-  );
-}
+/** @internal */
+export const run = runner(command);
 
 async function watchUntilStopped(
   setup: ClientSetup,
   count: number | undefined,
   io: CommandIo,
 ): Promise<number> {
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  const stop = abortOnStopSignals();
   try {
     const connectFailed = await connectOrReport(setup, io);
     if (connectFailed !== undefined) return connectFailed;
     let seen = 0;
     try {
       for await (const status of setup.client.watch(setup.service, {
-        signal: controller.signal,
+        signal: stop.signal,
         timeoutMs: setup.rpcTimeoutMs,
       })) {
         const time = new Date().toISOString();
@@ -60,14 +62,13 @@ async function watchUntilStopped(
     } catch (error) {
       return reportRpcError(error, setup, io, "watch rpc");
     }
-    if (controller.signal.aborted) {
+    if (stop.signal.aborted) {
       if (setup.verbose) io.stderr.write("cancellation received\n");
     } else if (count === undefined || seen < count) {
       io.stderr.write("the server ended the stream\n");
     }
     return ExitCode.Ok;
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
+    stop.release();
   }
 }
