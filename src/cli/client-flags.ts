@@ -211,9 +211,8 @@ function tlsFromFlags(
 /**
  * Opens the connection within the connect timeout; on failure prints grpc_health_probe's message
  * and returns exit code 2, else undefined.
- * @internal
  */
-export async function connectOrReport(setup: ClientSetup, io: CommandIo): Promise<number | undefined> {
+async function connectOrReport(setup: ClientSetup, io: CommandIo): Promise<number | undefined> {
   const started = Date.now();
   if (setup.verbose) io.stderr.write("establishing connection\n");
   try {
@@ -237,16 +236,8 @@ export async function connectOrReport(setup: ClientSetup, io: CommandIo): Promis
   return undefined;
 }
 
-/**
- * Prints an RPC failure as grpc_health_probe does and returns its exit code (3, or 2 for a lost connection).
- * @internal
- */
-export function reportRpcError(
-  error: unknown,
-  setup: ClientSetup,
-  io: CommandIo,
-  what = "health rpc",
-): number {
+/** Prints an RPC failure as grpc_health_probe does and returns its exit code (3, or 2 for a lost connection). */
+function reportRpcError(error: unknown, setup: ClientSetup, io: CommandIo, what: string): number {
   const err = RpcError.from(error);
   if (setup.json) writeJson(io, { addr: setup.addr, service: setup.service, error: errorJson(err) });
   if (connectFailureKind(err) !== undefined) {
@@ -286,18 +277,26 @@ function causeText(error: RpcError): string {
 }
 
 /**
- * The opening every client command shares: build the client from the flags (FlagError, exit 1, on a bad
- * one), run `body`, and close the client whatever happens.
+ * What every client command does around its call: build the client from the flags (FlagError, exit 1, on
+ * a bad one), connect within the connect timeout (exit 2), run `body`, print a failure of its call as
+ * grpc_health_probe does (exit 3, or 2 for a lost connection), and close the client whatever happens.
  * @internal
  */
 export async function withClient(
   context: CommandContext,
-  defaults: { rpcTimeoutMs: number | undefined },
+  call: { rpcTimeoutMs: number | undefined; what: string },
   body: (setup: ClientSetup) => Promise<number>,
 ): Promise<number> {
-  const setup = setupClient(context.values, context.positionals, context.io, defaults);
+  const { io } = context;
+  const setup = setupClient(context.values, context.positionals, io, call);
   try {
-    return await body(setup);
+    const connectFailed = await connectOrReport(setup, io);
+    if (connectFailed !== undefined) return connectFailed;
+    try {
+      return await body(setup);
+    } catch (error) {
+      return reportRpcError(error, setup, io, call.what);
+    }
   } finally {
     await setup.client.close();
   }

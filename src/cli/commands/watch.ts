@@ -1,13 +1,6 @@
 // `triple-health watch`: prints every status change with a timestamp until interrupted.
 import { servingStatusName } from "../../codec/health-types.ts";
-import {
-  type ClientSetup,
-  clientFlags,
-  connectOrReport,
-  reportRpcError,
-  withClient,
-  writeJson,
-} from "../client-flags.ts";
+import { type ClientSetup, clientFlags, withClient, writeJson } from "../client-flags.ts";
 import { type Command, ExitCode, runner } from "../command.ts";
 import type { CommandIo } from "../main.ts";
 import { abortOnStopSignals } from "../stop-signals.ts";
@@ -29,46 +22,39 @@ failed; 0 when interrupted, when -count statuses were printed, or when the serve
       description: "exit 0 after n statuses (default: run until interrupted)",
     },
   },
-  run: (context) =>
-    withClient(context, { rpcTimeoutMs: undefined }, (setup) =>
-      watchUntilStopped(setup, context.values["count"] as number | undefined, context.io),
-    ),
+  async run(context) {
+    const stop = abortOnStopSignals();
+    try {
+      return await withClient(context, { rpcTimeoutMs: undefined, what: "watch rpc" }, (setup) =>
+        printStatuses(setup, context.values["count"] as number | undefined, stop.signal, context.io),
+      );
+    } finally {
+      stop.release();
+    }
+  },
 };
 
 /** @internal */
 export const run = runner(command);
 
-async function watchUntilStopped(
+async function printStatuses(
   setup: ClientSetup,
   count: number | undefined,
+  signal: AbortSignal,
   io: CommandIo,
 ): Promise<number> {
-  const stop = abortOnStopSignals();
-  try {
-    const connectFailed = await connectOrReport(setup, io);
-    if (connectFailed !== undefined) return connectFailed;
-    let seen = 0;
-    try {
-      for await (const status of setup.client.watch(setup.service, {
-        signal: stop.signal,
-        timeoutMs: setup.rpcTimeoutMs,
-      })) {
-        const time = new Date().toISOString();
-        const name = servingStatusName(status);
-        if (setup.json) writeJson(io, { time, service: setup.service, status: name });
-        else io.stdout.write(`${time} ${JSON.stringify(setup.service)} ${name}\n`);
-        if (count !== undefined && ++seen >= count) break;
-      }
-    } catch (error) {
-      return reportRpcError(error, setup, io, "watch rpc");
-    }
-    if (stop.signal.aborted) {
-      if (setup.verbose) io.stderr.write("cancellation received\n");
-    } else if (count === undefined || seen < count) {
-      io.stderr.write("the server ended the stream\n");
-    }
-    return ExitCode.Ok;
-  } finally {
-    stop.release();
+  let seen = 0;
+  for await (const status of setup.client.watch(setup.service, { signal, timeoutMs: setup.rpcTimeoutMs })) {
+    const time = new Date().toISOString();
+    const name = servingStatusName(status);
+    if (setup.json) writeJson(io, { time, service: setup.service, status: name });
+    else io.stdout.write(`${time} ${JSON.stringify(setup.service)} ${name}\n`);
+    if (count !== undefined && ++seen >= count) break;
   }
+  if (signal.aborted) {
+    if (setup.verbose) io.stderr.write("cancellation received\n");
+  } else if (count === undefined || seen < count) {
+    io.stderr.write("the server ended the stream\n");
+  }
+  return ExitCode.Ok;
 }
