@@ -91,6 +91,7 @@ export interface ClientSetup {
   readonly rpcTimeoutMs: number | undefined;
   readonly json: boolean;
   readonly verbose: boolean;
+  readonly tls: boolean;
 }
 
 /** Validates the flags the way grpc_health_probe does and builds the client. Throws FlagError. @internal */
@@ -154,6 +155,7 @@ export function setupClient(
     rpcTimeoutMs,
     json: values["json"] === true,
     verbose,
+    tls: tls !== undefined,
   };
 }
 
@@ -251,9 +253,24 @@ function reportRpcError(error: unknown, setup: ClientSetup, io: CommandIo, what:
   } else if (err.code === Code.DeadlineExceeded && setup.rpcTimeoutMs !== undefined) {
     io.stderr.write(`timeout: ${what} did not complete within ${formatDuration(setup.rpcTimeoutMs)}\n`);
   } else {
-    io.stderr.write(`error: ${what} failed: ${err.message}\n`);
+    io.stderr.write(`error: ${what} failed: ${err.message}${failureHint(err, setup)}\n`);
   }
   return ExitCode.RpcFailure;
+}
+
+/**
+ * What to do about failures whose wire words say little: an HTTP/1.1-only server answers a gRPC call with
+ * an HTTP/2 protocol error; a TLS port, or a server that went away, resets the stream (CANCEL).
+ */
+function failureHint(error: RpcError, setup: ClientSetup): string {
+  const tlsHint = setup.tls ? "" : "; a TLS port takes -tls";
+  if (error.code === Code.Internal && /protocol error/i.test(error.rawMessage)) {
+    return ` (the server does not speak HTTP/2 here: an HTTP/1.1-only server takes --protocol triple --http1${tlsHint})`;
+  }
+  if (error.code === Code.Canceled) {
+    return ` (the server reset the call or closed the connection: is it still up?${tlsHint})`;
+  }
+  return "";
 }
 
 /** An RpcError as the `-json` output shows it: the code's name and the server's own message. @internal */
