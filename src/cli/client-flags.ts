@@ -5,25 +5,10 @@ import type { ClientTlsOptions } from "../client/http-transport.ts";
 import { connectFailureKind } from "../client/transport-errors.ts";
 import { Code, grpcCodeName } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import {
-  FlagError,
-  type FlagSpecs,
-  type FlagValue,
-  formatDuration,
-  type ParsedFlags,
-  parseFlags,
-} from "./flags.ts";
+import { type CommandContext, ExitCode } from "./command.ts";
+import { FlagError, type FlagSpecs, type FlagValue, formatDuration } from "./flags.ts";
 import type { CommandIo } from "./main.ts";
 import { createVerboseTrace } from "./verbose.ts";
-
-/** grpc_health_probe's exit codes, which check, watch and list share. @internal */
-export const ExitCode = {
-  Ok: 0,
-  InvalidArguments: 1,
-  ConnectionFailure: 2,
-  RpcFailure: 3,
-  Unhealthy: 4,
-} as const;
 
 /**
  * grpc_health_probe's flags (plus our protocol, codec and output ones), shared by check, watch and list.
@@ -106,6 +91,7 @@ export interface ClientSetup {
   readonly rpcTimeoutMs: number | undefined;
   readonly json: boolean;
   readonly verbose: boolean;
+  readonly tls: boolean;
 }
 
 /** Validates the flags the way grpc_health_probe does and builds the client. Throws FlagError. @internal */
@@ -169,6 +155,7 @@ export function setupClient(
     rpcTimeoutMs,
     json: values["json"] === true,
     verbose,
+    tls: tls !== undefined,
   };
 }
 
@@ -226,9 +213,8 @@ function tlsFromFlags(
 /**
  * Opens the connection within the connect timeout; on failure prints grpc_health_probe's message
  * and returns exit code 2, else undefined.
- * @internal
  */
-export async function connectOrReport(setup: ClientSetup, io: CommandIo): Promise<number | undefined> {
+async function connectOrReport(setup: ClientSetup, io: CommandIo): Promise<number | undefined> {
   const started = Date.now();
   if (setup.verbose) io.stderr.write("establishing connection\n");
   try {
@@ -252,16 +238,8 @@ export async function connectOrReport(setup: ClientSetup, io: CommandIo): Promis
   return undefined;
 }
 
-/**
- * Prints an RPC failure as grpc_health_probe does and returns its exit code (3, or 2 for a lost connection).
- * @internal
- */
-export function reportRpcError(
-  error: unknown,
-  setup: ClientSetup,
-  io: CommandIo,
-  what = "health rpc",
-): number {
+/** Prints an RPC failure as grpc_health_probe does and returns its exit code (3, or 2 for a lost connection). */
+function reportRpcError(error: unknown, setup: ClientSetup, io: CommandIo, what: string): number {
   const err = RpcError.from(error);
   if (setup.json) writeJson(io, { addr: setup.addr, service: setup.service, error: errorJson(err) });
   if (connectFailureKind(err) !== undefined) {
@@ -275,9 +253,24 @@ export function reportRpcError(
   } else if (err.code === Code.DeadlineExceeded && setup.rpcTimeoutMs !== undefined) {
     io.stderr.write(`timeout: ${what} did not complete within ${formatDuration(setup.rpcTimeoutMs)}\n`);
   } else {
-    io.stderr.write(`error: ${what} failed: ${err.message}\n`);
+    io.stderr.write(`error: ${what} failed: ${err.message}${failureHint(err, setup)}\n`);
   }
   return ExitCode.RpcFailure;
+}
+
+/**
+ * What to do about failures whose wire words say little: an HTTP/1.1-only server answers a gRPC call with
+ * an HTTP/2 protocol error; a TLS port, or a server that went away, resets the stream (CANCEL).
+ */
+function failureHint(error: RpcError, setup: ClientSetup): string {
+  const tlsHint = setup.tls ? "" : "; a TLS port takes -tls";
+  if (error.code === Code.Internal && /protocol error/i.test(error.rawMessage)) {
+    return ` (the server does not speak HTTP/2 here: an HTTP/1.1-only server takes --protocol triple --http1${tlsHint})`;
+  }
+  if (error.code === Code.Canceled) {
+    return ` (the server reset the call or closed the connection: is it still up?${tlsHint})`;
+  }
+  return "";
 }
 
 /** An RpcError as the `-json` output shows it: the code's name and the server's own message. @internal */
@@ -301,33 +294,26 @@ function causeText(error: RpcError): string {
 }
 
 /**
- * The opening every client command shares: parse `specs`, answer `-h` with `help`, build the client
- * (exit 1 on a bad flag), run `body`, and close the client whatever happens.
+ * What every client command does around its call: build the client from the flags (FlagError, exit 1, on
+ * a bad one), connect within the connect timeout (exit 2), run `body`, print a failure of its call as
+ * grpc_health_probe does (exit 3, or 2 for a lost connection), and close the client whatever happens.
  * @internal
  */
-export async function runClientCommand(
-  args: readonly string[],
-  io: CommandIo,
-  command: { specs: FlagSpecs; help: string; rpcTimeoutMs: number | undefined },
-  body: (setup: ClientSetup, values: ParsedFlags["values"]) => Promise<number>,
+export async function withClient(
+  context: CommandContext,
+  call: { rpcTimeoutMs: number | undefined; what: string },
+  body: (setup: ClientSetup) => Promise<number>,
 ): Promise<number> {
-  let setup: ClientSetup;
-  let values: ParsedFlags["values"];
+  const { io } = context;
+  const setup = setupClient(context.values, context.positionals, io, call);
   try {
-    const parsed = parseFlags(args, command.specs);
-    if (parsed.help) {
-      io.stdout.write(command.help);
-      return ExitCode.Ok;
+    const connectFailed = await connectOrReport(setup, io);
+    if (connectFailed !== undefined) return connectFailed;
+    try {
+      return await body(setup);
+    } catch (error) {
+      return reportRpcError(error, setup, io, call.what);
     }
-    values = parsed.values;
-    setup = setupClient(values, parsed.positionals, io, { rpcTimeoutMs: command.rpcTimeoutMs });
-  } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    io.stderr.write(`error: ${error.message}\n`);
-    return ExitCode.InvalidArguments;
-  }
-  try {
-    return await body(setup, values);
   } finally {
     await setup.client.close();
   }

@@ -26,7 +26,10 @@ export interface ParsedFlags {
   /** Only flags that were given; durations in ms. */
   readonly values: Readonly<Record<string, FlagValue>>;
   readonly positionals: readonly string[];
+  /** `-h`, `-help` or `--help` was given. */
   readonly help: boolean;
+  /** `-version` or `--version` was given (grpc_health_probe's flag). */
+  readonly version: boolean;
 }
 
 /** A usage error: the command prints it and exits 1. @internal */
@@ -47,6 +50,7 @@ export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFla
   const values: Record<string, FlagValue> = {};
   const positionals: string[] = [];
   let help = false;
+  let version = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--") {
@@ -65,6 +69,10 @@ export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFla
       help = true;
       continue;
     }
+    if (key === "version") {
+      version = true;
+      continue;
+    }
     const found = byName.get(key);
     if (found === undefined) throw new FlagError(`flag provided but not defined: -${key}`);
     const [name, spec] = found;
@@ -81,7 +89,7 @@ export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFla
     }
     values[name] = convert(name, spec, text, values[name]);
   }
-  return { values, positionals, help };
+  return { values, positionals, help, version };
 }
 
 function convert(name: string, spec: FlagSpec, text: string, previous: FlagValue | undefined): FlagValue {

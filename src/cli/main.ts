@@ -2,10 +2,13 @@
 // The `triple-health` command: a dispatcher over one module per subcommand in ./commands/.
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { ExitCode } from "./command.ts";
+import { packageVersion } from "./version.ts";
 
 /**
  * The streams and environment a command runs with: the process's own, or captured ones in tests. Every
- * subcommand module exports `run(args, io)` and resolves to the process exit code.
+ * subcommand module exports `run(args, io)`, its Command run by `runCommand` (./command.ts), and resolves to
+ * the process exit code.
  * @internal
  */
 export interface CommandIo {
@@ -13,6 +16,8 @@ export interface CommandIo {
   stderr: NodeJS.WritableStream;
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
+  /** Ends the process at once (a second stop signal during a graceful close); absent in tests. */
+  exit?: (code: number) => void;
 }
 /** The `run` every subcommand module exports. @internal */
 export type CommandRun = (args: string[], io: CommandIo) => Promise<number>;
@@ -32,19 +37,38 @@ const commands: Record<string, string> = {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, text]) => `  ${name.padEnd(8)} ${text}`);
-  return `usage: triple-health <command> [flags]\n\ncommands:\n${lines.join("\n")}\n`;
+  return (
+    `usage: triple-health <command> [flags]\n\ncommands:\n${lines.join("\n")}\n\n` +
+    "triple-health <command> -h shows a command's flags and exit codes; triple-health --version its version.\n"
+  );
 }
+
+const helpWords = new Set(["help", "-h", "-help", "--help"]);
+const versionWords = new Set(["version", "-version", "--version"]);
 
 /** Runs `triple-health <command> ...args`; resolves to the exit code. @internal */
 export async function main(argv: string[], io: CommandIo): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    (name === undefined ? io.stderr : io.stdout).write(usage());
-    return name === undefined ? 1 : 0;
+  let [name, ...args] = argv;
+  if (name !== undefined && versionWords.has(name)) {
+    io.stdout.write(`${packageVersion()}\n`);
+    return ExitCode.Ok;
   }
-  if (!(name in commands)) {
+  // `triple-health help check` is `triple-health check --help`.
+  if (
+    name !== undefined &&
+    helpWords.has(name) &&
+    args[0] !== undefined &&
+    Object.hasOwn(commands, args[0])
+  ) {
+    [name, args] = [args[0], ["--help"]];
+  }
+  if (name === undefined || helpWords.has(name)) {
+    (name === undefined ? io.stderr : io.stdout).write(usage());
+    return name === undefined ? ExitCode.InvalidArguments : ExitCode.Ok;
+  }
+  if (!Object.hasOwn(commands, name)) {
     io.stderr.write(`triple-health: unknown command '${name}'\n\n${usage()}`);
-    return 1;
+    return ExitCode.InvalidArguments;
   }
   // Loaded on demand so `check` in a probe does not pay for the proxy or the server.
   const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
@@ -79,6 +103,7 @@ if (isEntryPoint(process.argv[1], import.meta.url)) {
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
+    exit: (code) => process.exit(code),
   };
   main(process.argv.slice(2), io).then(
     (code) => {

@@ -26,6 +26,8 @@ export interface SignalHandlerOptions {
   exit?: (code: number) => void;
   /** One line per step; to stderr by default. */
   log?: (line: string) => void;
+  /** Words the first line, logged at the signal; default `<signal>: draining, closing in <delayMs> ms`. */
+  shutdownLine?: (reason: string) => string;
 }
 
 /** What {@link installSignalHandlers} returns: a way to take the handlers back, or to shut down now. */
@@ -52,7 +54,7 @@ export function installSignalHandlers(options: SignalHandlerOptions): SignalHand
   let running: Promise<void> | undefined;
 
   const sequence = async (reason: string): Promise<void> => {
-    log(`${reason}: draining, closing in ${delayMs} ms`);
+    log(options.shutdownLine?.(reason) ?? `${reason}: draining, closing in ${delayMs} ms`);
     registry.drain(reason);
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     try {

@@ -213,3 +213,55 @@ t.test("input size limit: on by default, named in the error, raised with --max-i
   t.match(fromFile.stderr, "limit of 8 bytes");
   t.equal((await runCli(["decode", "--max-input-bytes", "-1"])).code, 1, "not a whole number");
 });
+
+t.test("a failed decode exits 1; raw bytes that read as base64; a truncated envelope", async (t) => {
+  const greetProto = new URL("../../proto/greet.proto", import.meta.url).pathname;
+  // GreetResponse {greeting: "hello abc"}: tab and space are whitespace, the rest base64's letters.
+  const raw = Buffer.concat([Buffer.from([0x0a, 9]), Buffer.from("hello abc")]);
+  const file = join(tmpdir(), `body-${process.pid}.bin`);
+  writeFileSync(file, raw);
+  t.teardown(() => rmSync(file, { force: true }));
+  const typed = await runCli([
+    "decode",
+    "--type",
+    "greet.GreetResponse",
+    "--proto",
+    greetProto,
+    "--framing",
+    "unary",
+    file,
+  ]);
+  t.equal(typed.code, 0, typed.stderr);
+  t.match(JSON.parse(typed.stdout), { format: "raw", messages: [{ message: { greeting: "hello abc" } }] });
+  const forced = await runCli([
+    "decode",
+    "--format",
+    "base64",
+    "--type",
+    "greet.GreetResponse",
+    "--proto",
+    greetProto,
+    file,
+  ]);
+  t.equal(forced.code, 1, "asked for base64: its failure stands");
+  t.match(JSON.parse(forced.stdout), {
+    format: "base64",
+    messages: [{ error: /not a greet.GreetResponse/ }],
+  });
+  t.match(forced.stderr, /^error: the message at byte 0 cannot be decoded: not a greet\.GreetResponse/);
+  const realBase64 = await runCli(["decode"], "AAAAAAIIAQ==");
+  t.equal(JSON.parse(realBase64.stdout).format, "base64", "base64 that decodes stays base64");
+
+  const truncated = await runCli(["decode"], "00 00000005 0801");
+  t.equal(truncated.code, 1, "a truncated envelope is no unary body");
+  t.equal(truncated.stdout, "");
+  t.match(truncated.stderr, /not a sequence of complete envelopes.*flags 0x00.*truncated/);
+  t.equal((await runCli(["decode"], "80")).code, 1, "a lone trailers flag");
+  t.equal((await runCli(["decode"], "8001")).code, 0, "0x80 0x01: a protobuf tag (field 16), read as unary");
+  const broken = await runCli(["decode"], "010000000178");
+  t.equal(broken.code, 1, "a compressed payload that is not gzip");
+  t.match(broken.stderr, /cannot be decoded: compressed payload is not gzip/);
+  const notBase64Either = await runCli(["decode"], "AAAAAAIIAQAAAA==");
+  t.equal(notBase64Either.code, 1, "truncated as base64 and as raw bytes: the base64 error");
+  t.match(notBase64Either.stderr, /not a sequence of complete envelopes/);
+});

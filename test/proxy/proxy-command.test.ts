@@ -63,7 +63,7 @@ t.test("usage errors and help", async (t) => {
   t.match(help.out, /usage: triple-health proxy/);
 });
 
-t.test("a busy port: exit 1", async (t) => {
+t.test("a busy port: exit 2, as serve (cannot listen is a network failure)", async (t) => {
   const { port } = await startServer(t);
   const busyIo = captureIo();
   t.equal(
@@ -80,7 +80,7 @@ t.test("a busy port: exit 1", async (t) => {
       ],
       busyIo.io,
     ),
-    1,
+    2,
   );
   t.match(busyIo.err, /cannot listen/);
 });

@@ -2,8 +2,9 @@
 import type { PickerEvent } from "../../client/picker-events.ts";
 import { servingStatusName } from "../../codec/health-types.ts";
 import { createTripleProxy, type TripleProxy } from "../../proxy/triple-proxy.ts";
-import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
-import type { CommandIo } from "../main.ts";
+import { type Command, CommandError, ExitCode, linePrefix, rejectPositionals, runner } from "../command.ts";
+import { FlagError, type FlagSpecs } from "../flags.ts";
+import { serveUntilStopped } from "../stop-signals.ts";
 
 const proxyFlags: FlagSpecs = {
   listen: {
@@ -59,15 +60,6 @@ const proxyFlags: FlagSpecs = {
   },
 };
 
-const help = `usage: triple-health proxy -listen host:port -upstream url,url,… [-service name] [flags]
-
-Forwards every gRPC, gRPC-Web, triple and Connect call (HTTP/2 and HTTP/1.1) to a healthy upstream, bytes,
-headers and trailers passed through. Hosts its own grpc.health.v1.Health: SERVING while one upstream is.
-Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit code 1: invalid arguments or cannot listen.
-
-flags:
-${flagHelp(proxyFlags)}`;
-
 /** @internal exported for tests */
 export function parseListen(text: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
@@ -111,88 +103,77 @@ export function describeEvent(event: PickerEvent): string {
   }
 }
 
-/**
- * `triple-health proxy`: serves until SIGINT/SIGTERM, then closes gracefully; resolves to the exit code.
- * @internal
- */
-export async function run(args: string[], io: CommandIo): Promise<number> {
-  let proxy: TripleProxy;
-  let listen: { host: string; port: number };
-  let graceMs: number;
-  let verbose: boolean;
-  try {
-    const parsed = parseFlags(args, proxyFlags);
-    if (parsed.help) {
-      io.stdout.write(help);
-      return 0;
-    }
-    const values = parsed.values;
-    if (parsed.positionals.length > 0)
-      throw new FlagError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
-    const upstreams = ((values.upstream as string[] | undefined) ?? [])
+/** `triple-health proxy`: serves until SIGINT/SIGTERM, then closes gracefully. @internal */
+export const command: Command = {
+  name: "proxy",
+  host: true,
+  usage: `usage: triple-health proxy -listen host:port -upstream url,url,… [-service name] [flags]
+
+Forwards every gRPC, gRPC-Web, triple and Connect call (HTTP/2 and HTTP/1.1) to a healthy upstream, bytes,
+headers and trailers passed through. Hosts its own grpc.health.v1.Health: SERVING while one upstream is.
+Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 invalid arguments,
+2 cannot listen.
+`,
+  flags: proxyFlags,
+  async run({ io, values, positionals }) {
+    rejectPositionals(positionals);
+    const upstreams = ((values["upstream"] as string[] | undefined) ?? [])
       .flatMap((list) => list.split(","))
       .map((u) => u.trim());
     if (upstreams.filter((u) => u !== "").length === 0) throw new FlagError("-upstream is required");
-    listen = parseListen((values.listen as string | undefined) ?? "127.0.0.1:20001");
-    graceMs = (values.grace as number | undefined) ?? 5000;
-    verbose = values.verbose === true;
+    const listen = parseListen((values["listen"] as string | undefined) ?? "127.0.0.1:20001");
+    const graceMs = (values["grace"] as number | undefined) ?? 5000;
+    const verbose = values["verbose"] === true;
     const ejectTime = values["eject-time"] as number | undefined;
-    proxy = createTripleProxy({
-      upstreams,
-      service: (values.service as string | undefined) ?? "",
-      picker: {
-        policy: values.policy as "round-robin" | "least-outstanding" | undefined,
-        healthMode: values["health-mode"] as "watch" | "poll" | undefined,
-        pollIntervalMs: values["poll-interval"] as number | undefined,
-        panicThreshold:
-          values["panic-threshold"] === undefined
-            ? undefined
-            : parseShare(values["panic-threshold"] as string),
-        lostStreamGraceMs: values["lost-grace"] as number | undefined,
-        outlier: {
-          consecutiveFailures: values["eject-after"] as number | undefined,
-          baseEjectionMs: ejectTime,
-          maxEjectionMs: ejectTime === undefined ? undefined : Math.max(ejectTime, 300_000),
+    let proxy: TripleProxy;
+    try {
+      proxy = createTripleProxy({
+        upstreams,
+        service: (values["service"] as string | undefined) ?? "",
+        picker: {
+          policy: values["policy"] as "round-robin" | "least-outstanding" | undefined,
+          healthMode: values["health-mode"] as "watch" | "poll" | undefined,
+          pollIntervalMs: values["poll-interval"] as number | undefined,
+          panicThreshold:
+            values["panic-threshold"] === undefined
+              ? undefined
+              : parseShare(values["panic-threshold"] as string),
+          lostStreamGraceMs: values["lost-grace"] as number | undefined,
+          outlier: {
+            consecutiveFailures: values["eject-after"] as number | undefined,
+            baseEjectionMs: ejectTime,
+            maxEjectionMs: ejectTime === undefined ? undefined : Math.max(ejectTime, 300_000),
+          },
         },
-      },
-    });
-  } catch (error) {
-    io.stderr.write(
-      `triple-health proxy: ${error instanceof Error ? error.message : String(error)}\n\n${help}`,
-    );
-    return 1;
-  }
-  proxy.picker.on((event) => {
-    if (verbose || event.type === "routable" || event.type === "ejected" || event.type === "panic") {
-      io.stderr.write(`${new Date().toISOString()} ${describeEvent(event)}\n`);
+      });
+    } catch (error) {
+      if (error instanceof FlagError) throw error;
+      // The proxy's own checks of its options (an upstream URL it cannot use): bad arguments too.
+      throw new FlagError(error instanceof Error ? error.message : String(error));
     }
-  });
-  let address: { host: string; port: number };
-  try {
-    address = await proxy.listen(listen.port, listen.host);
-  } catch (error) {
-    io.stderr.write(
-      `triple-health proxy: cannot listen on ${listen.host}:${listen.port}: ${(error as Error).message}\n`,
+    proxy.picker.on((event) => {
+      if (verbose || event.type === "routable" || event.type === "ejected" || event.type === "panic") {
+        io.stderr.write(`${new Date().toISOString()} ${describeEvent(event)}\n`);
+      }
+    });
+    let address: { host: string; port: number };
+    try {
+      address = await proxy.listen(listen.port, listen.host);
+    } catch (error) {
+      await proxy.close({ graceMs: 0 });
+      throw new CommandError(
+        ExitCode.ConnectionFailure,
+        `cannot listen on ${listen.host}:${listen.port}: ${(error as Error).message}`,
+      );
+    }
+    const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+    io.stdout.write(
+      `triple-health proxy on http://${host}:${address.port} (h2c, HTTP/1.1) → ${proxy.picker.endpoints.join(", ")}` +
+        `${proxy.service === "" ? "" : ` for ${proxy.service}`}\n`,
     );
-    await proxy.close({ graceMs: 0 });
-    return 1;
-  }
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  io.stdout.write(
-    `triple-health proxy on http://${host}:${address.port} (h2c, HTTP/1.1) → ${proxy.picker.endpoints.join(", ")}` +
-      `${proxy.service === "" ? "" : ` for ${proxy.service}`}\n`,
-  );
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.removeListener("SIGINT", onSignal);
-      process.removeListener("SIGTERM", onSignal);
-      io.stdout.write(`triple-health proxy: ${signal}, closing (grace ${graceMs} ms)\n`);
-      resolve();
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-  await proxy.close({ graceMs });
-  io.stdout.write("triple-health proxy: closed\n");
-  return 0;
-}
+    return serveUntilStopped(proxy, io, { prefix: linePrefix(command), graceMs });
+  },
+};
+
+/** @internal */
+export const run = runner(command);

@@ -1,0 +1,72 @@
+// Flags and the call every admin command (status, drain, resume, set) shares: where the admin surface is,
+// the token, and how an answer or a failure is printed.
+import { type AdminClient, AdminRequestError, createAdminClient } from "../health/admin-client.ts";
+import { type CommandContext, CommandError, ExitCode } from "./command.ts";
+import { FlagError, type FlagSpec, type FlagSpecs } from "./flags.ts";
+
+/** The flags of every admin command. @internal */
+export const adminFlags: FlagSpecs = {
+  addr: {
+    kind: "string",
+    hint: "host:port",
+    description: "(required) server address: host:port or http(s)://host:port",
+  },
+  token: {
+    kind: "string",
+    hint: "token",
+    description: "bearer token (default: $TRIPLE_HEALTH_ADMIN_TOKEN; prefer it, flags show in process lists)",
+  },
+  prefix: { kind: "string", hint: "path", description: "admin path prefix (default /admin)" },
+  timeout: { kind: "duration", description: "request timeout (default 5s)" },
+  json: { kind: "bool", description: "print the server's JSON answer" },
+};
+
+/** `-reason`, recorded with a change (drain, resume, set). @internal */
+export const reasonFlag: FlagSpec = {
+  kind: "string",
+  hint: "text",
+  description: "reason recorded with the change",
+};
+
+/**
+ * Builds the admin client from the flags, makes `call`, prints its JSON (`-json`) or its text; a refusal
+ * is exit 3, an unreachable server exit 2, a bad flag exit 1.
+ * @internal
+ */
+export async function callAdmin(
+  context: CommandContext,
+  call: (client: AdminClient) => Promise<{ json: unknown; text: string }>,
+): Promise<number> {
+  const { values, io } = context;
+  const addr = (values["addr"] as string | undefined) ?? context.positionals[0] ?? "";
+  if (addr === "") throw new FlagError("-addr not specified");
+  const token = (values["token"] as string | undefined) ?? io.env.TRIPLE_HEALTH_ADMIN_TOKEN;
+  let client: AdminClient;
+  try {
+    client = createAdminClient(addr, {
+      token: token === "" ? undefined : token,
+      prefix: values["prefix"] as string | undefined,
+      timeoutMs: values["timeout"] as number | undefined,
+    });
+  } catch {
+    throw new FlagError(`invalid -addr ${JSON.stringify(addr)}`);
+  }
+  let answer: { json: unknown; text: string };
+  try {
+    answer = await call(client);
+  } catch (error) {
+    if (error instanceof FlagError) throw error;
+    if (error instanceof AdminRequestError) {
+      throw new CommandError(ExitCode.RpcFailure, `${addr} answered ${error.status}: ${error.message}`);
+    }
+    const cause = (error as { cause?: { code?: string }; code?: string }) ?? {};
+    const code = cause.code ?? cause.cause?.code;
+    const text = error instanceof Error ? error.message : String(error);
+    throw new CommandError(
+      ExitCode.ConnectionFailure,
+      `failed to reach the admin endpoint at ${JSON.stringify(addr)}: ${code ?? text}`,
+    );
+  }
+  io.stdout.write(values["json"] === true ? `${JSON.stringify(answer.json, null, 2)}\n` : answer.text);
+  return ExitCode.Ok;
+}
