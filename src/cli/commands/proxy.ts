@@ -1,7 +1,7 @@
 // `triple-health proxy`: forwards calls to healthy upstreams until SIGINT/SIGTERM.
 import type { PickerEvent } from "../../client/picker-events.ts";
 import { servingStatusName } from "../../codec/health-types.ts";
-import { createTripleProxy, type TripleProxy } from "../../proxy/triple-proxy.ts";
+import { createTripleProxy, type TripleProxy } from "../../host/triple-proxy.ts";
 import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
 import type { CommandIo } from "../main.ts";
 

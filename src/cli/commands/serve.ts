@@ -2,9 +2,9 @@ import { loadProtoFiles } from "../../codec/proto-files.ts";
 import { createAdminHandler } from "../../health/admin-handler.ts";
 import { createProbeHandler } from "../../health/probe-handler.ts";
 import { HealthRegistry } from "../../health/registry.ts";
+import { createTripleServer } from "../../host/triple-server.ts";
 import { defineService } from "../../server/define-service.ts";
 import type { PlainHttpHandler } from "../../server/service-types.ts";
-import { createTripleServer } from "../../server/triple-server.ts";
 import { FlagError, type FlagSpecs, flagHelp, parseFlags } from "../flags.ts";
 import type { CommandIo } from "../main.ts";
 
