@@ -51,7 +51,7 @@ export type PortListeners = Pick<PortListenerOptions, "onStream" | "onRequest">;
  * @internal
  */
 export abstract class HostBase {
-  /** The registry the host's `grpc.health.v1.Health` answers from. */
+  /** The registry the host's `grpc.health.v1.Health` answers from (drain it to take the host out of rotation). */
   readonly health: HealthRegistry;
   readonly #parts: HostParts;
   #listener: PortListener | undefined;
