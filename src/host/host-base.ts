@@ -96,10 +96,9 @@ export abstract class HostBase {
 
   /** Starts listening: port 0 picks a free one; the host defaults to 127.0.0.1. */
   async listen(port = 0, host = "127.0.0.1"): Promise<{ port: number; host: string }> {
-    const { noun } = this.#parts;
+    const { noun, transport } = this.#parts;
     if (this.#listener !== undefined) throw new Error(`the ${noun} is already listening`);
     if (this.#closing !== undefined) throw new Error(`the ${noun} is closed`);
-    const { transport } = this.#parts;
     const listener = new PortListener({
       tls: transport.tls,
       http2: transport.http2,
