@@ -29,7 +29,7 @@ else await main();
 
 /** One upstream: greet.GreetService; on "drain" it turns NOT_SERVING and records late arrivals. */
 async function runChild(id, port) {
-  const { createTripleServer } = await import("../dist/server/triple-server.js");
+  const { createTripleServer } = await import("../dist/host/triple-server.js");
   const { defineService } = await import("../dist/server/define-service.js");
   const { loadProtoFiles } = await import("../dist/codec/proto-files.js");
   const server = createTripleServer();
@@ -103,7 +103,7 @@ async function waitFor(condition, ms) {
 }
 
 async function runMode(mode, settings) {
-  const { createTripleProxy } = await import("../dist/proxy/triple-proxy.js");
+  const { createTripleProxy } = await import("../dist/host/triple-proxy.js");
   const ids = ["a", "b", "c"];
   const upstreams = await Promise.all(ids.map((id) => startChild(id)));
   const proxy = createTripleProxy({

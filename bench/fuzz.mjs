@@ -452,7 +452,7 @@ async function main() {
   });
   const ext = options.from === "src" ? "ts" : "js";
   const base = new URL(`../${options.from}/`, import.meta.url);
-  const { createTripleServer } = await import(new URL(`server/triple-server.${ext}`, base).href);
+  const { createTripleServer } = await import(new URL(`host/triple-server.${ext}`, base).href);
   const server = createTripleServer({ http1: { headersTimeout: 2000, keepAliveTimeout: 500 } });
   server.health.set("fuzz.Service", 1);
   const { port } = await server.listen(0, "127.0.0.1");

@@ -55,21 +55,18 @@ export { type CodecName, createMessageCodec, type MessageCodec } from "./codec/m
 export { loadProtoFiles, protoDir } from "./codec/proto-files.ts";
 // health: the status registry, the Health service, checks, drain, admin and probe endpoints
 export * from "./health/index.ts";
+// host: the server (services + health) and the proxy on one lifecycle: listen, drain, graceful close
+export { type CloseOptions, defaultGraceMs } from "./host/host-base.ts";
+export { createTripleProxy, TripleProxy, type TripleProxyOptions } from "./host/triple-proxy.ts";
+export { createTripleServer, TripleServer, type TripleServerOptions } from "./host/triple-server.ts";
 export type { ProxyStats } from "./proxy/forwarded-call.ts";
-export { createTripleProxy, TripleProxy, type TripleProxyOptions } from "./proxy/triple-proxy.ts";
 export type { UpstreamConnectionOptions } from "./proxy/upstream-sessions.ts";
 // server: one port for h2c, HTTP/1.1 and TLS; an embeddable handler; services without a framework
 export type { CorsOptions } from "./server/cors.ts";
 export { defineService, type ServiceHandlers } from "./server/define-service.ts";
-export { defaultGraceMs, type Http1Options, type Http2Options } from "./server/options.ts";
+export type { Http1Options, Http2Options } from "./server/options.ts";
 export type { TlsOptions } from "./server/port-listener.ts";
 export { createRpcHandler, RpcHandler, type RpcHandlerOptions } from "./server/rpc-handler.ts";
 export type * from "./server/service-types.ts";
-export {
-  type CloseOptions,
-  createTripleServer,
-  TripleServer,
-  type TripleServerOptions,
-} from "./server/triple-server.ts";
 // wire: framing, status codes, errors, timeouts, metadata, compression (also at "triple-health/wire")
 export * from "./wire/index.ts";

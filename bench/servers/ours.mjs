@@ -10,7 +10,7 @@ const maxStreams = Number(childFlag("max-streams", "1000"));
 const maxWatchers = Number(childFlag("max-watchers", "100000"));
 const ext = from === "src" ? "ts" : "js";
 const base = new URL(`../../${from}/`, import.meta.url);
-const { createTripleServer } = await import(new URL(`server/triple-server.${ext}`, base).href);
+const { createTripleServer } = await import(new URL(`host/triple-server.${ext}`, base).href);
 const { HealthRegistry } = await import(new URL(`health/registry.${ext}`, base).href);
 const { ServingStatus, parseServingStatus } = await import(new URL(`codec/health-types.${ext}`, base).href);
 

@@ -1,6 +1,6 @@
 /**
- * Transport settings of a TripleServer, with the defaults chosen for a health endpoint that
- * faces probes, load balancers and, at worst, hostile clients.
+ * Transport settings of a port (TripleServer, TripleProxy), with the defaults chosen for a health
+ * endpoint that faces probes, load balancers and, at worst, hostile clients.
  */
 
 /** HTTP/2 limits (node:http2 settings and session options). */
@@ -55,6 +55,3 @@ export const http1Defaults: Required<Http1Options> = Object.freeze({
   keepAliveTimeout: 5_000,
   maxHeaderSize: 16 * 1024,
 });
-
-/** Default grace of `close()`, ms. */
-export const defaultGraceMs = 5_000;

@@ -290,14 +290,12 @@ export class PortListener {
   }
 
   /**
-   * The graceful close both the server and the proxy perform, once their health says NOT_SERVING:
-   * stop accepting, give Watch streams a moment to carry that out, end the streams still open
-   * (`endStreams`), GOAWAY, let in-flight calls finish within `graceMs`, then destroy what is left.
+   * Closes gracefully: stop accepting, `drain` (what the host does before GOAWAY: end its long-lived
+   * streams), GOAWAY, let in-flight calls finish within `graceMs`, then destroy what is left.
    */
-  async closeGracefully(graceMs: number, endStreams: () => void): Promise<void> {
+  async closeGracefully(graceMs: number, drain: () => Promise<void>): Promise<void> {
     const stopped = this.stopAccepting();
-    await delay(shutdownFlushMs);
-    endStreams();
+    await drain();
     this.goAway();
     const deadline = Date.now() + graceMs;
     while (this.sockets.size > 0 && Date.now() < deadline) {
@@ -310,9 +308,6 @@ export class PortListener {
   }
 }
 
-// Long enough for Watch streams to flush the NOT_SERVING message written on shutdown (a few event
-// loop turns), short enough not to matter for a closing server.
-const shutdownFlushMs = 20;
 // How often a closing listener looks for HTTP/1.1 connections that have gone idle.
 const http1PollMs = 25;
 

@@ -51,7 +51,6 @@ export class RpcHandler implements CallOwner {
   readonly #cors: Cors | undefined;
   readonly #answerAll: boolean;
   readonly #plain: readonly PlainHttpHandler[];
-  #onServiceAdded: ((name: string) => void) | undefined;
 
   constructor(options: RpcHandlerOptions = {}) {
     const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
@@ -73,7 +72,6 @@ export class RpcHandler implements CallOwner {
   /** Adds a service: its methods are served at `/{name}/{method}`. */
   addService(name: string, methods: ServiceMethods): this {
     this.#router.add(name, methods);
-    this.#onServiceAdded?.(name);
     return this;
   }
 
@@ -85,11 +83,6 @@ export class RpcHandler implements CallOwner {
   /** Server streams in flight. */
   get activeStreams(): number {
     return this.#streams.size;
-  }
-
-  /** @internal */
-  set onServiceAdded(listener: ((name: string) => void) | undefined) {
-    this.#onServiceAdded = listener;
   }
 
   /**

@@ -26,7 +26,7 @@ function newestMtime(dir: string): number {
 }
 
 function oursFrom(): "dist" | "src" {
-  const built = statSync(join(root, "dist/server/triple-server.js"), { throwIfNoEntry: false });
+  const built = statSync(join(root, "dist/host/triple-server.js"), { throwIfNoEntry: false });
   return built !== undefined && newestMtime(join(root, "src")) <= built.mtimeMs ? "dist" : "src";
 }
 

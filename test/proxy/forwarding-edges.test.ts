@@ -5,12 +5,12 @@ import http2 from "node:http2";
 import t, { type Test } from "tap";
 import type { RemoteHealthSource } from "../../src/client/health-follower.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
+import { createTripleProxy, type TripleProxy } from "../../src/host/triple-proxy.ts";
 import {
   endsWithTrailers,
   forwardedResponseHeaders,
   upstreamRequestHeaders,
 } from "../../src/proxy/hop-headers.ts";
-import { createTripleProxy, type TripleProxy } from "../../src/proxy/triple-proxy.ts";
 import { h2exchange } from "../fixtures/h2-request.ts";
 import { listenLocal } from "../fixtures/start-server.ts";
 

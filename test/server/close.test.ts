@@ -122,7 +122,7 @@ t.test("graceful close: calls still running after the grace are cut off", async 
 });
 
 t.test("close before listen only shuts the registry down", async (t) => {
-  const { createTripleServer } = await import("../../src/server/triple-server.ts");
+  const { createTripleServer } = await import("../../src/host/triple-server.ts");
   const server = createTripleServer({ healthService: false });
   await server.close();
   t.equal(server.health.isShutdown, true);

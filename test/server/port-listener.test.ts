@@ -176,7 +176,7 @@ t.test("TLS with ALPN h2 and http/1.1", { skip: !hasOpenssl() && "openssl not in
 });
 
 t.test("listen errors: a port in use rejects; listening twice throws", async (t) => {
-  const { createTripleServer } = await import("../../src/server/triple-server.ts");
+  const { createTripleServer } = await import("../../src/host/triple-server.ts");
   const other = createTripleServer();
   await t.rejects(other.listen(port, "127.0.0.1"), { code: "EADDRINUSE" });
   await t.rejects(server.listen(0), /already listening/);

@@ -1,7 +1,7 @@
 // `triple-health proxy`: forwards calls to healthy upstreams until SIGINT/SIGTERM.
 import type { PickerEvent } from "../../client/picker-events.ts";
 import { servingStatusName } from "../../codec/health-types.ts";
-import { createTripleProxy, type TripleProxy } from "../../proxy/triple-proxy.ts";
+import { createTripleProxy, type TripleProxy } from "../../host/triple-proxy.ts";
 import { type Command, CommandError, ExitCode, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
 import { serveUntilStopped } from "../stop-signals.ts";

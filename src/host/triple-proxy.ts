@@ -1,24 +1,21 @@
 import type http from "node:http";
 import type http2 from "node:http2";
-import type net from "node:net";
 import {
   createEndpointPicker,
   type EndpointPicker,
   type EndpointPickerOptions,
 } from "../client/endpoint-picker.ts";
-import { healthServiceName, ServingStatus } from "../codec/health-types.ts";
-import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
+import { ServingStatus } from "../codec/health-types.ts";
+import type { HealthServiceOptions } from "../health/health-service.ts";
 import { HealthRegistry } from "../health/registry.ts";
+import { type ForwardContext, ForwardedCall, type ProxyStats } from "../proxy/forwarded-call.ts";
+import { type UpstreamConnectionOptions, UpstreamSessions } from "../proxy/upstream-sessions.ts";
 import { H1Exchange } from "../server/h1-exchange.ts";
 import { H2Exchange } from "../server/h2-exchange.ts";
-import { defaultGraceMs, type Http1Options, type Http2Options } from "../server/options.ts";
-import { PortListener, type TlsOptions } from "../server/port-listener.ts";
+import type { Http1Options, Http2Options } from "../server/options.ts";
+import type { TlsOptions } from "../server/port-listener.ts";
 import { RpcHandler } from "../server/rpc-handler.ts";
-import type { CloseOptions } from "../server/triple-server.ts";
-import { Code } from "../wire/code.ts";
-import { RpcError } from "../wire/rpc-error.ts";
-import { type ForwardContext, ForwardedCall, type ProxyStats } from "./forwarded-call.ts";
-import { type UpstreamConnectionOptions, UpstreamSessions } from "./upstream-sessions.ts";
+import { HostBase, type PortListeners } from "./host-base.ts";
 
 /** Options of {@link createTripleProxy}. */
 export interface TripleProxyOptions {
@@ -54,38 +51,38 @@ export interface TripleProxyOptions {
  * the upstreams): each call goes to a healthy upstream chosen by an {@link EndpointPicker}, bytes,
  * headers and trailers passed through without decoding. The proxy hosts its own
  * `grpc.health.v1.Health`: SERVING while at least one upstream is. With no routable upstream a call
- * gets UNAVAILABLE in its own protocol.
+ * gets UNAVAILABLE in its own protocol. `close()` closes the picker and the upstream connections
+ * last, once the callers' connections are gone.
  */
-export class TripleProxy {
-  /** The registry behind the proxy's own Health service (drain it to take the proxy out of rotation). */
-  readonly health: HealthRegistry;
+export class TripleProxy extends HostBase {
   /** Chooses the upstream of each call; its events tell which upstreams are routable and why. */
   readonly picker: EndpointPicker;
   /** The service watched on the upstreams and reported by the proxy's own health. */
   readonly service: string;
   /** Counters of calls forwarded, retried and refused since the proxy was created. */
   readonly stats: ProxyStats = { calls: 0, attempts: new Map(), retried: 0, unavailable: 0, broken: 0 };
-  readonly #options: TripleProxyOptions;
   readonly #rpc: RpcHandler;
   readonly #ctx: ForwardContext;
   readonly #sessions: UpstreamSessions;
-  #listener: PortListener | undefined;
-  #address: { port: number; host: string } | undefined;
-  #closing: Promise<void> | undefined;
   #serving: boolean | undefined;
 
   constructor(options: TripleProxyOptions) {
-    this.#options = options;
+    const rpc = new RpcHandler({ answerUnknownPaths: false });
+    super({
+      noun: "proxy",
+      transport: options,
+      health: options.health ?? new HealthRegistry(),
+      handler: rpc,
+      healthService: options.healthService ?? {},
+    });
+    this.#rpc = rpc;
     this.service = options.service ?? "";
-    this.health = options.health ?? new HealthRegistry();
     this.#sessions = new UpstreamSessions(options.upstreams, options.upstream);
     this.picker = createEndpointPicker({
       ...options.picker,
       endpoints: options.upstreams,
       service: this.service,
     });
-    this.#rpc = new RpcHandler({ answerUnknownPaths: false });
-    this.#rpc.addService(healthServiceName, createHealthService(this.health, options.healthService ?? {}));
     const maxAttempts = options.maxAttempts ?? 3;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
       throw new RangeError("maxAttempts must be a whole number >= 1");
@@ -101,47 +98,13 @@ export class TripleProxy {
     this.picker.on(() => this.#updateHealth());
   }
 
-  /** The bound port (0 before `listen()`). */
-  get port(): number {
-    return this.#address?.port ?? 0;
-  }
-
   /** Calls being forwarded now. */
   get inFlight(): number {
     return this.#ctx.inFlight.size;
   }
 
-  /** Starts listening: port 0 picks a free one; the host defaults to 127.0.0.1. */
-  async listen(port = 0, host = "127.0.0.1"): Promise<{ port: number; host: string }> {
-    if (this.#listener !== undefined || this.#closing !== undefined)
-      throw new Error("the proxy is already listening or closed");
-    const listener = new PortListener({
-      tls: this.#options.tls,
-      http2: this.#options.http2,
-      http1: this.#options.http1,
-      onStream: this.#onStream,
-      onRequest: this.#onRequest,
-    });
-    this.#listener = listener;
-    let bound: net.AddressInfo;
-    try {
-      bound = await listener.listen(port, host);
-    } catch (error) {
-      this.#listener = undefined;
-      throw error;
-    }
-    this.#address = { port: bound.port, host: bound.address };
-    return this.#address;
-  }
-
-  /**
-   * Closes gracefully: the proxy's health NOT_SERVING, its Watch streams ended, GOAWAY, forwarded
-   * calls given `graceMs` to finish, then the rest destroyed, the picker and upstream connections
-   * closed. Safe to call more than once.
-   */
-  close(options: CloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(options.graceMs ?? defaultGraceMs);
-    return this.#closing;
+  protected override listeners(): PortListeners {
+    return { onStream: this.#onStream, onRequest: this.#onRequest };
   }
 
   readonly #onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
@@ -155,7 +118,7 @@ export class TripleProxy {
   };
 
   #updateHealth(): void {
-    if (this.#closing !== undefined) return;
+    if (this.closed) return;
     const serving = this.picker.healthyCount > 0;
     if (serving === this.#serving) return;
     this.#serving = serving;
@@ -167,12 +130,8 @@ export class TripleProxy {
     if (this.service !== "") this.health.set(this.service, status, reason);
   }
 
-  async #close(graceMs: number): Promise<void> {
-    this.health.shutdown("proxy closing");
-    const listener = this.#listener;
-    await listener?.closeGracefully(graceMs, () =>
-      this.#rpc.endStreams(new RpcError(Code.Unavailable, "the proxy is shutting down")),
-    );
+  // Once the callers' connections are gone: nothing is forwarded any more.
+  protected override async onClosed(): Promise<void> {
     await this.picker.close();
     await this.#sessions.close(0);
   }

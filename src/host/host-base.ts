@@ -1,0 +1,154 @@
+import type net from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import { healthServiceName } from "../codec/health-types.ts";
+import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
+import type { HealthRegistry } from "../health/registry.ts";
+import type { Http1Options, Http2Options } from "../server/options.ts";
+import { PortListener, type PortListenerOptions, type TlsOptions } from "../server/port-listener.ts";
+import type { RpcHandler } from "../server/rpc-handler.ts";
+import { Code } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+
+/** Options of {@link TripleServer.close} and {@link TripleProxy.close}. */
+export interface CloseOptions {
+  /** How long in-flight calls may run on after GOAWAY, ms; then connections are destroyed. Default 5000. */
+  graceMs?: number;
+}
+
+/** Default grace of `close()`, ms. */
+export const defaultGraceMs = 5_000;
+
+// Long enough for Watch streams to flush the NOT_SERVING message written on shutdown (a few event
+// loop turns), short enough not to matter for a closing host.
+const shutdownFlushMs = 20;
+
+/** @internal What a host is made of; given by the subclass to {@link HostBase}. */
+export interface HostParts {
+  /** `server` or `proxy`: names the host in errors and in health reasons. */
+  noun: string;
+  /** The port's TLS and HTTP settings. */
+  transport: {
+    tls?: TlsOptions | undefined;
+    http2?: Http2Options | undefined;
+    http1?: Http1Options | undefined;
+  };
+  health: HealthRegistry;
+  /** Serves the host's `grpc.health.v1.Health`; its server streams are ended on close. */
+  handler: RpcHandler;
+  /** Options of the Health service, or false not to host one. */
+  healthService: HealthServiceOptions | false;
+}
+
+/** @internal Where the port hands each HTTP/2 stream and HTTP/1.1 request. */
+export type PortListeners = Pick<PortListenerOptions, "onStream" | "onRequest">;
+
+/**
+ * The lifecycle every host shares (undici's dispatcher-base is the model): one port, listened on
+ * once; one graceful close, idempotent, that turns health NOT_SERVING, lets Watch streams carry it,
+ * ends them with UNAVAILABLE, then leaves GOAWAY and the grace period to the {@link PortListener}.
+ * Subclasses say where requests go ({@link listeners}) and may hook {@link onListening} and
+ * {@link onClosed}.
+ * @internal
+ */
+export abstract class HostBase {
+  /** The registry the host's `grpc.health.v1.Health` answers from (drain it to take the host out of rotation). */
+  readonly health: HealthRegistry;
+  readonly #parts: HostParts;
+  #listener: PortListener | undefined;
+  #address: { port: number; host: string } | undefined;
+  #closing: Promise<void> | undefined;
+
+  protected constructor(parts: HostParts) {
+    this.#parts = parts;
+    this.health = parts.health;
+    if (parts.healthService !== false) {
+      parts.handler.addService(healthServiceName, createHealthService(parts.health, parts.healthService));
+    }
+  }
+
+  /** The bound port (0 before `listen()`). */
+  get port(): number {
+    return this.#address?.port ?? 0;
+  }
+
+  /** The bound address, once listening. */
+  get address(): { port: number; host: string } | undefined {
+    return this.#address;
+  }
+
+  /**
+   * Open connections (TCP or TLS, any protocol), 0 before `listen()` and after `close()`. For
+   * monitoring and leak checks. (hardening H7)
+   */
+  get connections(): number {
+    return this.#listener?.sockets.size ?? 0;
+  }
+
+  /** True from `listen()` until `close()`. */
+  protected get open(): boolean {
+    return this.#listener !== undefined && this.#closing === undefined;
+  }
+
+  /** True once `close()` was called. */
+  protected get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Starts listening: port 0 picks a free one; the host defaults to 127.0.0.1. */
+  async listen(port = 0, host = "127.0.0.1"): Promise<{ port: number; host: string }> {
+    const { noun, transport } = this.#parts;
+    if (this.#listener !== undefined) throw new Error(`the ${noun} is already listening`);
+    if (this.#closing !== undefined) throw new Error(`the ${noun} is closed`);
+    const listener = new PortListener({
+      tls: transport.tls,
+      http2: transport.http2,
+      http1: transport.http1,
+      ...this.listeners(),
+    });
+    this.#listener = listener;
+    let bound: net.AddressInfo;
+    try {
+      bound = await listener.listen(port, host);
+    } catch (error) {
+      this.#listener = undefined;
+      throw error;
+    }
+    this.#address = { port: bound.port, host: bound.address };
+    this.onListening();
+    return this.#address;
+  }
+
+  /**
+   * Closes gracefully: every status NOT_SERVING (`health.shutdown()`), a moment for Watch streams to
+   * send it, those streams ended with UNAVAILABLE, GOAWAY, in-flight calls given `graceMs`, then
+   * whatever is left destroyed. Safe to call more than once.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options.graceMs ?? defaultGraceMs);
+    return this.#closing;
+  }
+
+  /** Where the port hands requests; asked once, by `listen()`. */
+  protected abstract listeners(): PortListeners;
+
+  /** Called once bound, before `listen()` resolves. */
+  protected onListening(): void {}
+
+  /** Called last in `close()`, once every connection is gone (also when the host never listened). */
+  protected async onClosed(): Promise<void> {}
+
+  async #close(graceMs: number): Promise<void> {
+    this.health.shutdown(`${this.#parts.noun} closing`);
+    await this.#listener?.closeGracefully(graceMs, () => this.#drain());
+    await this.onClosed();
+  }
+
+  // Runs once the port stopped accepting, before GOAWAY: Watch streams get the NOT_SERVING that
+  // shutdown() just wrote out, then are ended, as they would otherwise keep their connections open.
+  async #drain(): Promise<void> {
+    await delay(shutdownFlushMs);
+    this.#parts.handler.endStreams(
+      new RpcError(Code.Unavailable, `the ${this.#parts.noun} is shutting down`),
+    );
+  }
+}

@@ -1,0 +1,68 @@
+import { ServingStatus } from "../codec/health-types.ts";
+import type { HealthServiceOptions } from "../health/health-service.ts";
+import { HealthRegistry } from "../health/registry.ts";
+import type { Http1Options, Http2Options } from "../server/options.ts";
+import type { TlsOptions } from "../server/port-listener.ts";
+import { RpcHandler, type RpcHandlerOptions } from "../server/rpc-handler.ts";
+import type { ServiceMethods } from "../server/service-types.ts";
+import { HostBase, type PortListeners } from "./host-base.ts";
+
+/** Options of {@link createTripleServer}. */
+export interface TripleServerOptions extends Omit<RpcHandlerOptions, "answerUnknownPaths"> {
+  /** Serve TLS (ALPN `h2` and `http/1.1`) instead of plaintext h2c + HTTP/1.1. */
+  tls?: TlsOptions;
+  /** HTTP/2 settings; see {@link Http2Options} for the defaults. */
+  http2?: Http2Options;
+  /** HTTP/1.1 timeouts; see {@link Http1Options} for the defaults. */
+  http1?: Http1Options;
+  /** The registry health answers from; a new one by default. */
+  health?: HealthRegistry;
+  /** Options of the hosted `grpc.health.v1.Health` service, or false not to host it. */
+  healthService?: HealthServiceOptions | false;
+}
+
+/**
+ * A server for gRPC, gRPC-Web, triple and Connect on one port, hosting `grpc.health.v1.Health`.
+ *
+ * Every service added is SERVING in `health` while the server listens, and so is the server as a
+ * whole (`""`). `close()` turns everything NOT_SERVING, lets Watch streams see it, sends GOAWAY,
+ * waits for in-flight calls up to the grace period, then closes.
+ */
+export class TripleServer extends HostBase {
+  /** Serves the RPCs; add services with {@link TripleServer.addService}, so that health knows them. */
+  readonly handler: RpcHandler;
+
+  constructor(options: TripleServerOptions = {}) {
+    const handler = new RpcHandler({ ...options, answerUnknownPaths: true });
+    super({
+      noun: "server",
+      transport: options,
+      health: options.health ?? new HealthRegistry(),
+      handler,
+      healthService: options.healthService ?? {},
+    });
+    this.handler = handler;
+  }
+
+  /** Adds a service; it is SERVING in `health` while the server listens. */
+  addService(name: string, methods: ServiceMethods): this {
+    this.handler.addService(name, methods);
+    if (this.open) this.health.set(name, ServingStatus.Serving, "service added");
+    return this;
+  }
+
+  protected override listeners(): PortListeners {
+    return { onStream: this.handler.handleStream, onRequest: this.handler.handleRequest };
+  }
+
+  protected override onListening(): void {
+    for (const service of this.handler.services)
+      this.health.set(service, ServingStatus.Serving, "server listening");
+    this.health.set("", ServingStatus.Serving, "server listening");
+  }
+}
+
+/** A new {@link TripleServer}. */
+export function createTripleServer(options?: TripleServerOptions): TripleServer {
+  return new TripleServer(options);
+}
