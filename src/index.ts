@@ -30,10 +30,11 @@ export {
   type HealthClient,
   type HealthClientOptions,
 } from "./client/health-client.ts";
-export type { ClientTlsOptions, TransportOptions } from "./client/http-transport.ts";
+export type { TransportOptions } from "./client/http-transport.ts";
 export type { OutlierOptions } from "./client/outlier-detector.ts";
 export type { BackoffOptions } from "./client/picker-backoff.ts";
 export type { PickerEvent, PickerListener } from "./client/picker-events.ts";
+export type { ClientTlsOptions } from "./client/tls-options.ts";
 export { connectFailureKind } from "./client/transport-errors.ts";
 // codec: protobufjs message types with the proto3 JSON mapping
 export {
