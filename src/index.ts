@@ -30,12 +30,13 @@ export {
   type HealthClientOptions,
 } from "./client/health-client.ts";
 export type { RemoteHealthSource } from "./client/health-follower.ts";
-export type { ClientTlsOptions, TransportOptions } from "./client/http-transport.ts";
+export type { TransportOptions } from "./client/http-transport.ts";
 export type { OutlierOptions } from "./client/outlier-detector.ts";
 export type { BackoffOptions } from "./client/picker-backoff.ts";
 export type { PickerEvent, PickerListener } from "./client/picker-events.ts";
 // a remote server's health as a check of this one
 export { type RemoteHealthCheckOptions, remoteHealthCheck } from "./client/remote-health-check.ts";
+export type { ClientTlsOptions } from "./client/tls-options.ts";
 export { connectFailureKind } from "./client/transport-errors.ts";
 // time for checks, the picker and the follower (FakeClock is in "triple-health/testing")
 export { type Clock, systemClock, type TimerHandle } from "./clock.ts";

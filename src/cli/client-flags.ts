@@ -1,7 +1,7 @@
 // Flags shared by check, watch and list: where to connect and how (grpc_health_probe's names).
 import { readFileSync } from "node:fs";
 import { createHealthClient, type HealthClient, type HealthClientOptions } from "../client/health-client.ts";
-import type { ClientTlsOptions } from "../client/http-transport.ts";
+import type { ClientTlsOptions } from "../client/tls-options.ts";
 import { connectFailureKind } from "../client/transport-errors.ts";
 import { Code, grpcCodeName } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";

@@ -1,5 +1,6 @@
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import type { CallTrace } from "./call-trace.ts";
+import type { ClientTlsOptions } from "./tls-options.ts";
 
 export type { IncomingHeaders };
 
@@ -43,28 +44,17 @@ export interface HttpTransport {
   close(): Promise<void>;
 }
 
-/** TLS settings of a client; `https://` URLs use TLS with the system roots unless `ca` is given. */
-export interface ClientTlsOptions {
-  /** Trusted CA certificates (PEM), replacing the system roots. */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /** Client certificate chain (PEM) for mutual TLS; needs `key`. */
-  cert?: string | Buffer;
-  /** Client private key (PEM) for mutual TLS. */
-  key?: string | Buffer;
-  /** Name sent as SNI and checked against the server certificate, instead of the URL's host. */
-  servername?: string;
-  /** Accept any server certificate (INSECURE: for tests and debugging only). */
-  insecureSkipVerify?: boolean;
-}
-
 /**
- * Connection settings both transports take; users set them through `CallClientOptions`, which
- * extends this.
+ * Connection settings of both transports and of a proxy's upstreams; users set them through
+ * `CallClientOptions` (which extends this) or `TripleProxyOptions.upstream`.
  */
 export interface TransportOptions {
   /** TLS settings; implied by an `https:` URL, or turns TLS on for an `http:` one. */
   tls?: ClientTlsOptions;
-  /** Limit on establishing a connection (TCP plus TLS). Default 10 000 ms. */
+  /**
+   * Limit on establishing a connection: TCP, TLS when used, and over HTTP/2 the server's first
+   * SETTINGS frame. Default 10 000 ms, for clients and a proxy's upstreams alike.
+   */
   connectTimeoutMs?: number;
 }
 

@@ -5,7 +5,6 @@ import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import type { CallTrace } from "./call-trace.ts";
 import {
-  type ClientTlsOptions,
   defaultConnectTimeoutMs,
   type HttpRequest,
   type HttpResponse,
@@ -13,6 +12,7 @@ import {
   type IncomingHeaders,
   type TransportOptions,
 } from "./http-transport.ts";
+import { type ClientTlsOptions, tlsConnectOptions, tlsFor } from "./tls-options.ts";
 import { connectFailure } from "./transport-errors.ts";
 
 /**
@@ -33,7 +33,7 @@ export class Http1Transport implements HttpTransport {
   constructor(origin: URL, options: TransportOptions = {}) {
     this.#url = origin;
     this.origin = origin.origin;
-    this.#tls = origin.protocol === "https:" ? (options.tls ?? {}) : options.tls;
+    this.#tls = tlsFor(origin, options.tls);
     this.#connectTimeoutMs = options.connectTimeoutMs ?? defaultConnectTimeoutMs;
     this.#pool = new Pool(this.origin.replace(/^http:/, this.#tls ? "https:" : "http:"), {
       // A Watch may stay silent for hours; deadlines are the call layer's business.
@@ -114,16 +114,7 @@ export class Http1Transport implements HttpTransport {
       const socket =
         options === undefined
           ? net.connect({ host, port })
-          : tls.connect({
-              host,
-              port,
-              ca: options.ca,
-              cert: options.cert,
-              key: options.key,
-              servername: options.servername ?? (net.isIP(host) ? undefined : host),
-              rejectUnauthorized: options.insecureSkipVerify !== true,
-              ALPNProtocols: ["http/1.1"],
-            });
+          : tls.connect({ ...tlsConnectOptions(options, host), host, port, ALPNProtocols: ["http/1.1"] });
       const timer = setTimeout(
         () => fail(new DOMException("connect timed out", "TimeoutError")),
         this.#connectTimeoutMs,

@@ -1,0 +1,231 @@
+import http2 from "node:http2";
+import { Code } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
+import { defaultConnectTimeoutMs, type TransportOptions } from "./http-transport.ts";
+import { type ClientTlsOptions, tlsConnectOptions, tlsFor } from "./tls-options.ts";
+import { connectFailure } from "./transport-errors.ts";
+
+const { NGHTTP2_CANCEL } = http2.constants;
+
+// Every call sends a body after its headers: no stream ends with its HEADERS frame.
+const requestOptions: http2.ClientSessionRequestOptions = { endStream: false };
+
+const kPooled = Symbol("triple-health.pooled-session");
+type PooledStream = http2.ClientHttp2Stream & { [kPooled]?: PooledSession };
+
+function ignore(): void {}
+
+/** One authority's session, its handshake and the streams open on it. */
+class PooledSession {
+  readonly streams = new Set<PooledStream>();
+  /** Settles with the handshake: the server's first SETTINGS frame, or a connect failure. */
+  readonly ready: Promise<PooledSession>;
+  handshaken = false;
+  #fail!: (error: RpcError) => void;
+
+  constructor(
+    readonly session: http2.ClientHttp2Session,
+    readonly authority: string,
+    connectTimeoutMs: number,
+    forget: (pooled: PooledSession) => void,
+  ) {
+    this.ready = new Promise<PooledSession>((resolve, reject) => {
+      this.#fail = reject;
+      // Past TCP and TLS, a peer that is no HTTP/2 server (or a stalled one) never sends SETTINGS: the
+      // limit covers that too, so such a peer fails like an unreachable one instead of hanging calls.
+      const timer = setTimeout(() => {
+        const error = connectFailure(authority, new DOMException("connect timed out", "TimeoutError"));
+        reject(error);
+        session.destroy(error);
+      }, connectTimeoutMs);
+      session.once("remoteSettings", () => {
+        clearTimeout(timer);
+        this.handshaken = true;
+        if (this.streams.size === 0) session.unref();
+        resolve(this);
+      });
+      // Errors after the handshake surface on the streams; the listener keeps them from crashing the process.
+      session.on("error", (cause: Error) => {
+        forget(this);
+        reject(cause instanceof RpcError ? cause : connectFailure(authority, cause));
+      });
+      session.on("goaway", () => forget(this));
+      session.once("close", () => {
+        clearTimeout(timer);
+        forget(this);
+        reject(connectFailure(authority, new Error("connection closed before the server's SETTINGS")));
+      });
+    });
+    // Callers that never wait for the handshake (a proxy's queued streams) learn of a failure on the streams.
+    this.ready.catch(ignore);
+  }
+
+  /** Holds the event loop open while a stream runs, and only then (once the handshake is over). */
+  track(stream: PooledStream): void {
+    if (this.streams.size === 0) this.session.ref();
+    this.streams.add(stream);
+    stream[kPooled] = this;
+    stream.once("close", untrack);
+  }
+
+  /** GOAWAY now; streams still open after `graceMs` are cancelled (RST_STREAM CANCEL). */
+  close(graceMs: number): Promise<void> {
+    const session = this.session;
+    if (!this.handshaken) {
+      // Still connecting: node emits 'close' for such a session only once its socket settles (a
+      // stalled TLS handshake: never), so nothing is awaited; waiters and queued streams fail now.
+      this.#fail(closedError());
+      session.destroy();
+      return Promise.resolve();
+    }
+    if (session.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      // An idle session's socket is unref'd, and closing it is not a pending handle: hold the event
+      // loop until the close completes, or a process awaiting close() could exit in the middle.
+      const hold = setInterval(ignore, 60_000);
+      const cancel = () => {
+        for (const stream of this.streams) {
+          if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+          stream.destroy();
+        }
+      };
+      const timer = graceMs > 0 ? setTimeout(cancel, graceMs) : undefined;
+      session.once("close", () => {
+        clearInterval(hold);
+        clearTimeout(timer);
+        resolve();
+      });
+      session.close();
+      if (timer === undefined) cancel();
+    });
+  }
+}
+
+// A listener shared by every stream (`this` is the stream): no closure per call.
+function untrack(this: PooledStream): void {
+  const pooled = this[kPooled]!;
+  pooled.streams.delete(this);
+  if (pooled.streams.size === 0 && pooled.handshaken && !pooled.session.destroyed) pooled.session.unref();
+}
+
+function closedError(): RpcError {
+  return new RpcError(Code.Unavailable, "client closed");
+}
+
+function unusable(session: http2.ClientHttp2Session): boolean {
+  return session.closed || session.destroyed;
+}
+
+/**
+ * HTTP/2 client sessions, one per authority, for the client's transport and the proxy's upstreams:
+ * cleartext with prior knowledge (h2c, what gRPC and dubbo-go's default client speak) or TLS with
+ * ALPN `h2`. A session that fails, closes or receives GOAWAY is forgotten and the next stream opens a
+ * new one. The connect timeout covers TCP, TLS and the server's first SETTINGS frame. An idle session
+ * does not hold the process open.
+ * @internal
+ */
+export class SessionPool {
+  readonly #sessions = new Map<string, PooledSession>();
+  readonly #tls: ClientTlsOptions | undefined;
+  readonly #connectTimeoutMs: number;
+  readonly #forget = (pooled: PooledSession): void => {
+    if (this.#sessions.get(pooled.authority) === pooled) this.#sessions.delete(pooled.authority);
+  };
+  #closed = false;
+
+  constructor(options: TransportOptions = {}) {
+    this.#tls = options.tls;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? defaultConnectTimeoutMs;
+  }
+
+  /**
+   * The pool's key for `url`: its origin, as `https://` when the connection uses TLS (an `https:` URL,
+   * or TLS options given to the pool).
+   */
+  authorityOf(url: URL): string {
+    return `${tlsFor(url, this.#tls) === undefined ? "http" : "https"}://${url.host}`;
+  }
+
+  /**
+   * Opens a stream to `authority` now, on a session still connecting if need be (node sends it once
+   * connected; a connection failure closes it while still `pending`).
+   * @throws RpcError UNAVAILABLE after {@link close}.
+   */
+  request(authority: string, headers: http2.OutgoingHttpHeaders): http2.ClientHttp2Stream {
+    return this.#stream(this.#session(authority), headers);
+  }
+
+  /**
+   * Opens a stream to `authority` once its session's handshake is complete. Rejects with an
+   * `RpcError`: a connect failure (UNAVAILABLE, see `connectFailureKind`), CANCELLED when `signal`
+   * aborts first, UNAVAILABLE after {@link close}.
+   */
+  async requestConnected(
+    authority: string,
+    headers: http2.OutgoingHttpHeaders,
+    signal?: AbortSignal,
+  ): Promise<http2.ClientHttp2Stream> {
+    const pooled = this.#session(authority);
+    if (!pooled.handshaken) {
+      // Node runs this before it reads the next frame (a GOAWAY sent with the SETTINGS): only close()
+      // can have taken the session meanwhile.
+      await raceSignal(pooled.ready, signal);
+      if (this.#closed) throw closedError();
+    }
+    return this.#stream(pooled, headers);
+  }
+
+  /** Establishes a session to `authority` ahead of its first stream; rejects as {@link requestConnected}. */
+  async connect(authority: string, signal?: AbortSignal): Promise<void> {
+    await raceSignal(this.#session(authority).ready, signal);
+  }
+
+  /** Closes every session (GOAWAY); streams still open after `graceMs` are cancelled. */
+  async close(graceMs = 0): Promise<void> {
+    this.#closed = true;
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(sessions.map((pooled) => pooled.close(graceMs)));
+  }
+
+  #session(authority: string): PooledSession {
+    if (this.#closed) throw closedError();
+    const current = this.#sessions.get(authority);
+    if (current !== undefined && !unusable(current.session)) return current;
+    const url = new URL(authority);
+    const options = url.protocol === "https:" ? tlsConnectOptions(this.#tls ?? {}, url.hostname) : {};
+    const pooled = new PooledSession(
+      http2.connect(authority, options),
+      authority,
+      this.#connectTimeoutMs,
+      this.#forget,
+    );
+    this.#sessions.set(authority, pooled);
+    return pooled;
+  }
+
+  #stream(pooled: PooledSession, headers: http2.OutgoingHttpHeaders): http2.ClientHttp2Stream {
+    const stream = pooled.session.request(headers, requestOptions);
+    pooled.track(stream);
+    return stream;
+  }
+}
+
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(RpcError.from(signal.reason, Code.Canceled));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(RpcError.from(signal.reason, Code.Canceled));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
