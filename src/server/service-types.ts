@@ -83,7 +83,7 @@ export type ServiceMethods = Record<string, MethodDefinition>;
 export type ServiceType<S> = { readonly [M in keyof S]: MethodDefinition };
 
 /** The handler of one method type: a {@link UnaryHandler} or a {@link ServerStreamingHandler}. */
-export type HandlerOf<M> =
+type HandlerOf<M> =
   M extends ServerStreamingMethod<infer I, infer O>
     ? ServerStreamingHandler<I, O>
     : M extends UnaryMethod<infer I, infer O>
@@ -96,12 +96,13 @@ export type HandlerOf<M> =
  * a type under `strict`.
  */
 // biome-ignore lint/suspicious/noExplicitAny: no service type: any request, any response
-export type UntypedHandler = (request: any, call: ServerStreamCall<any>) => unknown;
+type UntypedHandler = (request: any, call: ServerStreamCall<any>) => unknown;
 
 /**
  * Handlers by method name, typed from `S` when given (each handler's request, response and call
- * follow its method's type; a name that is not a method of `S` does not compile), else
- * {@link UntypedHandler}s. Methods without a handler are not served (UNIMPLEMENTED).
+ * follow its method's type; a name that is not a method of `S` does not compile); without `S`, the
+ * request is `any` and the call a `ServerStreamCall<any>`. Methods without a handler are not served
+ * (UNIMPLEMENTED).
  */
 export type ServiceHandlers<S extends ServiceType<S> = ServiceMethods> = string extends keyof S
   ? { readonly [method: string]: UntypedHandler | undefined }
