@@ -31,6 +31,19 @@ export const defaultMaxWatchersPerConnection = 100;
 /** Default for {@link HealthServiceOptions.listLimit}. */
 export const defaultListLimit = 100;
 
+// The four replies a status can be, made once: Check, Watch and List answer with these objects, which
+// the engine only encodes (from cached bytes), so an answer allocates no message.
+const replies: readonly Readonly<HealthCheckResponse>[] = [
+  ServingStatus.Unknown,
+  ServingStatus.Serving,
+  ServingStatus.NotServing,
+  ServingStatus.ServiceUnknown,
+].map((status) => Object.freeze({ status }));
+
+function reply(status: ServingStatus): HealthCheckResponse {
+  return replies[status] ?? { status };
+}
+
 /**
  * The `grpc.health.v1.Health` methods over a registry, answering like grpc-go's health server:
  *
@@ -59,7 +72,7 @@ export function createHealthService(
     handler(request) {
       const status = registry.get(request.service);
       if (status === undefined) throw new RpcError(Code.NotFound, "unknown service");
-      return { status };
+      return reply(status);
     },
   };
 
@@ -82,7 +95,7 @@ export function createHealthService(
       try {
         // Leaving the loop any way (abort, a send that rejects) calls return() and frees the watcher.
         for await (const status of registry.watch(request.service, call.signal)) {
-          await call.send({ status });
+          await call.send(reply(status));
           // Once shut down nothing will change any more: after telling NOT_SERVING, end the stream with
           // UNAVAILABLE (as a server going away does) so a graceful close does not wait for every watcher
           // to hang up, and clients know to reconnect elsewhere rather than treat the end as final.
@@ -106,7 +119,7 @@ export function createHealthService(
           `server health list exceeds maximum capacity: ${listLimit}`,
         );
       const statuses: Record<string, HealthCheckResponse> = {};
-      for (const [service, status] of registry.list()) statuses[service] = { status };
+      for (const [service, status] of registry.list()) statuses[service] = reply(status);
       return { statuses };
     },
   };

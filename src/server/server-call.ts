@@ -1,16 +1,14 @@
-import type { CodecName } from "../codec/message-codec.ts";
 import type { ContentTypeInfo } from "../protocol/content-type.ts";
 import { decodeWebText } from "../protocol/grpc-web.ts";
 import type { ProtocolWriter } from "../protocol/protocol-writer.ts";
-import { headerValue, readRequestHead } from "../protocol/request-head.ts";
+import { readRequestHead } from "../protocol/request-head.ts";
 import { Code } from "../wire/code.ts";
 import { type Compression, identity } from "../wire/compression.ts";
-import { type Envelope, EnvelopeDecoder, EnvelopeFlag, envelopeHeaderBytes } from "../wire/envelope.ts";
-import { metadataFromHeaders } from "../wire/metadata.ts";
+import { EnvelopeDecoder, EnvelopeFlag, envelopeHeaderBytes } from "../wire/envelope.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
+import { HandlerCall } from "./handler-call.ts";
 import type { Route } from "./router.ts";
-import type { ServerStreamCall } from "./service-types.ts";
 
 /** Limits a call is read under. @internal */
 export interface CallLimits {
@@ -36,42 +34,39 @@ function noop(): void {}
 /** The longest delay `setTimeout` honours (2^31 - 1 ms). */
 const maxTimerMs = 2_147_483_647;
 
-// setTimeout callback shared by every call.
-function onDeadline(call: ServerCall): void {
-  call.expire();
-}
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
 }
 
 /**
- * One RPC on the server: reads the request from an exchange, runs the handler and answers through
- * the protocol writer. It is also the handler's call object (CallContext / ServerStreamCall): the
- * costlier parts (metadata maps, the AbortSignal) are made on first use only.
+ * One RPC on the server, the engine: reads the request from an exchange, runs the handler and
+ * answers through the protocol writer. The handler never holds this object: it gets a
+ * {@link HandlerCall}, which reads what it needs from here, so nothing below is reachable from it.
+ * The costlier parts (metadata maps, the AbortSignal) are made on first use only.
  * @internal
  */
-export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
+export class ServerCall implements ExchangeListener {
   readonly exchange: Exchange;
   readonly type: ContentTypeInfo;
-  readonly writer: ProtocolWriter;
   readonly route: Route;
   readonly limits: CallLimits;
-  readonly owner: CallOwner;
-  deadline: number | undefined = undefined;
+  readonly #writer: ProtocolWriter;
+  readonly #owner: CallOwner;
+  #deadline: number | undefined = undefined;
 
   #state = State.Reading;
   #timer: NodeJS.Timeout | undefined = undefined;
   #compression: Compression = identity;
   #decoder: EnvelopeDecoder | undefined = undefined;
-  #message: Envelope | undefined = undefined;
+  // The request envelope, as two fields: the usual one-chunk request then costs no envelope object.
+  #payload: Buffer | undefined = undefined;
+  #flags = 0;
   // A body of one chunk (the usual unary request) is kept as is; an array only from the second one.
   #first: Buffer | undefined = undefined;
   #chunks: Buffer[] | undefined = undefined;
   #size = 0;
   #controller: AbortController | undefined = undefined;
   #abortReason: RpcError | undefined = undefined;
-  #requestMetadata: Metadata | undefined = undefined;
   #responseMetadata: Metadata | undefined = undefined;
   #trailerMetadata: Metadata | undefined = undefined;
   #drain: Promise<void> | undefined = undefined;
@@ -89,34 +84,17 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
   ) {
     this.exchange = exchange;
     this.type = type;
-    this.writer = writer;
     this.route = route;
     this.limits = limits;
-    this.owner = owner;
+    this.#writer = writer;
+    this.#owner = owner;
   }
 
-  // ---- CallContext ----
+  // ---- what HandlerCall reads ----
 
-  get service(): string {
-    return this.route.service;
-  }
-  get method(): string {
-    return this.route.method;
-  }
-  get protocol(): ContentTypeInfo["protocol"] {
-    return this.type.protocol;
-  }
-  get httpVersion(): "1.1" | "2" {
-    return this.exchange.httpVersion;
-  }
-  get codec(): CodecName {
-    return this.type.codec;
-  }
-  get requestMetadata(): Metadata {
-    this.#requestMetadata ??= metadataFromHeaders(this.exchange.headers, {
-      maxBytes: this.limits.maxMetadataBytes,
-    });
-    return this.#requestMetadata;
+  /** Absolute deadline in `Date.now()` milliseconds, set from the request head. */
+  get deadline(): number | undefined {
+    return this.#deadline;
   }
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
@@ -125,18 +103,6 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     }
     return this.#controller.signal;
   }
-  get serviceGroup(): string | undefined {
-    return headerValue(this.exchange.headers, "tri-service-group");
-  }
-  get serviceVersion(): string | undefined {
-    return headerValue(this.exchange.headers, "tri-service-version");
-  }
-  get remoteAddress(): string | undefined {
-    return this.exchange.remoteAddress;
-  }
-  get connection(): object | undefined {
-    return this.exchange.connection;
-  }
   get responseMetadata(): Metadata {
     this.#responseMetadata ??= new Map();
     return this.#responseMetadata;
@@ -144,10 +110,6 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
   get trailerMetadata(): Metadata {
     this.#trailerMetadata ??= new Map();
     return this.#trailerMetadata;
-  }
-  /** True once the call has been answered or abandoned. */
-  get done(): boolean {
-    return this.#state === State.Done;
   }
 
   // ---- lifecycle ----
@@ -163,8 +125,8 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
       // A deadline past what a timer can hold (about 24.8 days; grpc-timeout reaches 11,000 years) is
       // no deadline at all: Node would otherwise fire such a timer after 1 ms.
       if (timeout !== undefined && timeout <= maxTimerMs) {
-        this.deadline = Date.now() + timeout;
-        this.#timer = setTimeout(onDeadline, timeout, this);
+        this.#deadline = Date.now() + timeout;
+        this.#timer = setTimeout(ServerCall.#onDeadline, timeout, this);
       }
     } catch (error) {
       this.fail(error);
@@ -175,7 +137,7 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
   onData(chunk: Buffer): void {
     if (this.#state !== State.Reading) return;
     if (this.type.enveloped && !this.type.text) {
-      if (this.#decoder === undefined && this.#message === undefined && this.#takeWhole(chunk)) return;
+      if (this.#decoder === undefined && this.#payload === undefined && this.#takeWhole(chunk)) return;
       const decoder = this.#envelopeDecoder();
       decoder.push(chunk);
       try {
@@ -217,13 +179,13 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
           this.#collect(decoder);
           decoder.end();
         }
-        const message = this.#message;
+        const message = this.#payload;
         if (message === undefined) throw this.#malformed("missing request message");
         // A Watch call lives on for hours: it must not keep the request chunk (or the decoder) alive.
-        this.#message = undefined;
+        this.#payload = undefined;
         this.#decoder = undefined;
-        payload = message.payload;
-        compressed = (message.flags & EnvelopeFlag.Compressed) !== 0;
+        payload = message;
+        compressed = (this.#flags & EnvelopeFlag.Compressed) !== 0;
         if (compressed && this.#compression === identity) {
           throw new RpcError(Code.Internal, "compressed message flag set without a request encoding");
         }
@@ -260,10 +222,10 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     resolve?.();
   }
 
-  /** The deadline passed: abort the handler and answer DEADLINE_EXCEEDED. */
-  expire(): void {
-    this.#timer = undefined;
-    this.fail(new RpcError(Code.DeadlineExceeded, "the call's deadline passed"));
+  /** The deadline passed: abort the handler and answer DEADLINE_EXCEEDED. One timer callback for every call. */
+  static #onDeadline(call: ServerCall): void {
+    call.#timer = undefined;
+    call.fail(new RpcError(Code.DeadlineExceeded, "the call's deadline passed"));
   }
 
   /** Ends the call with `error` (server shutting down, limits), aborting the handler. */
@@ -278,14 +240,13 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     // The rest of an unread body is not worth waiting for on HTTP/1.1.
     if (wasReading) exchange.closeConnectionAfter();
     try {
-      this.writer.writeError(exchange, this.type, error, this.#responseMetadata, this.#trailerMetadata);
+      this.#writer.writeError(exchange, this.type, error, this.#responseMetadata, this.#trailerMetadata);
     } catch {
       exchange.destroy();
     }
   }
 
-  // ---- ServerStreamCall ----
-
+  /** HandlerCall's send(): encodes and writes one message of a server stream. */
   send(message: object): Promise<void> {
     if (this.#state !== State.Running) return this.#rejected(this.#abortReason ?? ended());
     const definition = this.route.definition;
@@ -299,8 +260,8 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     }
     const exchange = this.exchange;
     try {
-      if (!exchange.headersSent) this.writer.startStream(exchange, this.type, this.#responseMetadata);
-      if (this.writer.writeMessage(exchange, this.type, bytes)) return resolved;
+      if (!exchange.headersSent) this.#writer.startStream(exchange, this.type, this.#responseMetadata);
+      if (this.#writer.writeMessage(exchange, this.type, bytes)) return resolved;
     } catch (cause) {
       const error = RpcError.from(cause, Code.Internal);
       this.fail(error);
@@ -328,7 +289,8 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     const length = chunk.length - envelopeHeaderBytes;
     if (length < 0 || (chunk[0]! & ~EnvelopeFlag.Compressed) !== 0) return false;
     if (length > this.limits.maxMessageBytes || chunk.readUInt32BE(1) !== length) return false;
-    this.#message = { flags: chunk[0]!, payload: chunk.subarray(envelopeHeaderBytes) };
+    this.#flags = chunk[0]!;
+    this.#payload = chunk.subarray(envelopeHeaderBytes);
     return true;
   }
 
@@ -342,9 +304,10 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
 
   #collect(decoder: EnvelopeDecoder): void {
     for (let envelope = decoder.next(); envelope !== undefined; envelope = decoder.next()) {
-      if (this.#message !== undefined)
+      if (this.#payload !== undefined)
         throw this.#malformed("more than one request message for a unary request");
-      this.#message = envelope;
+      this.#flags = envelope.flags;
+      this.#payload = envelope.payload;
     }
   }
 
@@ -358,7 +321,7 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
   }
 
   #malformed(message: string): RpcError {
-    return new RpcError(this.writer.malformedCode, message);
+    return new RpcError(this.#writer.malformedCode, message);
   }
 
   #dispatch(payload: Buffer): void {
@@ -371,15 +334,17 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
       const error = RpcError.from(cause);
       this.fail(
         error.code === Code.InvalidArgument
-          ? new RpcError(this.writer.malformedCode, error.rawMessage, { cause })
+          ? new RpcError(this.#writer.malformedCode, error.rawMessage, { cause })
           : error,
       );
       return;
     }
+    // The handler's view of this call: the one object a call adds, in place of the envelope it no longer makes.
+    const call = new HandlerCall(this);
     if (definition.kind === "unary") {
       let result: unknown;
       try {
-        result = definition.handler(request, this);
+        result = definition.handler(request, call);
       } catch (error) {
         this.fail(error);
         return;
@@ -395,10 +360,10 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
       return;
     }
     this.#tracked = true;
-    this.owner.trackStream(this);
+    this.#owner.trackStream(this);
     let result: unknown;
     try {
-      result = definition.handler(request, this);
+      result = definition.handler(request, call);
     } catch (error) {
       this.fail(error);
       return;
@@ -419,7 +384,7 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
       return;
     }
     try {
-      this.writer.writeUnary(this.exchange, this.type, bytes, this.#responseMetadata, this.#trailerMetadata);
+      this.#writer.writeUnary(this.exchange, this.type, bytes, this.#responseMetadata, this.#trailerMetadata);
     } catch (error) {
       this.fail(error);
       return;
@@ -435,8 +400,8 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     if (this.#state !== State.Running) return;
     const exchange = this.exchange;
     try {
-      if (!exchange.headersSent) this.writer.startStream(exchange, this.type, this.#responseMetadata);
-      this.writer.endStream(exchange, this.type, this.#trailerMetadata);
+      if (!exchange.headersSent) this.#writer.startStream(exchange, this.type, this.#responseMetadata);
+      this.#writer.endStream(exchange, this.type, this.#trailerMetadata);
     } catch (error) {
       this.fail(error);
       return;
@@ -464,7 +429,7 @@ export class ServerCall implements ServerStreamCall<object>, ExchangeListener {
     }
     if (this.#tracked) {
       this.#tracked = false;
-      this.owner.untrackStream(this);
+      this.#owner.untrackStream(this);
     }
   }
 

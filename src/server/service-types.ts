@@ -71,6 +71,44 @@ export type MethodDefinition = UnaryMethod | ServerStreamingMethod;
 export type ServiceMethods = Record<string, MethodDefinition>;
 
 /**
+ * A service's methods as types, for typing its handlers (see `defineService`): method name →
+ * `UnaryMethod<Request, Response>` or `ServerStreamingMethod<Request, Response>`. Interfaces work too:
+ *
+ * ```ts
+ * interface GreetService {
+ *   Greet: UnaryMethod<{ name: string }, { greeting: string }>;
+ * }
+ * ```
+ */
+export type ServiceType<S> = { readonly [M in keyof S]: MethodDefinition };
+
+/** The handler of one method type: a {@link UnaryHandler} or a {@link ServerStreamingHandler}. */
+type HandlerOf<M> =
+  M extends ServerStreamingMethod<infer I, infer O>
+    ? ServerStreamingHandler<I, O>
+    : M extends UnaryMethod<infer I, infer O>
+      ? UnaryHandler<I, O>
+      : never;
+
+/**
+ * A handler of a service given no type: the request is `any`, and the call offers `send()` (for
+ * server-streaming methods only). One function type, so that parameters left unannotated still get
+ * a type under `strict`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: no service type: any request, any response
+type UntypedHandler = (request: any, call: ServerStreamCall<any>) => unknown;
+
+/**
+ * Handlers by method name, typed from `S` when given (each handler's request, response and call
+ * follow its method's type; a name that is not a method of `S` does not compile); without `S`, the
+ * request is `any` and the call a `ServerStreamCall<any>`. Methods without a handler are not served
+ * (UNIMPLEMENTED).
+ */
+export type ServiceHandlers<S extends ServiceType<S> = ServiceMethods> = string extends keyof S
+  ? { readonly [method: string]: UntypedHandler | undefined }
+  : { readonly [M in keyof S]?: HandlerOf<S[M]> };
+
+/**
  * A plain HTTP request the RPC router did not claim (admin surface, `/livez`, `/readyz`), given
  * transport-free to the handlers configured on the server.
  */
