@@ -4,7 +4,7 @@ import { createHealthService, type HealthServiceOptions } from "../health/health
 import { HealthRegistry } from "../health/registry.ts";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { defaultGraceMs, type Http1Options, type Http2Options } from "./options.ts";
+import { type ConnectionOptions, defaultGraceMs, type Http1Options, type Http2Options } from "./options.ts";
 import { PortListener, type TlsOptions } from "./port-listener.ts";
 import { RpcHandler, type RpcHandlerOptions } from "./rpc-handler.ts";
 import type { ServiceMethods } from "./service-types.ts";
@@ -17,6 +17,8 @@ export interface TripleServerOptions extends Omit<RpcHandlerOptions, "answerUnkn
   http2?: Http2Options;
   /** HTTP/1.1 timeouts; see {@link Http1Options} for the defaults. */
   http1?: Http1Options;
+  /** Connection cap and first-request timeout; see {@link ConnectionOptions} for the defaults. */
+  connections?: ConnectionOptions;
   /** The registry health answers from; a new one by default. */
   health?: HealthRegistry;
   /** Options of the hosted `grpc.health.v1.Health` service, or false not to host it. */
@@ -92,6 +94,7 @@ export class TripleServer {
       tls: this.#options.tls,
       http2: this.#options.http2,
       http1: this.#options.http1,
+      connections: this.#options.connections,
       onStream: this.handler.handleStream,
       onRequest: this.handler.handleRequest,
     });
