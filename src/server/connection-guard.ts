@@ -12,6 +12,8 @@ class GuardedConnection {
   session: http2.ServerHttp2Session | undefined;
   busy = 0;
   opened = false;
+  // HTTP/1.1 responses not yet finished, in request order (the order node:http answers pipelined requests).
+  responses: http.ServerResponse[] | undefined;
   timer: NodeJS.Timeout | undefined;
 
   constructor(socket: net.Socket, guard: ConnectionGuard) {
@@ -22,6 +24,10 @@ class GuardedConnection {
   // One listener per connection, not per stream or request.
   readonly onDone = (): void => {
     if (--this.busy === 0) this.guard.becameIdle(this);
+  };
+  readonly onResponseDone = (): void => {
+    this.responses?.shift();
+    this.onDone();
   };
 
   shed(): void {
@@ -102,12 +108,17 @@ export class ConnectionGuard {
     const connection = (request.socket as GuardedSocket)[kGuarded];
     if (connection === undefined) return;
     this.#started(connection);
-    response.once("close", connection.onDone);
+    (connection.responses ??= []).push(response);
+    response.once("close", connection.onResponseDone);
   }
 
-  /** True while a request or stream is in flight on the connection (so a response may be under way). */
-  isBusy(socket: net.Socket): boolean {
-    return ((socket as GuardedSocket)[kGuarded]?.busy ?? 0) > 0;
+  /**
+   * True once a response has started on an HTTP/1.1 connection: its head is written, so nothing else (an
+   * error answer to a pipelined request) may be, or it would land inside that response's body.
+   */
+  responseStarted(socket: net.Socket): boolean {
+    const responses = (socket as GuardedSocket)[kGuarded]?.responses;
+    return responses?.[0]?.headersSent === true;
   }
 
   /** @internal Moves a connection that went idle to the end of the shedding order. */

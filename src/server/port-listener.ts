@@ -217,7 +217,9 @@ export class PortListener {
     this.h1server.keepAliveTimeout = h1.keepAliveTimeout;
     this.h1server.on("request", this.guard.requestStarted.bind(this.guard));
     this.h1server.on("clientError", (error: Error, socket: net.Socket) => {
-      if (socket.writable) socket.end(clientErrorResponse(error));
+      // A malformed or timed-out pipelined request behind a streaming response: writing the error answer
+      // would put it inside that response's body. (hardening II item 9)
+      if (socket.writable && !this.guard.responseStarted(socket)) socket.end(clientErrorResponse(error));
       else socket.destroy();
     });
 
