@@ -65,7 +65,7 @@ export type { UpstreamConnectionOptions } from "./proxy/upstream-sessions.ts";
 // server: one port for h2c, HTTP/1.1 and TLS; an embeddable handler; services without a framework
 export type { CorsOptions } from "./server/cors.ts";
 export { defineService } from "./server/define-service.ts";
-export type { Http1Options, Http2Options } from "./server/options.ts";
+export type { ConnectionOptions, Http1Options, Http2Options } from "./server/options.ts";
 export type { TlsOptions } from "./server/port-listener.ts";
 export { createRpcHandler, RpcHandler, type RpcHandlerOptions } from "./server/rpc-handler.ts";
 export type * from "./server/service-types.ts";

@@ -3,7 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { healthServiceName } from "../codec/health-types.ts";
 import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
 import type { HealthRegistry } from "../health/registry.ts";
-import type { Http1Options, Http2Options } from "../server/options.ts";
+import type { ConnectionOptions, Http1Options, Http2Options } from "../server/options.ts";
 import { PortListener, type PortListenerOptions, type TlsOptions } from "../server/port-listener.ts";
 import type { RpcHandler } from "../server/rpc-handler.ts";
 import { Code } from "../wire/code.ts";
@@ -31,6 +31,7 @@ export interface HostParts {
     tls?: TlsOptions | undefined;
     http2?: Http2Options | undefined;
     http1?: Http1Options | undefined;
+    connections?: ConnectionOptions | undefined;
   };
   health: HealthRegistry;
   /** Serves the host's `grpc.health.v1.Health`; its server streams are ended on close. */
@@ -103,6 +104,7 @@ export abstract class HostBase {
       tls: transport.tls,
       http2: transport.http2,
       http1: transport.http1,
+      connections: transport.connections,
       ...this.listeners(),
     });
     this.#listener = listener;

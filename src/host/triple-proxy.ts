@@ -12,7 +12,7 @@ import { type ForwardContext, ForwardedCall, type ProxyStats } from "../proxy/fo
 import { type UpstreamConnectionOptions, UpstreamSessions } from "../proxy/upstream-sessions.ts";
 import { H1Exchange } from "../server/h1-exchange.ts";
 import { H2Exchange } from "../server/h2-exchange.ts";
-import type { Http1Options, Http2Options } from "../server/options.ts";
+import type { ConnectionOptions, Http1Options, Http2Options } from "../server/options.ts";
 import type { TlsOptions } from "../server/port-listener.ts";
 import { RpcHandler } from "../server/rpc-handler.ts";
 import { HostBase, type PortListeners } from "./host-base.ts";
@@ -40,6 +40,8 @@ export interface TripleProxyOptions {
   http2?: Http2Options;
   /** HTTP/1.1 timeouts and limits of the callers' side. */
   http1?: Http1Options;
+  /** Connection cap and first-request timeout; see {@link ConnectionOptions} for the defaults. */
+  connections?: ConnectionOptions;
   /** Most upstreams one call is tried on (only calls that never reached a server are retried). Default 3. */
   maxAttempts?: number;
   /** Request bytes kept for such a retry; a call with a larger body is not retried. Default 64 KiB. */

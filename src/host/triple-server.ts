@@ -1,7 +1,7 @@
 import { ServingStatus } from "../codec/health-types.ts";
 import type { HealthServiceOptions } from "../health/health-service.ts";
 import { HealthRegistry } from "../health/registry.ts";
-import type { Http1Options, Http2Options } from "../server/options.ts";
+import type { ConnectionOptions, Http1Options, Http2Options } from "../server/options.ts";
 import type { TlsOptions } from "../server/port-listener.ts";
 import { RpcHandler, type RpcHandlerOptions } from "../server/rpc-handler.ts";
 import type { ServiceMethods } from "../server/service-types.ts";
@@ -15,6 +15,8 @@ export interface TripleServerOptions extends Omit<RpcHandlerOptions, "answerUnkn
   http2?: Http2Options;
   /** HTTP/1.1 timeouts; see {@link Http1Options} for the defaults. */
   http1?: Http1Options;
+  /** Connection cap and first-request timeout; see {@link ConnectionOptions} for the defaults. */
+  connections?: ConnectionOptions;
   /** The registry health answers from; a new one by default. */
   health?: HealthRegistry;
   /** Options of the hosted `grpc.health.v1.Health` service, or false not to host it. */

@@ -37,6 +37,27 @@ export interface Http1Options {
   maxHeaderSize?: number;
 }
 
+/** Limits on connections, whatever protocol they speak. */
+export interface ConnectionOptions {
+  /**
+   * Most open connections on the port. At the cap a new connection closes the one idle longest (no stream
+   * or request in flight), or is itself closed when every connection is busy. Default 10,000 (0 = no cap).
+   */
+  maxConnections?: number;
+  /**
+   * A connection that has not opened an HTTP/2 stream or sent an HTTP/1.1 request head within this, ms, is
+   * closed. Default 10,000 (0 = never): the HTTP/2 preface alone, or an idle socket, no longer holds a
+   * connection for emptySessionTimeoutMs / headersTimeout.
+   */
+  firstRequestTimeoutMs?: number;
+}
+
+/** @internal */
+export const connectionDefaults: Required<ConnectionOptions> = Object.freeze({
+  maxConnections: 10_000,
+  firstRequestTimeoutMs: 10_000,
+});
+
 /** @internal */
 export const http2Defaults: Required<Http2Options> = Object.freeze({
   maxConcurrentStreams: 100,

@@ -2,7 +2,15 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
-import { type Http1Options, type Http2Options, http1Defaults, http2Defaults } from "./options.ts";
+import { ConnectionGuard } from "./connection-guard.ts";
+import {
+  type ConnectionOptions,
+  connectionDefaults,
+  type Http1Options,
+  type Http2Options,
+  http1Defaults,
+  http2Defaults,
+} from "./options.ts";
 
 /** Key material for TLS; ALPN offers `h2` and `http/1.1`. */
 export interface TlsOptions {
@@ -19,6 +27,7 @@ export interface PortListenerOptions {
   tls?: TlsOptions | undefined;
   http2?: Http2Options | undefined;
   http1?: Http1Options | undefined;
+  connections?: ConnectionOptions | undefined;
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
   onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
@@ -166,11 +175,14 @@ export class PortListener {
   readonly server: net.Server;
   readonly sockets = new Set<net.Socket>();
   readonly sessions = new Set<http2.ServerHttp2Session>();
+  readonly guard: ConnectionGuard;
   readonly #sniffTimeout: number;
 
   constructor(options: PortListenerOptions) {
     const h2 = { ...http2Defaults, ...options.http2 };
     const h1 = { ...http1Defaults, ...options.http1 };
+    const connections = { ...connectionDefaults, ...options.connections };
+    this.guard = new ConnectionGuard(connections.maxConnections, connections.firstRequestTimeoutMs);
     this.#sniffTimeout = h1.headersTimeout;
     this.h2server = http2.createServer({
       settings: {
@@ -184,6 +196,7 @@ export class PortListener {
     this.h2server.on("stream", options.onStream);
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
+      this.guard.watchSession(session);
       session.on("error", ignoreError);
       if (h2.emptySessionTimeoutMs > 0) new EmptySessionTimer(session, h2.emptySessionTimeoutMs);
       session.once("close", () => this.sessions.delete(session));
@@ -202,8 +215,11 @@ export class PortListener {
       options.onRequest,
     );
     this.h1server.keepAliveTimeout = h1.keepAliveTimeout;
+    this.h1server.on("request", this.guard.requestStarted.bind(this.guard));
     this.h1server.on("clientError", (error: Error, socket: net.Socket) => {
-      if (socket.writable) socket.end(clientErrorResponse(error));
+      // A malformed or timed-out pipelined request behind a streaming response: writing the error answer
+      // would put it inside that response's body. (hardening II item 9)
+      if (socket.writable && !this.guard.responseStarted(socket)) socket.end(clientErrorResponse(error));
       else socket.destroy();
     });
 
@@ -211,7 +227,7 @@ export class PortListener {
       this.server = tls.createServer(
         { ...options.tls, ALPNProtocols: ["h2", "http/1.1"], noDelay: true },
         (socket) => {
-          this.#track(socket);
+          if (!this.#track(socket)) return;
           socket.on("error", ignoreError);
           if (socket.alpnProtocol === "h2") this.h2server.emit("connection", socket);
           else this.h1server.emit("connection", socket);
@@ -220,7 +236,7 @@ export class PortListener {
     } else {
       // noDelay as node:http and node:http2 servers set it: small responses must not wait for Nagle.
       this.server = net.createServer({ noDelay: true }, (socket: SniffSocket) => {
-        this.#track(socket);
+        if (!this.#track(socket)) return;
         socket.on("error", ignoreError);
         socket[kSniff] = { listener: this, head: undefined };
         socket.setTimeout(this.#sniffTimeout);
@@ -230,9 +246,12 @@ export class PortListener {
     }
   }
 
-  #track(socket: net.Socket): void {
+  // False when the connection cap refused the socket.
+  #track(socket: net.Socket): boolean {
+    if (!this.guard.admit(socket)) return false;
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
+    return true;
   }
 
   /** Starts listening; resolves with the bound address. */
