@@ -57,7 +57,15 @@ export async function callAdmin(
   } catch (error) {
     if (error instanceof FlagError) throw error;
     if (error instanceof AdminRequestError) {
-      throw new CommandError(ExitCode.RpcFailure, `${addr} answered ${error.status}: ${error.message}`);
+      // 404/405 without the admin surface's JSON: nothing is mounted there, which the bare status does not say.
+      const hint =
+        (error.status === 404 || error.status === 405) && /^HTTP \d+$/.test(error.message)
+          ? " (no admin surface there: start the server with --admin, or check -prefix)"
+          : "";
+      throw new CommandError(
+        ExitCode.RpcFailure,
+        `${addr} answered ${error.status}: ${error.message}${hint}`,
+      );
     }
     const cause = (error as { cause?: { code?: string }; code?: string }) ?? {};
     const code = cause.code ?? cause.cause?.code;

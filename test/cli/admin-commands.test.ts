@@ -128,7 +128,10 @@ t.test("usage errors exit 1, connection failures 2, refusals 3", async (t) => {
   t.equal(io.err, `error: ${addr} answered 409: the server is shutting down\n`);
   io = captureIo();
   t.equal(await status(["--addr", addr, "--prefix", "/elsewhere"], io.io), 3, "a 404 without a JSON body");
-  t.equal(io.err, `error: ${addr} answered 404: HTTP 404\n`);
+  t.equal(
+    io.err,
+    `error: ${addr} answered 404: HTTP 404 (no admin surface there: start the server with --admin, or check -prefix)\n`,
+  );
 
   const port = await unusedPort();
   io = captureIo();
