@@ -228,7 +228,7 @@ async function connectOrReport(setup: ClientSetup, io: CommandIo): Promise<numbe
       );
     } else {
       io.stderr.write(
-        `error: failed to connect service at ${JSON.stringify(setup.addr)}: ${causeText(err)}\n`,
+        `error: failed to connect service at ${JSON.stringify(setup.addr)}: ${causeText(err)}${connectHint(err, setup)}\n`,
       );
     }
     return ExitCode.ConnectionFailure;
@@ -243,7 +243,9 @@ function reportRpcError(error: unknown, setup: ClientSetup, io: CommandIo, what:
   const err = RpcError.from(error);
   if (setup.json) writeJson(io, { addr: setup.addr, service: setup.service, error: errorJson(err) });
   if (connectFailureKind(err) !== undefined) {
-    io.stderr.write(`error: failed to connect service at ${JSON.stringify(setup.addr)}: ${causeText(err)}\n`);
+    io.stderr.write(
+      `error: failed to connect service at ${JSON.stringify(setup.addr)}: ${causeText(err)}${connectHint(err, setup)}\n`,
+    );
     return ExitCode.ConnectionFailure;
   }
   if (err.code === Code.Unimplemented) {
@@ -270,6 +272,20 @@ function failureHint(error: RpcError, setup: ClientSetup): string {
   if (error.code === Code.Canceled) {
     return ` (the server reset the call or closed the connection: is it still up?${tlsHint})`;
   }
+  return "";
+}
+
+/**
+ * What to do about a connection that opened but never became HTTP/2: an HTTP/1.1-only server answers the
+ * preface with an HTTP/1.1 error (node: ERR_HTTP2_ERROR), a TLS port closes a plaintext connection.
+ */
+function connectHint(error: RpcError, setup: ClientSetup): string {
+  const text = causeText(error);
+  const tlsHint = setup.tls ? "" : "; a TLS port takes -tls";
+  if (/ERR_HTTP2_ERROR|protocol error/i.test(text))
+    return ` (the server does not speak HTTP/2 here: an HTTP/1.1-only server takes --protocol triple --http1${tlsHint})`;
+  if (/connection closed|ECONNRESET|socket hang up/i.test(text))
+    return ` (the server closed the connection before speaking HTTP/2: is it an HTTP/2 port?${tlsHint})`;
   return "";
 }
 
