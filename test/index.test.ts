@@ -6,6 +6,7 @@ t.test("the public entry point exposes every layer's API", async (t) => {
   for (const name of [
     "Code",
     "RpcError",
+    "ConfigError",
     "EnvelopeDecoder",
     "encodeEnvelope",
     "parseGrpcTimeout",

@@ -1,6 +1,7 @@
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import { ServingStatus, servingStatusName } from "../codec/health-types.ts";
 import { Code } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import { createHealthClient, type HealthClientOptions } from "./health-client.ts";
 import {
@@ -219,7 +220,7 @@ export class EndpointPicker {
     };
     this.#panicThreshold = options.panicThreshold ?? 0.5;
     if (!(this.#panicThreshold >= 0 && this.#panicThreshold <= 1))
-      throw new RangeError("panicThreshold must be within 0..1");
+      throw new ConfigError("panicThreshold must be within 0..1");
     const makeSource =
       options.healthSource ?? ((endpoint: string) => createHealthClient(endpoint, options.healthClient));
     // Sources are made up front so a bad address fails here, not in a background loop.
@@ -458,7 +459,7 @@ function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
 
 function nonNegative(value: number, name: string): number {
   if (!(value >= 0) || !Number.isFinite(value))
-    throw new RangeError(`${name} must be a non-negative number of ms`);
+    throw new ConfigError(`${name} must be a non-negative number of ms`);
   return value;
 }
 

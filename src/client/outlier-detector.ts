@@ -1,3 +1,5 @@
+import { ConfigError } from "../wire/config-error.ts";
+
 /** Passive outlier ejection, after Envoy's `consecutive_gateway_failure`: calls that fail in a row eject an endpoint. */
 export interface OutlierOptions {
   /** Failures in a row that eject an endpoint; 0 turns ejection off. Default 5 (Envoy's). */
@@ -25,13 +27,13 @@ export function resolveOutlier(options: OutlierOptions = {}): ResolvedOutlier {
     maxEjectedShare: options.maxEjectedShare ?? 0.5,
   };
   if (!Number.isInteger(resolved.consecutiveFailures) || resolved.consecutiveFailures < 0) {
-    throw new RangeError("outlier: consecutiveFailures must be a whole number");
+    throw new ConfigError("outlier: consecutiveFailures must be a whole number");
   }
   if (!(resolved.baseEjectionMs > 0) || !(resolved.maxEjectionMs >= resolved.baseEjectionMs)) {
-    throw new RangeError("outlier: want 0 < baseEjectionMs <= maxEjectionMs");
+    throw new ConfigError("outlier: want 0 < baseEjectionMs <= maxEjectionMs");
   }
   if (!(resolved.maxEjectedShare >= 0 && resolved.maxEjectedShare <= 1)) {
-    throw new RangeError("outlier: maxEjectedShare must be within 0..1");
+    throw new ConfigError("outlier: maxEjectedShare must be within 0..1");
   }
   return Object.freeze(resolved);
 }

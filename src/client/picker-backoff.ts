@@ -1,3 +1,5 @@
+import { ConfigError } from "../wire/config-error.ts";
+
 /** How a lost health stream is reopened: exponential backoff with jitter (gRPC's connection-backoff shape). */
 export interface BackoffOptions {
   /** First delay, ms. Default 100: a proxy wants its upstreams back quickly. */
@@ -22,11 +24,11 @@ export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
     jitter: options.jitter ?? 0.2,
   };
   if (!(resolved.initialMs >= 0) || !(resolved.maxMs >= resolved.initialMs)) {
-    throw new RangeError("backoff: want 0 <= initialMs <= maxMs");
+    throw new ConfigError("backoff: want 0 <= initialMs <= maxMs");
   }
-  if (!(resolved.multiplier >= 1)) throw new RangeError("backoff: multiplier must be at least 1");
+  if (!(resolved.multiplier >= 1)) throw new ConfigError("backoff: multiplier must be at least 1");
   if (!(resolved.jitter >= 0 && resolved.jitter <= 1))
-    throw new RangeError("backoff: jitter must be within 0..1");
+    throw new ConfigError("backoff: jitter must be within 0..1");
   return Object.freeze(resolved);
 }
 

@@ -1,4 +1,5 @@
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import type { HealthRegistry } from "./registry.ts";
 
 /**
@@ -139,7 +140,7 @@ export class HealthCheckRunner {
    */
   add(check: HealthCheck): () => Promise<void> {
     if (this.#closed) throw new TypeError("the check runner is closed");
-    if (this.#checks.has(check.name)) throw new TypeError(`a check named '${check.name}' already exists`);
+    if (this.#checks.has(check.name)) throw new ConfigError(`a check named '${check.name}' already exists`);
     const full = { ...defaults, startFailing: false, ...check };
     validate(full);
     const state: Running = {
@@ -307,16 +308,16 @@ export class HealthCheckRunner {
 function validate(check: Required<Omit<HealthCheck, "close" | "subscribe">>): void {
   const positive = (value: number, field: string, min: number) => {
     if (!Number.isFinite(value) || value < min)
-      throw new TypeError(`check '${check.name}': ${field} must be ≥ ${min}`);
+      throw new ConfigError(`check '${check.name}': ${field} must be ≥ ${min}`);
   };
-  if (typeof check.run !== "function") throw new TypeError(`check '${check.name}': run must be a function`);
+  if (typeof check.run !== "function") throw new ConfigError(`check '${check.name}': run must be a function`);
   positive(check.intervalMs, "intervalMs", 1);
   positive(check.timeoutMs, "timeoutMs", 1);
   positive(check.initialDelayMs, "initialDelayMs", 0);
   positive(check.failureThreshold, "failureThreshold", 1);
   positive(check.successThreshold, "successThreshold", 1);
   if (!(check.jitter >= 0 && check.jitter < 1))
-    throw new TypeError(`check '${check.name}': jitter must be in [0, 1)`);
+    throw new ConfigError(`check '${check.name}': jitter must be in [0, 1)`);
 }
 
 function errorText(error: unknown): string {

@@ -1,4 +1,5 @@
 import { ServingStatus, servingStatusName } from "../codec/health-types.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import type { HealthChangeEvent, HealthRegistry } from "./registry.ts";
 
 // Edges per registry (service → what it depends on), to refuse a cycle: in a cycle, each service would
@@ -28,7 +29,7 @@ export function addDependency(
   }
   for (const target of targets) {
     if (reaches(graph, target, service))
-      throw new TypeError(`'${service}' depending on '${target}' would close a dependency cycle`);
+      throw new ConfigError(`'${service}' depending on '${target}' would close a dependency cycle`);
   }
   const edges = graph.get(service) ?? new Map<string, number>();
   graph.set(service, edges);

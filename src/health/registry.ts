@@ -1,5 +1,6 @@
 import { ServingStatus } from "../codec/health-types.ts";
 import { Code } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 
 /**
@@ -370,10 +371,7 @@ function checkStoredStatus(status: ServingStatus): void {
     status !== ServingStatus.NotServing &&
     status !== ServingStatus.Unknown
   )
-    throw new RpcError(
-      Code.InvalidArgument,
-      `a service's status is SERVING, NOT_SERVING or UNKNOWN, not ${String(status)}`,
-    );
+    throw new ConfigError(`a service's status is SERVING, NOT_SERVING or UNKNOWN, not ${String(status)}`);
 }
 
 function warnListenerError(error: unknown, event: HealthChangeEvent): void {

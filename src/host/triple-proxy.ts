@@ -15,6 +15,7 @@ import { H2Exchange } from "../server/h2-exchange.ts";
 import type { ConnectionOptions, Http1Options, Http2Options } from "../server/options.ts";
 import type { TlsOptions } from "../server/port-listener.ts";
 import { RpcHandler } from "../server/rpc-handler.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { HostBase, type PortListeners } from "./host-base.ts";
 
 /** Options of {@link createTripleProxy}. */
@@ -87,7 +88,7 @@ export class TripleProxy extends HostBase {
     });
     const maxAttempts = options.maxAttempts ?? 3;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
-      throw new RangeError("maxAttempts must be a whole number >= 1");
+      throw new ConfigError("maxAttempts must be a whole number >= 1");
     this.#ctx = {
       picker: this.picker,
       sessions: this.#sessions,

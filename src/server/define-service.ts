@@ -1,5 +1,6 @@
 import protobuf from "protobufjs";
 import { createMessageCodec, type MessageCodec } from "../codec/message-codec.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import type {
   MethodDefinition,
   ServerStreamingHandler,
@@ -36,11 +37,11 @@ export function defineService<S extends ServiceType<S> = ServiceMethods>(
 ): ServiceMethods {
   const service = root.lookup(serviceName);
   if (!(service instanceof protobuf.Service))
-    throw new TypeError(`${serviceName} is not a service in the given root`);
+    throw new ConfigError(`${serviceName} is not a service in the given root`);
   service.resolveAll();
   const codecs = new Map<protobuf.Type, MessageCodec<object>>();
   const codecFor = (type: protobuf.Type | null): MessageCodec<object> => {
-    if (type === null) throw new TypeError(`${serviceName}: unresolved message type`);
+    if (type === null) throw new ConfigError(`${serviceName}: unresolved message type`);
     let codec = codecs.get(type);
     if (codec === undefined) {
       codec = createMessageCodec<object>(type);
@@ -52,9 +53,9 @@ export function defineService<S extends ServiceType<S> = ServiceMethods>(
   for (const [name, handler] of Object.entries<unknown>(handlers)) {
     if (handler === undefined) continue;
     const method = service.methods[name];
-    if (method === undefined) throw new TypeError(`${serviceName} has no method ${name}`);
+    if (method === undefined) throw new ConfigError(`${serviceName} has no method ${name}`);
     if (method.requestStream)
-      throw new TypeError(`${serviceName}/${name}: client and bidi streaming are not supported`);
+      throw new ConfigError(`${serviceName}/${name}: client and bidi streaming are not supported`);
     const input = codecFor(method.resolvedRequestType);
     const output = codecFor(method.resolvedResponseType);
     methods[name] = method.responseStream

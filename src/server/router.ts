@@ -1,3 +1,4 @@
+import { ConfigError } from "../wire/config-error.ts";
 import type { MethodDefinition, ServiceMethods } from "./service-types.ts";
 
 /** One routable method: `/{service}/{method}`. @internal */
@@ -31,14 +32,14 @@ export class Router {
 
   add(service: string, methods: ServiceMethods): void {
     if (!serviceNamePattern.test(service))
-      throw new TypeError(`invalid service name ${JSON.stringify(service)}`);
-    if (this.#services.has(service)) throw new Error(`service ${service} is already added`);
+      throw new ConfigError(`invalid service name ${JSON.stringify(service)}`);
+    if (this.#services.has(service)) throw new ConfigError(`service ${service} is already added`);
     const entries = Object.entries(methods);
     for (const [method, definition] of entries) {
       if (!methodNamePattern.test(method))
-        throw new TypeError(`invalid method name ${JSON.stringify(method)}`);
+        throw new ConfigError(`invalid method name ${JSON.stringify(method)}`);
       if (definition.kind !== "unary" && definition.kind !== "server_streaming") {
-        throw new TypeError(
+        throw new ConfigError(
           `method ${service}/${method}: unsupported kind ${JSON.stringify((definition as { kind: unknown }).kind)}`,
         );
       }

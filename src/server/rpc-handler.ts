@@ -3,6 +3,7 @@ import type http2 from "node:http2";
 import { parseContentType } from "../protocol/content-type.ts";
 import { writerFor } from "../protocol/negotiate.ts";
 import { Code } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { defaultMaxMessageBytes } from "../wire/envelope.ts";
 import { defaultMaxMetadataBytes } from "../wire/metadata.ts";
 import { RpcError } from "../wire/rpc-error.ts";
@@ -55,7 +56,7 @@ export class RpcHandler implements CallOwner {
   constructor(options: RpcHandlerOptions = {}) {
     const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
     if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 0) {
-      throw new RangeError("maxMessageBytes must be a non-negative integer");
+      throw new ConfigError("maxMessageBytes must be a non-negative integer");
     }
     this.#limits = Object.freeze({
       maxMessageBytes,

@@ -1,5 +1,6 @@
 import { allocateBytes, copyBytes } from "./bytes.ts";
 import { Code } from "./code.ts";
+import { ConfigError } from "./config-error.ts";
 import { RpcError } from "./rpc-error.ts";
 
 /** Bits of the envelope's first byte. */
@@ -107,7 +108,7 @@ export class EnvelopeDecoder {
   constructor(options: EnvelopeDecoderOptions = {}) {
     const max = options.maxMessageBytes ?? defaultMaxMessageBytes;
     if (!Number.isInteger(max) || max < 0)
-      throw new RangeError(`maxMessageBytes must be a non-negative integer`);
+      throw new ConfigError(`maxMessageBytes must be a non-negative integer`);
     this.maxMessageBytes = max;
     this.#disallowed = ~(options.allowedFlags ?? allFlags) & 0xff;
   }

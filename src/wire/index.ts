@@ -8,6 +8,7 @@ export {
   tripleCodeName,
 } from "./code.ts";
 export { type Compression, findCompression, gzip, identity, supportedEncodings } from "./compression.ts";
+export { ConfigError } from "./config-error.ts";
 export {
   defaultMaxMessageBytes,
   type Envelope,

@@ -1,4 +1,5 @@
 import { Code } from "./code.ts";
+import { ConfigError } from "./config-error.ts";
 import { quotePeerText } from "./peer-text.ts";
 import { RpcError } from "./rpc-error.ts";
 
@@ -45,7 +46,7 @@ const maxGrpcAmount = 99_999_999;
  * 99,999,999 hours are capped.
  */
 export function formatGrpcTimeout(ms: number): string {
-  if (Number.isNaN(ms)) throw new RangeError("timeout must be a number");
+  if (Number.isNaN(ms)) throw new ConfigError("timeout must be a number");
   if (ms <= 0) return "0n";
   if (!Number.isInteger(ms)) {
     const nanos = Math.ceil(ms * 1_000_000);
@@ -80,7 +81,7 @@ export function parseTimeoutMs(value: string): number {
 
 /** Formats milliseconds for the triple/Connect timeout header (rounded up, capped at 10 digits, never negative). */
 export function formatTimeoutMs(ms: number): string {
-  if (Number.isNaN(ms)) throw new RangeError("timeout must be a number");
+  if (Number.isNaN(ms)) throw new ConfigError("timeout must be a number");
   if (ms <= 0) return "0";
   return String(Math.min(Math.ceil(ms), maxTimeoutMs));
 }

@@ -13,6 +13,7 @@ import type { PickerEvent } from "../../src/client/picker-events.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { FakeClock } from "../../src/testing/fake-clock.ts";
 import { Code } from "../../src/wire/code.ts";
+import { ConfigError } from "../../src/wire/config-error.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
 
 const { Serving, NotServing, ServiceUnknown } = ServingStatus;
@@ -261,9 +262,9 @@ t.test("backoff delays: jitter bounds, caps and validation", async (t) => {
     1000,
   );
   t.same(resolveBackoff(), { initialMs: 100, maxMs: 5000, multiplier: 1.6, jitter: 0.2 });
-  t.throws(() => resolveBackoff({ initialMs: 10, maxMs: 5 }), RangeError);
-  t.throws(() => resolveBackoff({ multiplier: 0.5 }), RangeError);
-  t.throws(() => resolveBackoff({ jitter: 2 }), RangeError);
+  t.throws(() => resolveBackoff({ initialMs: 10, maxMs: 5 }), ConfigError);
+  t.throws(() => resolveBackoff({ multiplier: 0.5 }), ConfigError);
+  t.throws(() => resolveBackoff({ jitter: 2 }), ConfigError);
 });
 
 t.test("a lost stream keeps its status for the grace, then counts as not serving", async (t) => {
@@ -433,9 +434,9 @@ t.test("outlier bookkeeping: off at 0, validation", async (t) => {
   const off = resolveOutlier({ consecutiveFailures: 0 });
   const state = newOutlierState();
   for (let i = 0; i < 100; i++) t.equal(recordFailure(state, off, 0, 0, 3), undefined);
-  t.throws(() => resolveOutlier({ consecutiveFailures: 1.5 }), RangeError);
-  t.throws(() => resolveOutlier({ baseEjectionMs: 0 }), RangeError);
-  t.throws(() => resolveOutlier({ maxEjectedShare: 3 }), RangeError);
+  t.throws(() => resolveOutlier({ consecutiveFailures: 1.5 }), ConfigError);
+  t.throws(() => resolveOutlier({ baseEjectionMs: 0 }), ConfigError);
+  t.throws(() => resolveOutlier({ maxEjectedShare: 3 }), ConfigError);
 });
 
 t.test("polling Check instead of Watch", async (t) => {
@@ -568,11 +569,11 @@ t.test("bad options", async (t) => {
   );
   t.throws(
     () => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, panicThreshold: 2 }),
-    RangeError,
+    ConfigError,
   );
   t.throws(
     () => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, lostStreamGraceMs: -1 }),
-    RangeError,
+    ConfigError,
   );
   t.throws(
     () => createEndpointPicker({ endpoints: ["ftp://x"] }),

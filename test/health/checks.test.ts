@@ -3,6 +3,7 @@ import { ServingStatus } from "../../src/codec/health-types.ts";
 import { type HealthCheck, HealthCheckRunner } from "../../src/health/checks.ts";
 import { type HealthChangeEvent, HealthRegistry } from "../../src/health/registry.ts";
 import { FakeClock } from "../../src/testing/fake-clock.ts";
+import { ConfigError } from "../../src/wire/config-error.ts";
 
 const { Serving, NotServing } = ServingStatus;
 
@@ -306,7 +307,7 @@ t.test("settings are validated; names are unique; a closed runner takes no check
   const { runner } = setup();
   const run = () => {};
   runner.add({ name: "one", services: [], run });
-  t.throws(() => runner.add({ name: "one", services: [], run }), TypeError);
+  t.throws(() => runner.add({ name: "one", services: [], run }), ConfigError);
   t.throws(() => runner.add({ name: "i", services: [], run, intervalMs: 0 }), /intervalMs must be ≥ 1/);
   t.throws(() => runner.add({ name: "t", services: [], run, timeoutMs: Number.NaN }), /timeoutMs/);
   t.throws(() => runner.add({ name: "d", services: [], run, initialDelayMs: -1 }), /initialDelayMs/);

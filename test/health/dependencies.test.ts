@@ -2,6 +2,7 @@ import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { addDependency } from "../../src/health/dependencies.ts";
 import { type HealthChangeEvent, HealthRegistry } from "../../src/health/registry.ts";
+import { ConfigError } from "../../src/wire/config-error.ts";
 
 const { Serving, NotServing, Unknown } = ServingStatus;
 
@@ -93,8 +94,8 @@ t.test("cycles are refused", async (t) => {
   t.throws(() => addDependency(registry, "a", "a"), /cycle/);
   addDependency(registry, "a", "b");
   const bc = addDependency(registry, "b", "c");
-  t.throws(() => addDependency(registry, "c", "a"), TypeError);
-  t.throws(() => addDependency(registry, "b", "a"), TypeError);
+  t.throws(() => addDependency(registry, "c", "a"), ConfigError);
+  t.throws(() => addDependency(registry, "b", "a"), ConfigError);
   bc();
   addDependency(registry, "c", "a"); // no path c ← a any more
   t.pass("the edge is free again once removed");

@@ -10,6 +10,7 @@ import { createHealthClient } from "../../src/client/health-client.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createTripleProxy } from "../../src/host/triple-proxy.ts";
 import { createTripleServer } from "../../src/host/triple-server.ts";
+import { ConfigError } from "../../src/wire/config-error.ts";
 import { encodeEnvelope } from "../../src/wire/envelope-encoder.ts";
 import { startServer } from "../fixtures/start-server.ts";
 import { addGreetServices, greetRequest } from "./fixtures/greet-services.ts";
@@ -303,7 +304,7 @@ t.test("a call whose upstream resets before answering gets UNAVAILABLE, not a ha
 });
 
 t.test("bad options", async (t) => {
-  t.throws(() => createTripleProxy({ upstreams: ["127.0.0.1:1"], maxAttempts: 0 }), RangeError);
+  t.throws(() => createTripleProxy({ upstreams: ["127.0.0.1:1"], maxAttempts: 0 }), ConfigError);
   t.throws(() => createTripleProxy({ upstreams: [] }), { code: 3 });
   const proxy = createTripleProxy({
     upstreams: ["127.0.0.1:1"],

@@ -5,6 +5,7 @@ import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createHealthService } from "../../src/health/health-service.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import { createRpcHandler } from "../../src/server/rpc-handler.ts";
+import { ConfigError } from "../../src/wire/config-error.ts";
 import { grpcHeaders, h2request } from "../fixtures/h2-request.ts";
 import { listenLocal, startServer } from "../fixtures/start-server.ts";
 import { checkRequestBytes, envelope, h1request } from "./fixtures/helpers.ts";
@@ -75,10 +76,10 @@ t.test("embedded through the HTTP/2 compatibility API (request events)", async (
 });
 
 t.test("handler options and service validation", async (t) => {
-  t.throws(() => createRpcHandler({ maxMessageBytes: -1 }), RangeError);
+  t.throws(() => createRpcHandler({ maxMessageBytes: -1 }), ConfigError);
   const h = createRpcHandler();
-  t.throws(() => h.addService("bad name", {}), TypeError);
-  t.throws(() => h.addService("ok.Name", { "bad-method": { kind: "unary" } as never }), TypeError);
+  t.throws(() => h.addService("bad name", {}), ConfigError);
+  t.throws(() => h.addService("ok.Name", { "bad-method": { kind: "unary" } as never }), ConfigError);
   t.throws(() => h.addService("ok.Name", { M: { kind: "bidi" } as never }), /unsupported kind/);
   h.addService("ok.Name", {});
   t.throws(() => h.addService("ok.Name", {}), /already added/);

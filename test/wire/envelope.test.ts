@@ -1,5 +1,6 @@
 import t, { type Test } from "tap";
 import { Code } from "../../src/wire/code.ts";
+import { ConfigError } from "../../src/wire/config-error.ts";
 import {
   defaultMaxMessageBytes,
   EnvelopeDecoder,
@@ -356,8 +357,8 @@ t.test("options", async (t) => {
   t.equal(defaultMaxMessageBytes, 4 * 1024 * 1024);
   t.equal(envelopeHeaderBytes, 5);
   t.equal(new EnvelopeDecoder({ maxMessageBytes: 0 }).maxMessageBytes, 0);
-  t.throws(() => new EnvelopeDecoder({ maxMessageBytes: -1 }), RangeError);
-  t.throws(() => new EnvelopeDecoder({ maxMessageBytes: 1.5 }), RangeError);
+  t.throws(() => new EnvelopeDecoder({ maxMessageBytes: -1 }), ConfigError);
+  t.throws(() => new EnvelopeDecoder({ maxMessageBytes: 1.5 }), ConfigError);
   t.same(EnvelopeFlag, { Compressed: 1, EndStream: 2, Trailers: 0x80 });
   const grpcWeb = decodeChunks([hex("80 00000000 01 00000000")], {
     allowedFlags: EnvelopeFlag.Compressed | EnvelopeFlag.Trailers,

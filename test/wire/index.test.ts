@@ -33,6 +33,7 @@ t.test("the wire layer's public API is exported from one place", async (t) => {
     "isReservedHeader",
     "metadataFromHeaders",
     "RpcError",
+    "ConfigError",
     "formatGrpcTimeout",
     "formatTimeoutMs",
     "parseGrpcTimeout",

@@ -1,5 +1,6 @@
 import t from "tap";
 import { Code } from "../../src/wire/code.ts";
+import { ConfigError } from "../../src/wire/config-error.ts";
 import {
   formatGrpcTimeout,
   formatTimeoutMs,
@@ -79,7 +80,7 @@ t.test("formatGrpcTimeout picks a unit that fits 8 digits, rounding up", async (
       t.ok(parseGrpcTimeout(text) >= Math.ceil(ms), `${text} is not shorter than ${ms} ms`);
     }
   }
-  t.throws(() => formatGrpcTimeout(Number.NaN), RangeError);
+  t.throws(() => formatGrpcTimeout(Number.NaN), ConfigError);
 });
 
 t.test("parseTimeoutMs: 1-10 digits, else INVALID_ARGUMENT (dubbo-go, connect)", async (t) => {
@@ -104,5 +105,5 @@ t.test("formatTimeoutMs", async (t) => {
   t.equal(formatTimeoutMs(1e12), "9999999999");
   t.equal(formatTimeoutMs(Number.POSITIVE_INFINITY), "9999999999");
   t.equal(parseTimeoutMs(formatTimeoutMs(123_456)), 123_456);
-  t.throws(() => formatTimeoutMs(Number.NaN), RangeError);
+  t.throws(() => formatTimeoutMs(Number.NaN), ConfigError);
 });
