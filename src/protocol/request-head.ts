@@ -1,6 +1,7 @@
 import { Code } from "../wire/code.ts";
 import { type Compression, findCompression, identity } from "../wire/compression.ts";
 import { appendMetadataToHeaders, decodeBinaryHeader } from "../wire/metadata.ts";
+import { quotePeerText } from "../wire/peer-text.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { formatGrpcTimeout, formatTimeoutMs, parseGrpcTimeout, parseTimeoutMs } from "../wire/timeout.ts";
 import type { ContentTypeInfo } from "./content-type.ts";
@@ -88,7 +89,7 @@ export function checkProtocolVersion(type: ContentTypeInfo, headers: IncomingHea
   for (const [name, expected] of versionHeaders) {
     const value = single(headers[name]);
     if (value !== undefined && value !== expected) {
-      throw new RpcError(Code.InvalidArgument, `${name} must be "${expected}": got "${value}"`);
+      throw new RpcError(Code.InvalidArgument, `${name} must be "${expected}": got ${quotePeerText(value)}`);
     }
   }
 }

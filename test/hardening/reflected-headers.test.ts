@@ -58,5 +58,13 @@ t.test("triple over HTTP/1.1: a long Triple-Timeout-Ms comes back clipped in the
   t.equal(response.status, 400, "invalid_argument");
   t.ok(response.body.length <= maxMessageBytes, `error body is ${response.body.length} bytes`);
   t.match(response.json, { code: "invalid_argument", message: /characters\)/ });
+  const version = await h1request(port, {
+    method: "POST",
+    path: checkPath,
+    headers: { "content-type": "application/json", "triple-protocol-version": "9".repeat(10_000) },
+    body: Buffer.from("{}"),
+  });
+  t.equal(version.status, 400, "a long Triple-Protocol-Version: invalid_argument");
+  t.ok(version.body.length <= maxMessageBytes, `its error body is ${version.body.length} bytes`);
   t.equal(await grpcCheck(port), 1, "a Check still answers SERVING");
 });
