@@ -7,27 +7,16 @@
 // Our server runs from dist/ when the build is at least as new as every file in src/ (CI builds before the
 // tests; a child then starts in well under a second), otherwise from src/ through tap's TypeScript loader,
 // passed on with process.execArgv (slower: the loader costs each process seconds of CPU, but no build needed).
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import { type NodeRun, runNode } from "../fixtures/node-process.ts";
 import { needs } from "../fixtures/tools.ts";
+import { distIsFresh } from "../package/fixtures/build.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
 function oursFrom(): "dist" | "src" {
-  const built = statSync(join(root, "dist/host/triple-server.js"), { throwIfNoEntry: false });
-  return built !== undefined && newestMtime(join(root, "src")) <= built.mtimeMs ? "dist" : "src";
+  return distIsFresh() ? "dist" : "src";
 }
 
 const from = oursFrom();

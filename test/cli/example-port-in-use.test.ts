@@ -3,15 +3,7 @@
 import net from "node:net";
 import t from "tap";
 import { runNode } from "../fixtures/node-process.ts";
-
-// As in example.test.ts: "triple-health" resolves to src/ (run by tap's loader) instead of a build.
-const srcIndex = new URL("../../src/index.ts", import.meta.url).href;
-const toSrc = `export function resolve(specifier, context, next) {
-  return next(specifier === "triple-health" ? ${JSON.stringify(srcIndex)} : specifier, context);
-}`;
-const registerToSrc = `import { register } from "node:module";
-register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(toSrc)}`)});`;
-const packageFromSrc = ["--import", `data:text/javascript,${encodeURIComponent(registerToSrc)}`];
+import { packageFromSrc } from "../fixtures/package-from-src.ts";
 
 t.test("a port in use: a clear message and exit 1", async (t) => {
   const taken = net.createServer();
