@@ -4,6 +4,7 @@ import { createHealthClient, type HealthClient, type HealthClientOptions } from 
 import type { ClientTlsOptions } from "../client/tls-options.ts";
 import { connectFailureKind } from "../client/transport-errors.ts";
 import { Code, grpcCodeName } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import { type CommandContext, ExitCode } from "./command.ts";
 import { FlagError, type FlagSpecs, type FlagValue, formatDuration } from "./flags.ts";
@@ -138,7 +139,8 @@ export function setupClient(
   try {
     client = createHealthClient(normalizeAddress(addr, tls !== undefined), options);
   } catch (error) {
-    throw new FlagError(error instanceof RpcError ? error.rawMessage : String(error));
+    if (error instanceof ConfigError) throw new FlagError(error.message);
+    throw error;
   }
   if (verbose) {
     io.stderr.write(

@@ -1,7 +1,6 @@
 import type { CodecName } from "../codec/message-codec.ts";
-import { Code } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { defaultMaxMessageBytes } from "../wire/envelope.ts";
-import { RpcError } from "../wire/rpc-error.ts";
 import { type CallOptions, type MetadataInit, type MethodRef, toMetadata } from "./call-options.ts";
 import type { CallTrace } from "./call-trace.ts";
 import { grpcCalls } from "./grpc-call.ts";
@@ -68,7 +67,7 @@ export const userAgent = "triple-health/0.1.0";
 /**
  * Parses a server address: `http://host:port`, `https://host:port` (TLS), `host:port` (cleartext)
  * or dubbo's `tri://host:port` (cleartext). A path on the URL becomes a prefix of every call's path.
- * @throws RpcError INVALID_ARGUMENT for anything else.
+ * @throws ConfigError for anything else.
  */
 export function parseTarget(target: string): URL {
   let text = target.trim();
@@ -78,20 +77,17 @@ export function parseTarget(target: string): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new RpcError(Code.InvalidArgument, `invalid server address ${JSON.stringify(target)}`);
+    throw new ConfigError(`invalid server address ${JSON.stringify(target)}`);
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
-    throw new RpcError(
-      Code.InvalidArgument,
-      `invalid server address ${JSON.stringify(target)}: want http(s)://host:port`,
-    );
+    throw new ConfigError(`invalid server address ${JSON.stringify(target)}: want http(s)://host:port`);
   }
   return url;
 }
 
 /**
  * Creates the generic call layer the health client (and a proxy) build on.
- * @throws RpcError INVALID_ARGUMENT for a bad address or gRPC over HTTP/1.1.
+ * @throws ConfigError for a bad address, protocol, codec or HTTP version, or gRPC over HTTP/1.1.
  */
 export function createCallClient(target: string, options: CallClientOptions = {}): CallClient {
   const url = parseTarget(target);
@@ -99,25 +95,16 @@ export function createCallClient(target: string, options: CallClientOptions = {}
   const codec = options.codec ?? "proto";
   const httpVersion = options.httpVersion ?? "2";
   if (protocol !== "grpc" && protocol !== "triple") {
-    throw new RpcError(
-      Code.InvalidArgument,
-      `unknown protocol ${JSON.stringify(protocol)}: want grpc or triple`,
-    );
+    throw new ConfigError(`unknown protocol ${JSON.stringify(protocol)}: want grpc or triple`);
   }
   if (codec !== "proto" && codec !== "json") {
-    throw new RpcError(Code.InvalidArgument, `unknown codec ${JSON.stringify(codec)}: want proto or json`);
+    throw new ConfigError(`unknown codec ${JSON.stringify(codec)}: want proto or json`);
   }
   if (httpVersion !== "2" && httpVersion !== "1.1") {
-    throw new RpcError(
-      Code.InvalidArgument,
-      `unknown HTTP version ${JSON.stringify(httpVersion)}: want 2 or 1.1`,
-    );
+    throw new ConfigError(`unknown HTTP version ${JSON.stringify(httpVersion)}: want 2 or 1.1`);
   }
   if (protocol === "grpc" && httpVersion === "1.1") {
-    throw new RpcError(
-      Code.InvalidArgument,
-      "gRPC needs HTTP/2 (trailers): use HTTP/2, or protocol triple over HTTP/1.1",
-    );
+    throw new ConfigError("gRPC needs HTTP/2 (trailers): use HTTP/2, or protocol triple over HTTP/1.1");
   }
   const transport: HttpTransport =
     httpVersion === "2" ? new Http2Transport(url, options) : new Http1Transport(url, options);

@@ -198,12 +198,11 @@ export class EndpointPicker {
     const endpoints = [
       ...new Set(options.endpoints.map((endpoint) => endpoint.trim()).filter((e) => e !== "")),
     ];
-    if (endpoints.length === 0)
-      throw new RpcError(Code.InvalidArgument, "endpoint picker: no endpoints given");
+    if (endpoints.length === 0) throw new ConfigError("endpoint picker: no endpoints given");
     this.service = options.service ?? "";
     this.policy = options.policy ?? "round-robin";
     if (this.policy !== "round-robin" && this.policy !== "least-outstanding") {
-      throw new RpcError(Code.InvalidArgument, `unknown pick policy ${JSON.stringify(this.policy)}`);
+      throw new ConfigError(`unknown pick policy ${JSON.stringify(this.policy)}`);
     }
     this.#clock = options.clock ?? systemClock;
     const backoff = resolveBackoff(options.backoff);

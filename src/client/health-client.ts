@@ -63,7 +63,7 @@ const list: MethodRef<HealthListRequest, HealthListResponse> = {
  * const client = createHealthClient("http://127.0.0.1:20000", { protocol: "triple", timeoutMs: 1000 });
  * const status = await client.check("greet.GreetService"); // ServingStatus.Serving
  * ```
- * @throws RpcError INVALID_ARGUMENT for a bad address or option (gRPC over HTTP/1.1).
+ * @throws ConfigError for a bad address or option (gRPC over HTTP/1.1).
  */
 export function createHealthClient(url: string, options: HealthClientOptions = {}): HealthClient {
   const calls = createCallClient(url, options);

@@ -1,4 +1,5 @@
 import { ConfigError } from "../wire/config-error.ts";
+import { clipPeerText } from "../wire/peer-text.ts";
 import type { MethodDefinition, ServiceMethods } from "./service-types.ts";
 
 /** One routable method: `/{service}/{method}`. @internal */
@@ -67,14 +68,10 @@ export class Router {
     const path = url.split("?")[0]!;
     const parts = path.split("/");
     if (parts.length !== 3 || parts[0] !== "" || parts[1] === "" || parts[2] === "") {
-      return `unknown path ${clip(path)}`;
+      return `unknown path ${clipPeerText(path)}`;
     }
     const service = parts[1]!;
-    if (!this.#services.has(service)) return `unknown service ${clip(service)}`;
-    return `unknown method ${clip(parts[2]!)} for service ${service}`;
+    if (!this.#services.has(service)) return `unknown service ${clipPeerText(service)}`;
+    return `unknown method ${clipPeerText(parts[2]!)} for service ${service}`;
   }
-}
-
-function clip(text: string): string {
-  return text.length <= 128 ? text : `${text.slice(0, 128)}…`;
 }

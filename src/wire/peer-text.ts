@@ -15,3 +15,12 @@ export function quotePeerText(text: string): string {
   if (text.length <= maxQuotedPeerText) return JSON.stringify(text);
   return `${JSON.stringify(text.slice(0, maxQuotedPeerText))}… (${text.length} characters)`;
 }
+
+/**
+ * `text` unquoted, clipped to {@link maxQuotedPeerText} with a trailing `…`: for names (a path, a service)
+ * that read better bare, as grpc-go writes `unknown service greet.X`.
+ * @internal
+ */
+export function clipPeerText(text: string): string {
+  return text.length <= maxQuotedPeerText ? text : `${text.slice(0, maxQuotedPeerText)}…`;
+}

@@ -559,13 +559,11 @@ t.test("a listener that throws does not stop the others", async (t) => {
 
 t.test("bad options", async (t) => {
   const source = () => new FakeUpstream();
-  t.throws(() => createEndpointPicker({ endpoints: [], healthSource: source }), {
-    code: Code.InvalidArgument,
-  });
+  t.throws(() => createEndpointPicker({ endpoints: [], healthSource: source }), ConfigError);
   t.throws(
     () =>
       createEndpointPicker({ endpoints: ["a:1"], healthSource: source, policy: "random" as "round-robin" }),
-    { code: Code.InvalidArgument },
+    ConfigError,
   );
   t.throws(
     () => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, panicThreshold: 2 }),
@@ -575,9 +573,5 @@ t.test("bad options", async (t) => {
     () => createEndpointPicker({ endpoints: ["a:1"], healthSource: source, lostStreamGraceMs: -1 }),
     ConfigError,
   );
-  t.throws(
-    () => createEndpointPicker({ endpoints: ["ftp://x"] }),
-    { code: Code.InvalidArgument },
-    "bad address fails at once",
-  );
+  t.throws(() => createEndpointPicker({ endpoints: ["ftp://x"] }), ConfigError, "bad address fails at once");
 });
