@@ -3,32 +3,46 @@ import type http2 from "node:http2";
 import type net from "node:net";
 
 /**
- * What the guard knows of one connection: the requests (HTTP/1.1) or streams (HTTP/2) in flight, whether
- * it ever had one, and the session to close it through once it speaks HTTP/2.
+ * What the guard knows of one connection: what it has in flight, whether it ever opened a stream or sent a
+ * request, when it was last used, and the session to close it through once it speaks HTTP/2.
  */
 class GuardedConnection {
   readonly socket: net.Socket;
-  readonly guard: ConnectionGuard;
   session: http2.ServerHttp2Session | undefined;
-  busy = 0;
-  opened = false;
-  // HTTP/1.1 responses not yet finished, in request order (the order node:http answers pipelined requests).
+  // HTTP/2 streams open.
+  streams = 0;
+  // HTTP/1.1 responses not known to be finished, in request order (the order node:http answers pipelined
+  // requests). Pruned when looked at, not on each response's 'close': a listener per request costs more than
+  // the whole guard is worth on a keep-alive Check loop.
   responses: http.ServerResponse[] | undefined;
+  opened = false;
+  // The guard's use counter when a request or stream last started or a stream ended: the lowest among idle
+  // connections is the one idle the longest.
+  lastUsed = 0;
   timer: NodeJS.Timeout | undefined;
+  readonly guard: ConnectionGuard;
 
   constructor(socket: net.Socket, guard: ConnectionGuard) {
     this.socket = socket;
     this.guard = guard;
   }
 
-  // One listener per connection, not per stream or request.
-  readonly onDone = (): void => {
-    if (--this.busy === 0) this.guard.becameIdle(this);
+  // One bound function per connection, not a closure per stream.
+  readonly onStreamClosed = (): void => {
+    if (--this.streams === 0) this.lastUsed = this.guard.tick();
   };
-  readonly onResponseDone = (): void => {
-    this.responses?.shift();
-    this.onDone();
-  };
+
+  /** The first HTTP/1.1 response still being written, after dropping those that are done. */
+  currentResponse(): http.ServerResponse | undefined {
+    const responses = this.responses;
+    if (responses === undefined) return undefined;
+    while (responses.length > 0 && isDone(responses[0]!)) responses.shift();
+    return responses[0];
+  }
+
+  get busy(): boolean {
+    return this.streams > 0 || this.currentResponse() !== undefined;
+  }
 
   shed(): void {
     clearTimeout(this.timer);
@@ -37,6 +51,10 @@ class GuardedConnection {
     if (session !== undefined && !session.destroyed) session.destroy();
     this.socket.destroy();
   }
+}
+
+function isDone(response: http.ServerResponse): boolean {
+  return response.writableEnded || response.destroyed;
 }
 
 const kGuarded = Symbol("triple-health.guarded");
@@ -54,13 +72,16 @@ function onFirstRequestTimeout(connection: GuardedConnection): void {
  * connections, and is itself closed only when every connection is busy. A connection that has not opened
  * a stream or sent a request head within `firstRequestTimeoutMs` is closed: the HTTP/2 preface alone, or
  * nothing at all, no longer holds a descriptor for minutes.
+ *
+ * The per-request work is a counter and an array push: who is idle, and since when, is worked out only when
+ * a connection must be shed, which happens at the cap alone.
  * @internal
  */
 export class ConnectionGuard {
   readonly #max: number;
   readonly #firstRequestTimeoutMs: number;
-  // Insertion order is the order connections last went idle: the first idle one found is the one to shed.
-  readonly #connections = new Map<net.Socket, GuardedConnection>();
+  readonly #connections = new Set<GuardedConnection>();
+  #uses = 0;
 
   constructor(maxConnections: number, firstRequestTimeoutMs: number) {
     this.#max = maxConnections;
@@ -71,6 +92,11 @@ export class ConnectionGuard {
     return this.#connections.size;
   }
 
+  /** @internal The use counter connections order their idleness by. */
+  tick(): number {
+    return ++this.#uses;
+  }
+
   /** Counts a new connection; false when it was refused (closed) because every connection is busy. */
   admit(socket: net.Socket): boolean {
     if (this.#max > 0 && this.#connections.size >= this.#max && !this.#shedIdle()) {
@@ -78,15 +104,16 @@ export class ConnectionGuard {
       return false;
     }
     const connection = new GuardedConnection(socket, this);
+    connection.lastUsed = this.tick();
     (socket as GuardedSocket)[kGuarded] = connection;
-    this.#connections.set(socket, connection);
+    this.#connections.add(connection);
     if (this.#firstRequestTimeoutMs > 0) {
       connection.timer = setTimeout(onFirstRequestTimeout, this.#firstRequestTimeoutMs, connection);
       connection.timer.unref();
     }
     socket.once("close", () => {
       clearTimeout(connection.timer);
-      this.#connections.delete(socket);
+      this.#connections.delete(connection);
     });
     return true;
   }
@@ -99,7 +126,9 @@ export class ConnectionGuard {
     connection.session = session;
     session.on("stream", (stream: http2.ServerHttp2Stream) => {
       this.#started(connection);
-      stream.once("close", connection.onDone);
+      connection.streams++;
+      // `on`, not `once` (which wraps the listener per call): a stream closes once.
+      stream.on("close", connection.onStreamClosed);
     });
   }
 
@@ -108,9 +137,9 @@ export class ConnectionGuard {
     const connection = (request.socket as GuardedSocket)[kGuarded];
     if (connection === undefined) return;
     this.#started(connection);
-    connection.responses ??= [];
+    connection.currentResponse();
+    if (connection.responses === undefined) connection.responses = [];
     connection.responses.push(response);
-    response.once("close", connection.onResponseDone);
   }
 
   /**
@@ -118,19 +147,11 @@ export class ConnectionGuard {
    * error answer to a pipelined request) may be, or it would land inside that response's body.
    */
   responseStarted(socket: net.Socket): boolean {
-    const responses = (socket as GuardedSocket)[kGuarded]?.responses;
-    return responses?.[0]?.headersSent === true;
-  }
-
-  /** @internal Moves a connection that went idle to the end of the shedding order. */
-  becameIdle(connection: GuardedConnection): void {
-    if (!this.#connections.has(connection.socket)) return;
-    this.#connections.delete(connection.socket);
-    this.#connections.set(connection.socket, connection);
+    return (socket as GuardedSocket)[kGuarded]?.currentResponse()?.headersSent === true;
   }
 
   #started(connection: GuardedConnection): void {
-    connection.busy++;
+    connection.lastUsed = this.tick();
     if (!connection.opened) {
       connection.opened = true;
       clearTimeout(connection.timer);
@@ -138,15 +159,17 @@ export class ConnectionGuard {
     }
   }
 
-  // Closes the connection idle the longest; false when none is idle.
+  // Closes the connection idle the longest; false when none is idle. A scan of every connection, but only
+  // at the cap, and cheaper there than keeping an order up to date on every request.
   #shedIdle(): boolean {
-    for (const connection of this.#connections.values()) {
-      if (connection.busy === 0) {
-        this.#connections.delete(connection.socket);
-        connection.shed();
-        return true;
-      }
+    let oldest: GuardedConnection | undefined;
+    for (const connection of this.#connections) {
+      if (connection.busy) continue;
+      if (oldest === undefined || connection.lastUsed < oldest.lastUsed) oldest = connection;
     }
-    return false;
+    if (oldest === undefined) return false;
+    this.#connections.delete(oldest);
+    oldest.shed();
+    return true;
   }
 }

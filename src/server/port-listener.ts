@@ -182,7 +182,9 @@ export class PortListener {
     const h2 = { ...http2Defaults, ...options.http2 };
     const h1 = { ...http1Defaults, ...options.http1 };
     const connections = { ...connectionDefaults, ...options.connections };
-    this.guard = new ConnectionGuard(connections.maxConnections, connections.firstRequestTimeoutMs);
+    const guard = new ConnectionGuard(connections.maxConnections, connections.firstRequestTimeoutMs);
+    this.guard = guard;
+    const onRequest = options.onRequest;
     this.#sniffTimeout = h1.headersTimeout;
     this.h2server = http2.createServer({
       settings: {
@@ -212,10 +214,14 @@ export class PortListener {
         // slowloris client hold a connection far longer than headersTimeout).
         connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(h1.headersTimeout / 2))),
       },
-      options.onRequest,
+      // One 'request' listener, the guard's bookkeeping inside it: a second listener makes node's emit take
+      // its slower many-listeners path on every request.
+      (request, response) => {
+        guard.requestStarted(request, response);
+        onRequest(request, response);
+      },
     );
     this.h1server.keepAliveTimeout = h1.keepAliveTimeout;
-    this.h1server.on("request", this.guard.requestStarted.bind(this.guard));
     this.h1server.on("clientError", (error: Error, socket: net.Socket) => {
       // A malformed or timed-out pipelined request behind a streaming response: writing the error answer
       // would put it inside that response's body. (hardening II item 9)
