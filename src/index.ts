@@ -60,6 +60,13 @@ export * from "./health/index.ts";
 export { type CloseOptions, defaultGraceMs } from "./host/host-base.ts";
 export { createTripleProxy, TripleProxy, type TripleProxyOptions } from "./host/triple-proxy.ts";
 export { createTripleServer, TripleServer, type TripleServerOptions } from "./host/triple-server.ts";
+export {
+  createTripleTap,
+  type TapCallHead,
+  type TapObserver,
+  TripleTap,
+  type TripleTapOptions,
+} from "./host/triple-tap.ts";
 export type { ProxyStats } from "./proxy/forwarded-call.ts";
 export type { UpstreamConnectionOptions } from "./proxy/upstream-sessions.ts";
 // server: one port for h2c, HTTP/1.1 and TLS; an embeddable handler; services without a framework

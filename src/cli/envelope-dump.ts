@@ -163,18 +163,24 @@ export function decodeBytes(
   if (envelopes === undefined) {
     // An empty body (a gRPC Trailers-Only response) holds no message unless asked to read one.
     if (bytes.length === 0 && framing === "auto") return { framing: "unary", bytes: 0, messages: [] };
-    return { framing: "unary", bytes: bytes.length, messages: [decodePayload(0, bytes, undefined, types)] };
+    return { framing: "unary", bytes: bytes.length, messages: [decodeMessage(0, bytes, undefined, types)] };
   }
   return {
     framing: "envelopes",
     bytes: bytes.length,
     messages: envelopes.map((envelope) =>
-      decodePayload(envelope.offset, envelope.payload, envelope.flags, types),
+      decodeMessage(envelope.offset, envelope.payload, envelope.flags, types),
     ),
   };
 }
 
-function decodePayload(
+/**
+ * One envelope's payload (`flags` given) or a unary body (`flags` undefined) as `decode` and `tap` show it:
+ * inflated, then read as trailers, end-stream, JSON or a protobuf message (of `types.type`, else a
+ * guessed health message, else raw fields).
+ * @internal
+ */
+export function decodeMessage(
   offset: number,
   payload: Buffer,
   flags: number | undefined,

@@ -33,6 +33,7 @@ const commands: Record<string, string> = {
   resume: "resume a drained server (admin surface)",
   set: "set one service's status (admin surface)",
   proxy: "forward calls to healthy upstreams",
+  tap: "pass calls through to one upstream, printing each one decoded",
 };
 
 function usage(): string {

@@ -2,6 +2,7 @@ import http2 from "node:http2";
 import type { CallOutcome, EndpointPicker, PickedEndpoint } from "../client/endpoint-picker.ts";
 import { parseContentType } from "../protocol/content-type.ts";
 import { writerFor } from "../protocol/negotiate.ts";
+import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import type { Exchange, ExchangeListener } from "../server/exchange.ts";
 import { Code } from "../wire/code.ts";
 import { RpcError } from "../wire/rpc-error.ts";
@@ -24,15 +25,46 @@ export interface ProxyStats {
   broken: number;
 }
 
+/**
+ * Sees one forwarded call's bytes as they pass, for `tap`: the caller's request body, the upstream's
+ * response head, body and trailers, and how the call ended. It only watches: what it is given is
+ * forwarded unchanged, whatever it does.
+ * @internal
+ */
+export interface ForwardObserver {
+  requestData(chunk: Buffer): void;
+  requestEnd(): void;
+  /** The upstream's response head; `trailersOnly` when it is the whole response (a gRPC error at once). */
+  response(status: number, headers: http2.IncomingHttpHeaders, trailersOnly: boolean): void;
+  responseData(chunk: Buffer): void;
+  /**
+   * The call is over: `trailers` when the upstream sent them; `answeredBy` when the proxy answered
+   * instead (no upstream took the call, or it broke off mid-response), with the reason.
+   */
+  end(outcome: CallOutcome, trailers: http2.IncomingHttpHeaders | undefined, answeredBy?: string): void;
+}
+
+/** Where calls go: the picker, or (tap) the one upstream. @internal */
+export type UpstreamChooser = Pick<EndpointPicker, "pick">;
+
 /** What every forwarded call shares. @internal */
 export interface ForwardContext {
-  readonly picker: EndpointPicker;
+  readonly picker: UpstreamChooser;
   readonly sessions: UpstreamSessions;
   readonly maxAttempts: number;
   readonly maxReplayBytes: number;
   readonly stats: ProxyStats;
   readonly inFlight: Set<ForwardedCall>;
 }
+
+/**
+ * The most of an error answer (a triple/Connect unary error, a 404/405/415) held back to be sent with its
+ * head in one piece, as the server itself answers. A client that sees an error head while it still uploads
+ * may stop (curl: "HTTP error before end of send, stop sending") and end its request short of its
+ * content-length; nghttp2 then resets the stream (PROTOCOL_ERROR), and whatever of the body is not queued
+ * by then is lost — about 1 error answer in 50 over h2c when head and body were forwarded apart.
+ */
+const maxHeldErrorBytes = 64 * 1024;
 
 const unavailableTextHeaders = Object.freeze({ "content-type": "text/plain; charset=utf-8" });
 
@@ -57,12 +89,17 @@ export class ForwardedCall implements ExchangeListener {
   #withTrailers = false;
   #status = 0;
   #trailers: http2.IncomingHttpHeaders | undefined;
+  // An error answer (status 300 and up, no trailers) kept until it is complete; see maxHeldErrorBytes.
+  #held: { head: OutgoingHeaders; chunks: Buffer[]; bytes: number } | undefined;
   #upstreamEnded = false;
   #done = false;
 
-  constructor(ctx: ForwardContext, down: Exchange) {
+  readonly #observer: ForwardObserver | undefined;
+
+  constructor(ctx: ForwardContext, down: Exchange, observer?: ForwardObserver) {
     this.#ctx = ctx;
     this.#down = down;
+    this.#observer = observer;
   }
 
   start(): void {
@@ -106,6 +143,7 @@ export class ForwardedCall implements ExchangeListener {
   /** A request body chunk from the caller. */
   onData(chunk: Buffer): void {
     if (this.#done) return;
+    this.#observer?.requestData(chunk);
     const replay = this.#replay;
     if (replay !== undefined) {
       this.#replayBytes += chunk.length;
@@ -124,6 +162,7 @@ export class ForwardedCall implements ExchangeListener {
   /** The caller's request ended. */
   onEnd(): void {
     this.#requestEnded = true;
+    this.#observer?.requestEnd();
     const up = this.#up;
     if (!this.#done && up !== undefined && !up.destroyed) up.end();
   }
@@ -136,7 +175,9 @@ export class ForwardedCall implements ExchangeListener {
     this.#status = status;
     const forwarded = forwardedResponseHeaders(headers);
     const down = this.#down;
-    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+    const trailersOnly = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+    this.#observer?.response(status, headers, trailersOnly);
+    if (trailersOnly) {
       // Trailers-Only (a gRPC error before any message) stays one HEADERS frame.
       down.respond(status, forwarded, undefined, undefined);
       up.resume();
@@ -144,14 +185,34 @@ export class ForwardedCall implements ExchangeListener {
       return;
     }
     this.#withTrailers = endsWithTrailers(headers["content-type"]);
-    down.start(status, forwarded, this.#withTrailers);
+    if (status >= 300 && !this.#withTrailers) this.#held = { head: forwarded, chunks: [], bytes: 0 };
+    else down.start(status, forwarded, this.#withTrailers);
+    const observer = this.#observer;
     up.on("data", (chunk: Buffer) => {
+      observer?.responseData(chunk);
+      const held = this.#held;
+      if (held !== undefined) {
+        held.bytes += chunk.length;
+        if (held.bytes <= maxHeldErrorBytes) {
+          held.chunks.push(chunk);
+          return;
+        }
+        this.#releaseHeld();
+      }
       if (!down.write(chunk)) {
         up.pause();
         down.waitDrain();
       }
     });
     up.once("end", () => this.#onUpstreamEnd());
+  }
+
+  // An error answer too large to hold: sent as it comes after all.
+  #releaseHeld(): void {
+    const held = this.#held!;
+    this.#held = undefined;
+    this.#down.start(this.#status, held.head, false);
+    for (const chunk of held.chunks) this.#down.write(chunk);
   }
 
   #onUpstreamEnd(): void {
@@ -172,25 +233,30 @@ export class ForwardedCall implements ExchangeListener {
     const complete = this.#withTrailers
       ? trailers !== undefined
       : this.#upstreamEnded && up.rstCode === NGHTTP2_NO_ERROR;
+    const held = this.#held;
+    this.#held = undefined;
+    if (complete && held !== undefined) {
+      this.#down.respond(this.#status, held.head, Buffer.concat(held.chunks), undefined);
+      this.#finish(outcomeOf(this.#status, undefined));
+      return;
+    }
     if (complete) {
       this.#down.finish(undefined, this.#withTrailers ? forwardedResponseHeaders(trailers!) : undefined);
-      this.#finish(outcomeOf(this.#status, trailers?.["grpc-status"]));
+      this.#finish(outcomeOf(this.#status, trailers?.["grpc-status"]), this.#lease, trailers);
       return;
     }
     // The upstream went away mid-response: say so in-protocol where the protocol can.
     this.#ctx.stats.broken++;
+    const why =
+      up.rstCode === NGHTTP2_NO_ERROR
+        ? "upstream response ended without trailers"
+        : `upstream stream reset (HTTP/2 code ${up.rstCode})`;
     if (this.#withTrailers) {
-      this.#down.finish(undefined, {
-        "grpc-status": String(Code.Unavailable),
-        "grpc-message":
-          up.rstCode === NGHTTP2_NO_ERROR
-            ? "upstream response ended without trailers"
-            : `upstream stream reset (HTTP/2 code ${up.rstCode})`,
-      });
+      this.#down.finish(undefined, { "grpc-status": String(Code.Unavailable), "grpc-message": why });
     } else {
       this.#down.destroy(true);
     }
-    this.#finish("failure");
+    this.#finish("failure", this.#lease, trailers, why);
   }
 
   #failAttempt(picked: PickedEndpoint, retryable: boolean): void {
@@ -216,14 +282,14 @@ export class ForwardedCall implements ExchangeListener {
     if (this.#done) return;
     const up = this.#up;
     if (up !== undefined && !up.destroyed) up.close(NGHTTP2_CANCEL);
-    this.#finish("cancelled");
+    this.#finish("cancelled", this.#lease, undefined, "the caller went away");
   }
 
   /** No upstream took the call: UNAVAILABLE in the caller's protocol (gRPC Trailers-Only, triple 503…). */
   #unavailable(message: string): void {
     const lease = this.#lease;
     this.#lease = undefined;
-    this.#finish("failure", lease);
+    this.#finish("failure", lease, undefined, message);
     this.#ctx.stats.unavailable++;
     // The rest of the request body is read and dropped, so an HTTP/1.1 connection stays usable.
     const exchange = this.#down;
@@ -236,12 +302,18 @@ export class ForwardedCall implements ExchangeListener {
     writerFor(type).writeError(exchange, type, new RpcError(Code.Unavailable, message), undefined, undefined);
   }
 
-  #finish(outcome: CallOutcome, lease = this.#lease): void {
+  #finish(
+    outcome: CallOutcome,
+    lease = this.#lease,
+    trailers?: http2.IncomingHttpHeaders,
+    answeredBy?: string,
+  ): void {
     if (this.#done) return;
     this.#done = true;
     this.#replay = undefined;
     this.#ctx.inFlight.delete(this);
     lease?.done(outcome);
+    this.#observer?.end(outcome, trailers, answeredBy);
   }
 }
 

@@ -6,6 +6,8 @@
 import { execFile } from "node:child_process";
 import http2 from "node:http2";
 import t from "tap";
+import { createTripleProxy } from "../../src/host/triple-proxy.ts";
+import { createTripleTap } from "../../src/host/triple-tap.ts";
 import { connect } from "../fixtures/h2-request.ts";
 import { startServer } from "../fixtures/start-server.ts";
 import { needs } from "../fixtures/tools.ts";
@@ -33,9 +35,8 @@ const errorRequests = [
   { status: "405", args: ["-X", "GET"], path: "/grpc.health.v1.Health/Check" },
 ];
 
-t.test("curl over h2c: 600 error answers, none lost", needs("curl"), async (t) => {
-  const { url, port } = await startServer(t);
-  const rounds = 200;
+/** 600 error requests by curl over h2c, three at a time: how many answers were lost, and the wrong ones. */
+async function curlErrorAnswers(url: string, rounds = 200): Promise<{ lost: number; wrong: string[] }> {
   let lost = 0;
   const wrong: string[] = [];
   // Three curls at a time: enough to load the server a little, few enough for a 2-core machine.
@@ -60,10 +61,43 @@ t.test("curl over h2c: 600 error answers, none lost", needs("curl"), async (t) =
       else if (result.stdout !== request.status) wrong.push(`${request.path}: ${result.stdout}`);
     }
   }
-  t.equal(lost, 0, `answers lost (curl exit 92) over ${rounds * errorRequests.length} requests`);
+  return { lost, wrong };
+}
+
+t.test("curl over h2c: 600 error answers, none lost", needs("curl"), async (t) => {
+  const { url, port } = await startServer(t);
+  const { lost, wrong } = await curlErrorAnswers(url);
+  t.equal(lost, 0, "answers lost (curl exit 92) over 600 requests");
   t.same(wrong, [], "every answer has its status");
   t.equal(await grpcCheck(port), 1, "a Check still answers SERVING");
 });
+
+// Forwarded, an error head used to go out before its body: curl stops uploading when it sees it, ends its
+// request short of its content-length, nghttp2 resets the stream and the body still to come is lost (3-13
+// in 300 through the proxy and the tap). Error answers are now forwarded whole, as the server sends them.
+t.test(
+  "curl over h2c through the proxy and the tap: 600 error answers each, none lost",
+  needs("curl"),
+  async (t) => {
+    const upstream = await startServer(t);
+    const proxy = createTripleProxy({ upstreams: [upstream.url] });
+    await proxy.picker.ready();
+    const { port: proxyPort } = await proxy.listen(0, "127.0.0.1");
+    t.teardown(() => proxy.close({ graceMs: 0 }));
+    const tap = createTripleTap({ upstream: upstream.url, observe: () => undefined });
+    const { port: tapPort } = await tap.listen(0, "127.0.0.1");
+    t.teardown(() => tap.close({ graceMs: 0 }));
+    for (const [name, port] of [
+      ["proxy", proxyPort],
+      ["tap", tapPort],
+    ] as const) {
+      const { lost, wrong } = await curlErrorAnswers(`http://127.0.0.1:${port}`);
+      t.equal(lost, 0, `${name}: answers lost (curl exit 92) over 600 requests`);
+      t.same(wrong, [], `${name}: every answer has its status`);
+    }
+    t.equal(await grpcCheck(proxyPort), 1, "a Check through the proxy still answers SERVING");
+  },
+);
 
 t.test("a request still open after an early answer: answered whole, then reset with NO_ERROR", async (t) => {
   const { server, port } = await startServer(t);
