@@ -30,6 +30,7 @@ t.test("the public entry point exposes every layer's API", async (t) => {
     "remoteHealthCheck",
     "systemClock",
     "createTripleProxy",
+    "serviceKey",
   ]) {
     t.ok(name in api, name);
   }

@@ -1,6 +1,6 @@
 import { headerValue, type IncomingHeaders } from "../protocol/request-head.ts";
 import { ConfigError } from "../wire/config-error.ts";
-import { clipPeerText } from "../wire/peer-text.ts";
+import { clipPeerText, quotePeerText } from "../wire/peer-text.ts";
 import type { MethodDefinition, ServiceMethods } from "./service-types.ts";
 
 /** One routable method of one export: `/{service}/{method}` for a group and version. @internal */
@@ -157,7 +157,7 @@ export class Router {
     const entry = this.#services.get(service);
     if (entry === undefined) return `unknown service ${clipPeerText(service)}`;
     if (this.find(path) !== undefined) {
-      return `no implementation of ${service} for service group ${JSON.stringify(clipPeerText(group))} and service version ${JSON.stringify(clipPeerText(version))}`;
+      return `no implementation of ${service} for service group ${quotePeerText(group)} and service version ${quotePeerText(version)}`;
     }
     return `unknown method ${clipPeerText(parts[2]!)} for service ${service}`;
   }
