@@ -344,3 +344,16 @@ t.test("`closing: true` while draining: triple unary (curl, connect-node)", need
   t.equal(trailers?.get("closing"), null, "gone after resume");
   t.equal(server.health.get(""), ServingStatus.Serving);
 });
+
+t.test("a closing option given to createTripleServer adds to draining", async (t) => {
+  let leaving = false;
+  const { server, addr } = await startServer(t, { closing: () => leaving });
+  server.addService("greet.GreetService", greetExport("plain"));
+  const { greet } = clients(t, addr);
+  t.same((await greetOver(greet)).trailers.get("closing"), []);
+  leaving = true;
+  t.same((await greetOver(greet)).trailers.get("closing"), ["true"], "the application's own reason");
+  leaving = false;
+  server.health.drain();
+  t.same((await greetOver(greet)).trailers.get("closing"), ["true"], "and draining still");
+});
