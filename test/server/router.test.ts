@@ -78,6 +78,12 @@ t.test("exports by group and version: exact pick, no header = the plain export",
     /unknown method Nope for service greet\.GreetService/,
   );
   t.match(router.describeMiss("/other.Service/Greet"), /unknown service other\.Service/);
+  t.match(router.describeMiss("/no/such/path?x"), /^unknown path \/no\/such\/path$/);
+  t.equal(
+    route(router, "/greet.GreetService/Greet?q=1")?.group,
+    "",
+    "a query string is not part of the path",
+  );
   t.same(router.services, ["greet.GreetService"], "one name, however many exports");
   t.same(
     router.exports.map((e) => `${e.group}/${e.service}:${e.version}`),
