@@ -74,6 +74,7 @@ export type { CorsOptions } from "./server/cors.ts";
 export { defineService } from "./server/define-service.ts";
 export type { ConnectionOptions, Http1Options, Http2Options } from "./server/options.ts";
 export type { TlsOptions } from "./server/port-listener.ts";
+export type { ExportInfo, ServiceExport } from "./server/router.ts";
 export { createRpcHandler, RpcHandler, type RpcHandlerOptions } from "./server/rpc-handler.ts";
 export type * from "./server/service-types.ts";
 // wire: framing, status codes, errors, timeouts, metadata, compression (also at "triple-health/wire")

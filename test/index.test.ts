@@ -31,6 +31,7 @@ t.test("the public entry point exposes every layer's API", async (t) => {
     "systemClock",
     "createTripleProxy",
     "createTripleTap",
+    "serviceKey",
   ]) {
     t.ok(name in api, name);
   }

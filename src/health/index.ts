@@ -44,6 +44,7 @@ export {
   type HealthRegistryOptions,
   type ServiceHealthSnapshot,
 } from "./registry.ts";
+export { serviceKey } from "./service-key.ts";
 export {
   type GracefullyClosable,
   installSignalHandlers,

@@ -2,6 +2,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { parseContentType } from "../protocol/content-type.ts";
 import { writerFor } from "../protocol/negotiate.ts";
+import { headerValue } from "../protocol/request-head.ts";
 import { Code } from "../wire/code.ts";
 import { ConfigError } from "../wire/config-error.ts";
 import { defaultMaxMessageBytes } from "../wire/envelope.ts";
@@ -12,7 +13,7 @@ import type { Exchange } from "./exchange.ts";
 import { H1Exchange } from "./h1-exchange.ts";
 import { H2Exchange } from "./h2-exchange.ts";
 import { answerPlainHttp } from "./plain-http.ts";
-import { type Route, Router } from "./router.ts";
+import { type ExportInfo, type PathEntry, Router, type ServiceExport, selectRoute } from "./router.ts";
 import { type CallLimits, type CallOwner, ServerCall } from "./server-call.ts";
 import type { PlainHttpHandler, ServiceMethods } from "./service-types.ts";
 
@@ -31,6 +32,14 @@ export interface RpcHandlerOptions {
   answerUnknownPaths?: boolean;
   /** Plain HTTP handlers (admin, /livez) tried for paths no service claims; only with `answerUnknownPaths`. */
   plainHttpHandlers?: readonly PlainHttpHandler[];
+  /**
+   * Asked as each call is answered: while it returns true, the trailers carry `closing: true`, the
+   * attachment dubbo-go's graceful-shutdown filter adds while its provider closes (its consumers then
+   * stop picking this provider). `createTripleServer` already answers so while its health drains or
+   * it closes (a `closing` given to it adds to that); embedded, pass e.g. `() => health.draining`.
+   * Default: never.
+   */
+  closing?: () => boolean;
 }
 
 const methodNotAllowedHeaders = Object.freeze({ allow: "POST", "content-type": "text/plain; charset=utf-8" });
@@ -52,6 +61,7 @@ export class RpcHandler implements CallOwner {
   readonly #cors: Cors | undefined;
   readonly #answerAll: boolean;
   readonly #plain: readonly PlainHttpHandler[];
+  readonly #closing: (() => boolean) | undefined;
 
   constructor(options: RpcHandlerOptions = {}) {
     const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
@@ -68,17 +78,34 @@ export class RpcHandler implements CallOwner {
         : new Cors(options.cors === true ? {} : options.cors);
     this.#answerAll = options.answerUnknownPaths ?? false;
     this.#plain = options.plainHttpHandlers ?? [];
+    this.#closing = options.closing;
   }
 
-  /** Adds a service: its methods are served at `/{name}/{method}`. */
-  addService(name: string, methods: ServiceMethods): this {
-    this.#router.add(name, methods);
+  /**
+   * Adds a service: its methods are served at `/{name}/{method}` (also with the method's first letter
+   * lower-cased, as dubbo-go serves Java callers). With a Dubbo `group` and/or `version` this is one
+   * export among others of the same name: calls pick it by `tri-service-group`/`tri-service-version`
+   * (exactly; no header is the export added without them), and a group or version no export has is
+   * UNIMPLEMENTED. A name added only without group and version ignores those headers, as before.
+   */
+  addService(name: string, methods: ServiceMethods, options?: ServiceExport): this {
+    this.#router.add(name, methods, options);
     return this;
   }
 
-  /** Names of the services added, in order. */
+  /** Names of the services added, in order (each once, whatever its exports). */
   get services(): string[] {
     return this.#router.services;
+  }
+
+  /** Every export added: each service name with its group and version (`""` for none), in order. */
+  get exports(): ExportInfo[] {
+    return this.#router.exports;
+  }
+
+  /** True while the `closing` option says so: calls answered now carry `closing: true`. @internal */
+  get closing(): boolean {
+    return this.#closing?.() === true;
   }
 
   /** Server streams in flight. */
@@ -97,9 +124,9 @@ export class RpcHandler implements CallOwner {
     _flags?: number,
     rawHeaders?: string[],
   ): boolean => {
-    const route = this.#router.find(headers[":path"] ?? "");
-    if (route === undefined && !this.#answerAll) return false;
-    this.#dispatch(new H2Exchange(stream, headers, rawHeaders), route);
+    const entry = this.#router.find(headers[":path"] ?? "");
+    if (entry === undefined && !this.#answerAll) return false;
+    this.#dispatch(new H2Exchange(stream, headers, rawHeaders), entry);
     return true;
   };
 
@@ -112,14 +139,14 @@ export class RpcHandler implements CallOwner {
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
   ): boolean => {
-    const route = this.#router.find(req.url ?? "");
-    if (route === undefined && !this.#answerAll) return false;
+    const entry = this.#router.find(req.url ?? "");
+    if (entry === undefined && !this.#answerAll) return false;
     if ("stream" in req) {
       // The compatibility response would send its own (empty) trailers: we answer on the stream.
       req.stream.removeAllListeners("wantTrailers");
-      this.#dispatch(new H2Exchange(req.stream, req.headers, req.rawHeaders), route);
+      this.#dispatch(new H2Exchange(req.stream, req.headers, req.rawHeaders), entry);
     } else {
-      this.#dispatch(new H1Exchange(req, res as http.ServerResponse), route);
+      this.#dispatch(new H1Exchange(req, res as http.ServerResponse), entry);
     }
     return true;
   };
@@ -138,8 +165,8 @@ export class RpcHandler implements CallOwner {
     this.#streams.delete(call);
   }
 
-  // `route` is the lookup of `exchange.url` the caller already made.
-  #dispatch(exchange: Exchange, route: Route | undefined): void {
+  // `entry` is the lookup of `exchange.url` the caller already made; undefined when no service has the path.
+  #dispatch(exchange: Exchange, entry: PathEntry | undefined): void {
     const cors = this.#cors;
     if (cors !== undefined) {
       if (cors.isPreflight(exchange.method, exchange.headers)) {
@@ -149,7 +176,7 @@ export class RpcHandler implements CallOwner {
       const origin = cors.origin(exchange.headers);
       if (origin !== undefined) exchange.extraHeaders = cors.responseHeaders(origin);
     }
-    if (route === undefined && this.#plain.length > 0) {
+    if (entry === undefined && this.#plain.length > 0) {
       answerPlainHttp(exchange, this.#plain, this.#limits.maxMessageBytes, (unclaimed) =>
         this.#refuse(unclaimed),
       );
@@ -159,6 +186,8 @@ export class RpcHandler implements CallOwner {
       exchange.respond(405, methodNotAllowedHeaders, methodNotAllowedBody, undefined);
       return;
     }
+    // A service without group/version exports costs nothing more here: the headers are not read.
+    const route = entry === undefined ? undefined : selectRoute(entry, exchange.headers);
     const type = parseContentType(exchange.headers["content-type"] as string | undefined);
     if (type === undefined || (route !== undefined && route.definition.kind !== "unary" && !type.enveloped)) {
       exchange.respond(415, unsupportedMediaHeaders, unsupportedMediaBody, undefined);
@@ -166,7 +195,7 @@ export class RpcHandler implements CallOwner {
     }
     const writer = writerFor(type);
     if (route === undefined) {
-      const error = new RpcError(Code.Unimplemented, this.#router.describeMiss(exchange.url));
+      const error = new RpcError(Code.Unimplemented, this.#describeMiss(exchange));
       writer.writeError(exchange, type, error, undefined, undefined);
       return;
     }
@@ -184,8 +213,17 @@ export class RpcHandler implements CallOwner {
       exchange.respond(415, unsupportedMediaHeaders, unsupportedMediaBody, undefined);
       return;
     }
-    const error = new RpcError(Code.Unimplemented, this.#router.describeMiss(exchange.url));
+    const error = new RpcError(Code.Unimplemented, this.#describeMiss(exchange));
     writerFor(type).writeError(exchange, type, error, undefined, undefined);
+  }
+
+  #describeMiss(exchange: Exchange): string {
+    const headers = exchange.headers;
+    return this.#router.describeMiss(
+      exchange.url,
+      headerValue(headers, "tri-service-group"),
+      headerValue(headers, "tri-service-version"),
+    );
   }
 }
 

@@ -18,6 +18,8 @@ export interface CallLimits {
 
 /** Keeps track of the server streams in flight, so that a closing server can end them. @internal */
 export interface CallOwner {
+  /** True while the server closes: answers then carry dubbo-go's `closing: true` trailer. */
+  readonly closing: boolean;
   trackStream(call: ServerCall): void;
   untrackStream(call: ServerCall): void;
 }
@@ -240,7 +242,7 @@ export class ServerCall implements ExchangeListener {
     // The rest of an unread body is not worth waiting for on HTTP/1.1.
     if (wasReading) exchange.closeConnectionAfter();
     try {
-      this.#writer.writeError(exchange, this.type, error, this.#responseMetadata, this.#trailerMetadata);
+      this.#writer.writeError(exchange, this.type, error, this.#responseMetadata, this.#trailers());
     } catch {
       exchange.destroy();
     }
@@ -384,7 +386,7 @@ export class ServerCall implements ExchangeListener {
       return;
     }
     try {
-      this.#writer.writeUnary(this.exchange, this.type, bytes, this.#responseMetadata, this.#trailerMetadata);
+      this.#writer.writeUnary(this.exchange, this.type, bytes, this.#responseMetadata, this.#trailers());
     } catch (error) {
       this.fail(error);
       return;
@@ -401,13 +403,23 @@ export class ServerCall implements ExchangeListener {
     const exchange = this.exchange;
     try {
       if (!exchange.headersSent) this.#writer.startStream(exchange, this.type, this.#responseMetadata);
-      this.#writer.endStream(exchange, this.type, this.#trailerMetadata);
+      this.#writer.endStream(exchange, this.type, this.#trailers());
     } catch (error) {
       this.fail(error);
       return;
     }
     this.#state = State.Done;
     this.#cleanup(undefined);
+  }
+
+  // The trailers to answer with: the handler's, plus dubbo-go's graceful-shutdown attachment while the
+  // owner closes (dubbo-go's provider filter adds `closing: "true"` to each result, which its triple
+  // layer writes as a trailer: HTTP/2 trailer, gRPC-Web trailer frame, triple `Trailer-Closing`).
+  #trailers(): Metadata | undefined {
+    if (!this.#owner.closing) return this.#trailerMetadata;
+    const trailers = this.trailerMetadata;
+    trailers.set("closing", ["true"]);
+    return trailers;
   }
 
   // Clears the timer, settles a pending send, aborts the handler's signal (when `reason`).

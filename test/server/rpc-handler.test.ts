@@ -169,3 +169,45 @@ t.test(
     t.equal(h2.headers["x-own"], "1");
   },
 );
+
+t.test("embedded: Dubbo exports by group/version, and the closing option", async (t) => {
+  const health = new HealthRegistry();
+  const keyed = createRpcHandler({ closing: () => health.draining })
+    .addService("grpc.health.v1.Health", createHealthService(health))
+    .addService("keyed.Service", createHealthService(health), { group: "g1", version: "1.0.0" });
+  t.same(
+    keyed.exports.map(({ service, group, version }) => [service, group, version]),
+    [
+      ["grpc.health.v1.Health", "", ""],
+      ["keyed.Service", "g1", "1.0.0"],
+    ],
+  );
+  const server = http2.createServer();
+  server.on("stream", (stream, headers) => {
+    if (keyed.handleStream(stream, headers)) return;
+    stream.respond({ ":status": 404 });
+    stream.end("not mine");
+  });
+  const { url } = await listenLocal(server, t);
+  const body = envelope(checkRequestBytes(""));
+  const picked = await h2request(
+    url,
+    grpcHeaders("/keyed.Service/Check", { "tri-service-group": "g1", "tri-service-version": "1.0.0" }),
+    body,
+  );
+  t.equal(picked.body.toString("hex"), "00000000020801", "the g1/1.0.0 export answers");
+  t.equal(picked.trailers?.["closing"], undefined, "no closing trailer while serving");
+  const missing = await h2request(url, grpcHeaders("/keyed.Service/Check"), body);
+  t.equal(missing.status, 200, "the path is the handler's: answered, not left to the application");
+  t.equal(missing.grpcStatus, 12, "UNIMPLEMENTED without the group and version");
+  t.match(missing.grpcMessage, /service group "" and service version ""/);
+  const lower = await h2request(url, grpcHeaders("/grpc.health.v1.Health/check"), body);
+  t.equal(lower.body.toString("hex"), "00000000020801", "lower-case first letter");
+  t.equal((await h2request(url, { ":path": "/elsewhere" })).body.toString(), "not mine");
+  health.drain();
+  const draining = await h2request(url, grpcHeaders("/grpc.health.v1.Health/Check"), body);
+  t.equal(draining.body.toString("hex"), "00000000020802");
+  t.equal(draining.trailers?.["closing"], "true", "closing: true while the option says so");
+  const plain = createRpcHandler().addService("grpc.health.v1.Health", createHealthService(health));
+  t.equal(plain.closing, false, "no option: never closing");
+});

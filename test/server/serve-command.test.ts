@@ -99,3 +99,58 @@ t.test("npm start's command: spawned, answers the seed's requests, exits 0 on SI
   t.equal(await child.stop("SIGTERM"), 0);
   t.match(child.stdout, /closed/);
 });
+
+t.test("-service-group and -service-version export the sample and -service names under them", async (t) => {
+  t.match(parseServeArgs(["-service-group", "g1", "-service-version=1.0.0"], {}), {
+    serviceGroup: "g1",
+    serviceVersion: "1.0.0",
+  });
+  const bad = captureIo();
+  t.equal(await run(["--port", "0", "--sample", "--service-group", "a b"], bad.io), 1);
+  t.match(bad.err, /invalid service group "a b"/);
+
+  const child = startCli(t, [
+    "serve",
+    "--sample",
+    "--service",
+    "extra.Service",
+    "-service-group",
+    "g1",
+    "-service-version",
+    "1.0.0",
+    "--port",
+    "0",
+  ]);
+  await child.line(/serving/, 60_000);
+  t.match(
+    child.stdout,
+    /serving grpc\.health\.v1\.Health, g1\/greet\.GreetService:1\.0\.0, g1\/extra\.Service:1\.0\.0 on /,
+  );
+  const url = `http://127.0.0.1:${Number(/:(\d+) /.exec(child.stdout)?.[1])}`;
+  const check = async (service: string) =>
+    (
+      await h1request(`${url}/grpc.health.v1.Health/Check`, {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ service }),
+      })
+    ).body.toString();
+  for (const service of [
+    "g1/greet.GreetService:1.0.0",
+    "greet.GreetService",
+    "g1/extra.Service:1.0.0",
+    "extra.Service",
+  ]) {
+    t.equal(await check(service), '{"status":"SERVING"}', service);
+  }
+  const greet = (headers: Record<string, string>) =>
+    h1request(`${url}/greet.GreetService/Greet`, {
+      headers: { "content-type": "application/json", ...headers },
+      body: '{"name":"g"}',
+    });
+  const picked = await greet({ "tri-service-group": "g1", "tri-service-version": "1.0.0" });
+  t.equal(picked.body.toString(), '{"greeting":"hello g"}');
+  const plain = await greet({});
+  t.equal(plain.status, 404, "no plain export: a call without the headers is UNIMPLEMENTED");
+  t.match(plain.json, { code: "unimplemented" });
+  t.equal(await child.stop("SIGTERM"), 0);
+});

@@ -3,6 +3,7 @@ import { loadProtoFiles } from "../../codec/proto-files.ts";
 import { createAdminHandler } from "../../health/admin-handler.ts";
 import { createProbeHandler } from "../../health/probe-handler.ts";
 import { HealthRegistry } from "../../health/registry.ts";
+import { serviceKey } from "../../health/service-key.ts";
 import { createTripleServer } from "../../host/triple-server.ts";
 import { defineService } from "../../server/define-service.ts";
 import type { PlainHttpHandler } from "../../server/service-types.ts";
@@ -13,6 +14,8 @@ import { serveUntilStopped } from "../stop-signals.ts";
 interface ServeFlags {
   sample: boolean;
   services: string[];
+  serviceGroup: string | undefined;
+  serviceVersion: string | undefined;
   host: string;
   port: number;
   admin: boolean;
@@ -28,6 +31,18 @@ const flags: FlagSpecs = {
     kind: "list",
     description: "register a named service as SERVING (repeatable; no methods)",
     hint: "NAME",
+  },
+  "service-group": {
+    kind: "string",
+    description:
+      "Dubbo group of the -sample and -service exports: calls pick them by tri-service-group, health has them under G/NAME too",
+    hint: "G",
+  },
+  "service-version": {
+    kind: "string",
+    description:
+      "Dubbo version of the -sample and -service exports: calls pick them by tri-service-version, health has them under NAME:V too (0.0.0 counts as none)",
+    hint: "V",
   },
   host: { kind: "string", description: "address to bind (default 127.0.0.1)", hint: "HOST" },
   port: { kind: "int", description: "port (default $PORT, else 20000; 0 picks a free one)", hint: "N" },
@@ -65,6 +80,8 @@ function serveFlags(
   return {
     sample: values["sample"] === true,
     services: (values["service"] as string[] | undefined) ?? [],
+    serviceGroup: values["service-group"] as string | undefined,
+    serviceVersion: values["service-version"] as string | undefined,
     host: (values["host"] as string | undefined) ?? "127.0.0.1",
     port: checkPort((values["port"] as number | undefined) ?? envPort, "-port"),
     admin: values["admin"] === true,
@@ -90,6 +107,7 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       ? [createAdminHandler(health), createProbeHandler(health)]
       : [];
     const server = createTripleServer({ health, plainHttpHandlers });
+    const exported = { group: options.serviceGroup, version: options.serviceVersion };
     try {
       if (options.sample) {
         const root = loadProtoFiles("greet.proto");
@@ -98,9 +116,10 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
           defineService(root, "greet.GreetService", {
             Greet: (request: { name: string }) => ({ greeting: `hello ${request.name}` }),
           }),
+          exported,
         );
       }
-      for (const name of options.services) server.addService(name, {});
+      for (const name of options.services) server.addService(name, {}, exported);
     } catch (error) {
       throw new FlagError((error as Error).message);
     }
@@ -115,7 +134,7 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     }
     const host = address.host.includes(":") ? `[${address.host}]` : address.host;
     io.stdout.write(
-      `triple-health serving ${server.handler.services.join(", ")} on http://${host}:${address.port} (h2c, HTTP/1.1)\n`,
+      `triple-health serving ${server.handler.exports.map((e) => serviceKey(e.service, e.group, e.version)).join(", ")} on http://${host}:${address.port} (h2c, HTTP/1.1)\n`,
     );
     return serveUntilStopped(server, io, { prefix: linePrefix(command), graceMs: options.graceMs });
   },
