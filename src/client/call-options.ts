@@ -19,7 +19,11 @@ export type MetadataInit = Metadata | Record<string, string | readonly string[]>
 
 /** Per-call settings. */
 export interface CallOptions {
-  /** Deadline in ms from now, sent as `grpc-timeout` / `Connect-Timeout-Ms` + `Triple-Timeout-Ms` and enforced locally. */
+  /**
+   * Deadline in ms from now, sent as `grpc-timeout` / `Connect-Timeout-Ms` + `Triple-Timeout-Ms` and enforced
+   * locally. 0 (or less) is a deadline already passed, not "no deadline": the call fails at once with
+   * DEADLINE_EXCEEDED and sends nothing. Leave it out for no deadline.
+   */
   timeoutMs?: number;
   /** Extra request headers. */
   metadata?: MetadataInit;
@@ -70,16 +74,17 @@ export class CallSignal {
       if (user.aborted) this.#onUserAbort();
       else user.addEventListener("abort", this.#onUserAbort, { once: true });
     }
-    // Past 2^31 - 1 ms Node would fire the timer after 1 ms: such a deadline is no deadline locally
-    // (it is still sent to the server).
-    if (timeoutMs !== undefined && timeoutMs <= 2_147_483_647 && !this.signal.aborted) {
-      this.#timer = setTimeout(
-        () => {
-          this.#deadlineHit = true;
-          this.#controller.abort(new RpcError(Code.DeadlineExceeded, `deadline of ${timeoutMs} ms exceeded`));
-        },
-        Math.max(0, timeoutMs),
-      );
+    // A deadline of zero or less has passed already: the call fails now with DEADLINE_EXCEEDED and is
+    // never sent (as grpc-go's client does), rather than racing a zero-delay timer. Past 2^31 - 1 ms Node
+    // would fire the timer after 1 ms: such a deadline is no deadline locally (it is still sent to the server).
+    if (timeoutMs !== undefined && timeoutMs <= 0 && !this.signal.aborted) {
+      this.#deadlineHit = true;
+      this.#controller.abort(new RpcError(Code.DeadlineExceeded, `deadline of ${timeoutMs} ms exceeded`));
+    } else if (timeoutMs !== undefined && timeoutMs <= 2_147_483_647 && !this.signal.aborted) {
+      this.#timer = setTimeout(() => {
+        this.#deadlineHit = true;
+        this.#controller.abort(new RpcError(Code.DeadlineExceeded, `deadline of ${timeoutMs} ms exceeded`));
+      }, timeoutMs);
     }
   }
 

@@ -59,6 +59,8 @@ export class Http1Transport implements HttpTransport {
 
   async request(request: HttpRequest, trace?: CallTrace): Promise<HttpResponse> {
     if (this.#closed) throw new RpcError(Code.Unavailable, "client closed");
+    // A call cancelled (or out of time) before it starts sends nothing: undici would still connect.
+    if (request.signal.aborted) throw RpcError.from(request.signal.reason, Code.Canceled);
     trace?.({
       type: "request",
       httpVersion: "1.1",

@@ -165,6 +165,8 @@ export class SessionPool {
     headers: http2.OutgoingHttpHeaders,
     signal?: AbortSignal,
   ): Promise<http2.ClientHttp2Stream> {
+    // A call cancelled (or out of time) before it starts opens no stream: nothing reaches the server.
+    if (signal?.aborted) throw RpcError.from(signal.reason, Code.Canceled);
     const pooled = this.#session(authority);
     if (!pooled.handshaken) {
       // Node runs this before it reads the next frame (a GOAWAY sent with the SETTINGS): only close()

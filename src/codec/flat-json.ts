@@ -1,4 +1,5 @@
 import protobuf from "protobufjs";
+import { jsonFieldIndex } from "./json-shape.ts";
 
 /**
  * Reads the JSON bodies nearly every triple JSON call carries — one object of a flat message type
@@ -8,8 +9,8 @@ import protobuf from "protobufjs";
  * decoding a Check.
  *
  * It takes only what it reads exactly as `JSON.parse` + `readFlatJson` would, and returns undefined for
- * anything else (escapes, non-ASCII, nesting, a byte-order mark, a value of the wrong kind, malformed
- * input): the caller then runs the full decoder, which also words the errors.
+ * anything else (escapes, non-ASCII, nesting, a byte-order mark, a value of the wrong kind, an unknown or
+ * repeated field, malformed input): the caller then runs the full decoder, which also words the errors.
  */
 export type FlatJsonReader = (bytes: Uint8Array) => Record<string, unknown> | undefined;
 
@@ -23,7 +24,8 @@ enum Kind {
 
 interface FieldPlan {
   readonly name: string;
-  readonly key: Uint8Array;
+  /** Its names as JSON may write them (proto name, JSON name; see `jsonFieldIndex`), as bytes. */
+  readonly keys: readonly Uint8Array[];
   readonly kind: Kind;
   readonly byDefault: unknown;
   readonly enumValues: Readonly<Record<string, number>> | undefined;
@@ -49,12 +51,13 @@ const upperE = 0x45;
 
 /** A reader for one flat message type; call only for types `isFlatMessage` accepts. */
 export function flatJsonReader(type: protobuf.Type): FlatJsonReader {
-  const fields: FieldPlan[] = type.fieldsArray.map((field) => {
+  const names = [...jsonFieldIndex(type)];
+  const fields: FieldPlan[] = type.fieldsArray.map((field, i) => {
     field.resolve();
     const resolved = field.resolvedType;
     return {
       name: field.name,
-      key: Buffer.from(field.name, "utf8"),
+      keys: names.filter(([, index]) => index === i).map(([name]) => Buffer.from(name, "utf8")),
       kind:
         resolved instanceof protobuf.Enum
           ? Kind.Enum
@@ -88,15 +91,17 @@ function read(fields: readonly FieldPlan[], bytes: Uint8Array): Record<string, u
   if (bytes[at] === closeBrace) at++;
   else {
     for (;;) {
+      // An unknown field, or one given twice (JSON.parse would keep the last), is an error the full
+      // decoder words; `null` is stored as null, so a second mention is seen too.
       const field = scanKey(fields, bytes, end);
-      if (field === undefined) return undefined;
+      if (field === undefined || values[field] !== undefined) return undefined;
       skipSpace(bytes, end);
       if (bytes[at] !== colon) return undefined;
       at++;
       skipSpace(bytes, end);
-      const value = scanValue(field < 0 ? undefined : fields[field], bytes, end);
+      const value = scanValue(fields[field]!, bytes, end);
       if (value === unreadable) return undefined;
-      if (field >= 0) values[field] = value;
+      values[field] = value;
       skipSpace(bytes, end);
       const next = bytes[at++];
       if (next === closeBrace) break;
@@ -123,18 +128,21 @@ function skipSpace(bytes: Uint8Array, end: number): void {
   }
 }
 
-/** The index of the field a key names, -1 for an unknown field, undefined when not readable. */
+/** The index of the field a key names; undefined for an unknown field or a key not readable. */
 function scanKey(fields: readonly FieldPlan[], bytes: Uint8Array, end: number): number | undefined {
   const start = at;
   if (!skipString(bytes, end)) return undefined;
   const length = at - start - 2;
-  next: for (let i = 0; i < fields.length; i++) {
-    const key = fields[i]!.key;
-    if (key.length !== length) continue;
-    for (let j = 0; j < length; j++) if (key[j] !== bytes[start + 1 + j]) continue next;
-    return i;
+  for (let i = 0; i < fields.length; i++) {
+    const keys = fields[i]!.keys;
+    next: for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      if (key.length !== length) continue;
+      for (let j = 0; j < length; j++) if (key[j] !== bytes[start + 1 + j]) continue next;
+      return i;
+    }
   }
-  return -1;
+  return undefined;
 }
 
 // A string of printable ASCII without escapes, cursor past its closing quote; false for anything else.
@@ -149,13 +157,12 @@ function skipString(bytes: Uint8Array, end: number): boolean {
   return false;
 }
 
-/** The value for `field` (undefined: an unknown field, whose value is only checked and skipped). */
-function scanValue(field: FieldPlan | undefined, bytes: Uint8Array, end: number): unknown {
+/** The value for `field`, or `unreadable`. */
+function scanValue(field: FieldPlan, bytes: Uint8Array, end: number): unknown {
   const first = bytes[at];
   if (first === quote) {
     const start = at + 1;
     if (!skipString(bytes, end)) return unreadable;
-    if (field === undefined) return undefined;
     if (field.kind === Kind.String) return asciiText(bytes, start, at - 1);
     if (field.kind === Kind.Enum) {
       const number = field.enumValues![asciiText(bytes, start, at - 1)];
@@ -165,7 +172,7 @@ function scanValue(field: FieldPlan | undefined, bytes: Uint8Array, end: number)
   }
   if (first === minus || (first !== undefined && first >= zero && first <= nine)) {
     const number = scanNumber(bytes, end);
-    if (field === undefined || number === unreadable) return number;
+    if (number === unreadable) return number;
     if (field.kind === Kind.Float) return number;
     return (field.kind === Kind.Integer || field.kind === Kind.Enum) && Number.isInteger(number)
       ? number
@@ -174,7 +181,7 @@ function scanValue(field: FieldPlan | undefined, bytes: Uint8Array, end: number)
   if (matchWord(bytes, end, "null")) return null;
   const truth = matchWord(bytes, end, "true") ? true : matchWord(bytes, end, "false") ? false : undefined;
   if (truth === undefined) return unreadable;
-  return field === undefined || field.kind === Kind.Bool ? truth : unreadable;
+  return field.kind === Kind.Bool ? truth : unreadable;
 }
 
 function matchWord(bytes: Uint8Array, end: number, word: string): boolean {

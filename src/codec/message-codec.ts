@@ -1,8 +1,11 @@
 import type protobuf from "protobufjs";
 import { Code } from "../wire/code.ts";
+import { quotePeerText } from "../wire/peer-text.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import { flatJsonReader } from "./flat-json.ts";
-import { isFlatMessage, jsonShapeProblem, readFlatJson } from "./json-shape.ts";
+import { omitJsonDefaults } from "./json-defaults.ts";
+import { duplicateJsonKey } from "./json-duplicate-keys.ts";
+import { isFlatMessage, jsonFieldIndex, jsonShapeProblem, readFlatJson } from "./json-shape.ts";
 
 /** The two codecs every protocol here negotiates: `+proto` (or none) and `+json`. */
 export type CodecName = "proto" | "json";
@@ -23,9 +26,8 @@ export interface MessageCodec<T extends object = Record<string, unknown>> {
 }
 
 /**
- * proto3 JSON as written here (codec and `decode`): enums by name, 64-bit integers as strings, bytes
- * as base64, and every field written so readers that expect `{"status":"SERVING"}`-style bodies never
- * see an empty object.
+ * The `toObject` options of proto3 JSON as written here (the codec, then `omitJsonDefaults`; the CLI's
+ * `decode`): enums by name, 64-bit integers as strings, bytes as base64, NaN and infinities as strings.
  * @internal
  */
 export const protoJsonOptions: protobuf.IConversionOptions = {
@@ -46,11 +48,18 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * The codec of one protobufjs message type: binary protobuf, and the proto3 JSON mapping with the
  * shape checks protobufjs leaves out. Bodies of flat types (scalars and enums only) are read straight
  * from the bytes.
+ *
+ * JSON follows protojson with its default options, what dubbo-go's and connect-go's JSON codecs use:
+ * written with fields at their zero value left out (`{}` for a HealthCheckResponse of UNKNOWN) under
+ * protobufjs's field names (the JSON names, unless the .proto was loaded with `keepCase`); read with
+ * either the proto or the JSON name of a field, refusing (INVALID_ARGUMENT) an empty body, an unknown
+ * field, a field given twice and two members of one oneof.
  */
 export function createMessageCodec<T extends object = Record<string, unknown>>(
   type: protobuf.Type,
 ): MessageCodec<T> {
   type.setup();
+  jsonFieldIndex(type);
   const flat = isFlatMessage(type);
   const readFlatBytes = flat ? flatJsonReader(type) : undefined;
   const codec: MessageCodec<T> = {
@@ -73,7 +82,7 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
     },
     encodeJson(message) {
       const object = type.toObject(type.fromObject(message as Record<string, unknown>), protoJsonOptions);
-      return Buffer.from(JSON.stringify(object));
+      return Buffer.from(JSON.stringify(omitJsonDefaults(type, object)));
     },
     decodeJson(bytes) {
       // The usual flat body is read straight from the bytes; what that reader does not take is parsed in full.
@@ -98,13 +107,32 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
 }
 
 function parseJson(bytes: Uint8Array, typeName: string): unknown {
+  // dubbo-go and connect-go refuse an empty body too: `{}` is the empty message.
+  if (bytes.length === 0) {
+    throw new RpcError(
+      Code.InvalidArgument,
+      `cannot decode ${typeName} from JSON: empty body, want an object`,
+    );
+  }
+  let text: string;
+  let value: unknown;
   try {
-    return JSON.parse(utf8.decode(bytes));
+    text = utf8.decode(bytes);
+    value = JSON.parse(text);
   } catch (cause) {
     throw new RpcError(Code.InvalidArgument, `cannot decode ${typeName} from JSON: ${errorText(cause)}`, {
       cause,
     });
   }
+  // JSON.parse keeps the last of a repeated key; proto3 JSON readers refuse it.
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate !== undefined) {
+    throw new RpcError(
+      Code.InvalidArgument,
+      `cannot decode ${typeName} from JSON: duplicate field ${quotePeerText(duplicate)}`,
+    );
+  }
+  return value;
 }
 
 function errorText(cause: unknown): string {

@@ -64,13 +64,26 @@ const known = new Map<string, ContentTypeInfo>([
   ["application/connect+proto", connectProto],
 ]);
 
+// The JSON content-types with the charset parameter they may carry: a request that names it gets it back
+// on the response (`application/json; charset=utf-8`), as dubbo-go and connect-go answer (their codec
+// "json; charset=utf-8" is a name of its own). Shared and frozen like the plain ones.
+const withCharset = new Map<ContentTypeInfo, ContentTypeInfo>(
+  [...known.values()]
+    .filter((type) => type.codec === "json")
+    .map((type) => [
+      type,
+      info(type.protocol, type.codec, type.enveloped, type.text, `${type.responseType}; charset=utf-8`),
+    ]),
+);
+
 // `type/subtype` then parameters; JSON may say `charset=utf-8` (any case, quoted or not), nothing else.
 const parameterPattern = /^\s*([a-z0-9-]+)\s*=\s*"?([^";]*)"?\s*$/;
 
 /**
  * Reads a request content-type: the protocol, codec and body framing, or undefined when it is none
  * of the served ones (the caller answers HTTP 415). Matching is case-insensitive; a `charset`
- * parameter is accepted when it names UTF-8, and only for JSON.
+ * parameter is accepted when it names UTF-8, and only for JSON: the response then says
+ * `; charset=utf-8` too (in that spelling, however the request wrote it).
  * @internal
  */
 export function parseContentType(value: string | undefined): ContentTypeInfo | undefined {
@@ -80,14 +93,16 @@ export function parseContentType(value: string | undefined): ContentTypeInfo | u
   const parts = value.toLowerCase().split(";");
   const found = known.get(parts[0]!.trim());
   if (found === undefined) return undefined;
+  let charset = false;
   for (let i = 1; i < parts.length; i++) {
     const part = parts[i]!;
     if (part.trim() === "") continue;
     const match = parameterPattern.exec(part);
     if (match === null || match[1] !== "charset" || found.codec !== "json") return undefined;
     if (match[2] !== "utf-8" && match[2] !== "utf8") return undefined;
+    charset = true;
   }
-  return found;
+  return charset ? withCharset.get(found)! : found;
 }
 
 /**
@@ -118,3 +133,28 @@ export function mediaType(headers: IncomingHeaders): string {
 
 /** Every content-type served, for documentation and `Accept`-style error messages. @internal */
 export const servedContentTypes: readonly string[] = [...known.keys()];
+
+// connect-go's format: every accepted content-type (the charset forms included), sorted, joined by ", ".
+function acceptPostValue(types: readonly ContentTypeInfo[]): string {
+  const names = types.flatMap((type) => {
+    const charset = withCharset.get(type);
+    return charset === undefined ? [type.responseType] : [type.responseType, charset.responseType];
+  });
+  return [...new Set(names)].sort().join(", ");
+}
+
+/**
+ * The `Accept-Post` header of a 415 answer (RFC 9110 §15.5.16 points to it; connect-go and dubbo-go send
+ * it): every content-type served, so a client can tell what to send instead.
+ * @internal
+ */
+export const acceptPost: string = acceptPostValue([...known.values()]);
+
+/**
+ * `Accept-Post` for a streaming method, which a triple unary content-type cannot call: the enveloped
+ * content-types only.
+ * @internal
+ */
+export const acceptPostStreaming: string = acceptPostValue(
+  [...known.values()].filter((type) => type.enveloped),
+);

@@ -156,8 +156,13 @@ const plainHead: RequestHead = Object.freeze({ compression: identity, timeoutMs:
  * Reads and checks the request head in one go, in this order: the triple version headers, the
  * request encoding, the timeout, then every `-bin` header's base64 (the only part that walks all the
  * headers, once: `rawHeaders` when the transport gave them).
+ *
+ * A timeout of zero (`grpc-timeout: 0n`, `Triple-Timeout-Ms: 0`, `Connect-Timeout-Ms: 0`) is a deadline
+ * that has already passed: the call fails with DEADLINE_EXCEEDED here, before its body is read or its
+ * handler runs, as dubbo-go and connect-go do (their handlers check the expired context first). A
+ * zero-delay timer instead would race the body and usually lose, serving the call.
  * @throws RpcError as {@link checkProtocolVersion}, {@link requestCompression},
- *   {@link requestTimeoutMs} and {@link checkBinaryHeaders}.
+ *   {@link requestTimeoutMs} and {@link checkBinaryHeaders}; DEADLINE_EXCEEDED for a zero timeout.
  * @internal
  */
 export function readRequestHead(
@@ -168,6 +173,8 @@ export function readRequestHead(
   checkProtocolVersion(type, headers);
   const compression = requestCompression(type, headers);
   const timeoutMs = requestTimeoutMs(type, headers);
+  if (timeoutMs === 0)
+    throw new RpcError(Code.DeadlineExceeded, "the call's deadline passed before it started");
   if (rawHeaders === undefined) checkBinaryHeaders(headers);
   else checkRawBinaryHeaders(rawHeaders);
   return compression === identity && timeoutMs === undefined ? plainHead : { compression, timeoutMs };

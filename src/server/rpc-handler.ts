@@ -1,6 +1,6 @@
 import type http from "node:http";
 import type http2 from "node:http2";
-import { parseContentType } from "../protocol/content-type.ts";
+import { acceptPost, acceptPostStreaming, parseContentType } from "../protocol/content-type.ts";
 import { writerFor } from "../protocol/negotiate.ts";
 import { headerValue } from "../protocol/request-head.ts";
 import { Code } from "../wire/code.ts";
@@ -43,7 +43,15 @@ export interface RpcHandlerOptions {
 }
 
 const methodNotAllowedHeaders = Object.freeze({ allow: "POST", "content-type": "text/plain; charset=utf-8" });
-const unsupportedMediaHeaders = Object.freeze({ "content-type": "text/plain; charset=utf-8" });
+// A 415 lists what would have been taken in `Accept-Post`, as connect-go and dubbo-go answer.
+const unsupportedMediaHeaders = Object.freeze({
+  "content-type": "text/plain; charset=utf-8",
+  "accept-post": acceptPost,
+});
+const unaryToStreamingHeaders = Object.freeze({
+  "content-type": "text/plain; charset=utf-8",
+  "accept-post": acceptPostStreaming,
+});
 const methodNotAllowedBody = Buffer.from("method not allowed: RPCs are POST requests\n");
 const unsupportedMediaBody = Buffer.from(
   "unsupported content-type: use application/grpc, application/grpc-web, application/json, application/proto or application/connect+proto/json\n",
@@ -189,8 +197,12 @@ export class RpcHandler implements CallOwner {
     // A service without group/version exports costs nothing more here: the headers are not read.
     const route = entry === undefined ? undefined : selectRoute(entry, exchange.headers);
     const type = parseContentType(exchange.headers["content-type"] as string | undefined);
-    if (type === undefined || (route !== undefined && route.definition.kind !== "unary" && !type.enveloped)) {
+    if (type === undefined) {
       exchange.respond(415, unsupportedMediaHeaders, unsupportedMediaBody, undefined);
+      return;
+    }
+    if (route !== undefined && route.definition.kind !== "unary" && !type.enveloped) {
+      exchange.respond(415, unaryToStreamingHeaders, unsupportedMediaBody, undefined);
       return;
     }
     const writer = writerFor(type);

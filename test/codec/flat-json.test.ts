@@ -38,19 +38,16 @@ t.test("the usual bodies are read from the bytes", async (t) => {
     undefined,
     "arrays are not read",
   );
-  t.same(read(bytes('{"mood":1,"on":false,"unknown":"x","more":-0.5e+2,"flag":true,"none":null}')), {
-    name: "",
-    ratio: 0,
-    count: 0,
-    on: false,
-    mood: 1,
-  });
-  t.same(read(bytes("{}")), { name: "", ratio: 0, count: 0, on: false, mood: 0 });
   t.same(
-    read(bytes('{"name":"a","name":"b"}')),
-    { name: "b", ratio: 0, count: 0, on: false, mood: 0 },
-    "last wins",
+    read(bytes('{"mood":1,"on":false,"unknown":"x"}')),
+    undefined,
+    "an unknown field is the full decoder's to refuse",
   );
+  t.same(read(bytes("{}")), { name: "", ratio: 0, count: 0, on: false, mood: 0 });
+  // JSON.parse would keep the last; proto3 JSON readers refuse a field given twice: the full decoder words it.
+  t.equal(read(bytes('{"name":"a","name":"b"}')), undefined, "a field twice");
+  t.equal(read(bytes('{"name":null,"name":"b"}')), undefined, "a field twice, the first null");
+  t.equal(read(bytes('{"on":true,"mood":1,"on":true}')), undefined);
   const long = "x".repeat(100);
   t.equal(read(bytes(`{"name":"${long}"}`))?.name, long, "long strings too");
 });
@@ -154,9 +151,33 @@ t.test("it agrees with JSON.parse and readFlatJson on random bodies", async (t) 
   t.ok(taken > 1000, `the reader took ${taken} of 20,000 bodies`);
 });
 
+t.test("a field by its proto name or its JSON name, once", async (t) => {
+  const snake = protobuf
+    .parse('syntax = "proto3"; message Snake { string service_name = 1; int32 x = 2 [json_name = "why"]; }', {
+      keepCase: true,
+    })
+    .root.lookupType("Snake");
+  const readSnake = flatJsonReader(snake);
+  t.same(readSnake(bytes('{"service_name":"a"}')), { service_name: "a", x: 0 });
+  t.same(readSnake(bytes('{"serviceName":"a","why":2}')), { service_name: "a", x: 2 });
+  t.same(readSnake(bytes('{"x":3}')), { service_name: "", x: 3 });
+  t.equal(readSnake(bytes('{"service_name":"a","serviceName":"b"}')), undefined, "two names, one field");
+  t.equal(readSnake(bytes('{"servicename":"a"}')), undefined);
+  const codec = createMessageCodec(snake);
+  t.throws(() => codec.decodeJson(bytes('{"service_name":"a","serviceName":"b"}')), {
+    message: /duplicate field "serviceName"/,
+  });
+  t.throws(() => codec.decodeJson(bytes('{"why":1,"x":2}')), { message: /duplicate field "x"/ });
+  t.same(readFlatJson(snake, { serviceName: "a" }), { service_name: "a", x: 0 });
+  t.equal(readFlatJson(snake, { other: 1 }), 'unknown field "other"');
+});
+
 t.test("codecs use it for flat types and fall back for the rest", async (t) => {
   const codec = createMessageCodec(type);
   t.same(codec.decodeJson(bytes('{"name":"a\\u0062"}')).name, "ab", "an escape goes through JSON.parse");
   t.throws(() => codec.decodeJson(bytes('{"name":1}')), /name: string expected/);
   t.same(healthCodecs.checkRequest.decodeJson(bytes('{"service":"bench"}')), { service: "bench" });
+  t.throws(() => codec.decodeJson(bytes('{"name":"a","name":"b"}')), /duplicate field "name"/);
+  t.throws(() => codec.decodeJson(bytes('{"name":"a","nope":1}')), /unknown field "nope"/);
+  t.throws(() => codec.decodeJson(bytes('{"name":"\\u0061","name":"b"}')), /duplicate field "name"/);
 });

@@ -106,3 +106,34 @@ t.test("checkBinaryHeaders: every -bin value, repeated or comma-joined, must be 
   t.throws(() => checkBinaryHeaders({ "a-bin": ["AAEC", "not base64!"] }), { code: Code.Internal });
   t.throws(() => checkBinaryHeaders({ "a-bin": "AAEC, ***" }), { code: Code.Internal });
 });
+
+t.test("readRequestHead: a zero timeout is a deadline already passed (DEADLINE_EXCEEDED)", async (t) => {
+  // dubbo-go and connect-go answer DEADLINE_EXCEEDED without running the handler; a zero-delay timer
+  // would race the body and usually serve the call.
+  for (const [type, headers] of [
+    [grpc, { "grpc-timeout": "0n" }],
+    [grpc, { "grpc-timeout": "0H" }],
+    [web, { "grpc-timeout": "00000000m" }],
+    [unary, { "triple-timeout-ms": "0" }],
+    [unary, { "tri-service-timeout": "0" }],
+    [unary, { "connect-timeout-ms": "0000000000" }],
+    [stream, { "connect-timeout-ms": "0" }],
+    [unary, { "triple-timeout-ms": "0", "connect-timeout-ms": "5" }],
+  ] as const) {
+    t.throws(() => readRequestHead(type, headers), { code: Code.DeadlineExceeded }, JSON.stringify(headers));
+  }
+  t.equal(
+    readRequestHead(grpc, { "grpc-timeout": "1n" }).timeoutMs,
+    1,
+    "a positive timeout never rounds to 0",
+  );
+  t.equal(readRequestHead(unary, { "triple-timeout-ms": "1", "connect-timeout-ms": "0" }).timeoutMs, 1);
+  t.equal(readRequestHead(grpc, { "connect-timeout-ms": "0" }).timeoutMs, undefined, "not gRPC's header");
+  t.throws(
+    () => readRequestHead(unary, { "connect-protocol-version": "2", "triple-timeout-ms": "0" }),
+    {
+      code: Code.InvalidArgument,
+    },
+    "a bad version header is reported first",
+  );
+});
