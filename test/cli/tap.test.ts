@@ -74,8 +74,8 @@ async function startTap(t: Test, upstream: string): Promise<{ url: string; port:
   return { url: `http://127.0.0.1:${port}`, port, seen };
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -354,7 +354,7 @@ t.test("the command: -json lines, exit 0 on SIGTERM", async (t) => {
   const upstream = await startUpstream(t);
   const port = await unusedPort();
   const child = startCli(t, ["tap", "-upstream", upstream.url, "-listen", `127.0.0.1:${port}`, "-json"]);
-  await until(() => /tap on http:\/\/127\.0\.0\.1:\d+/.test(child.stderr), "the banner");
+  await until(() => /tap on http:\/\/127\.0\.0\.1:\d+/.test(child.stderr), "the banner", 60_000);
   t.same(await grpcCheck(grpcClient(t, `http://127.0.0.1:${port}`), ""), { status: "SERVING" });
   const line = await child.line(/"event":"call"/);
   const call = JSON.parse(line.input) as TappedCall;
