@@ -8,6 +8,7 @@ import {
 } from "../codec/health-types.ts";
 import type { ServerStreamingMethod, ServiceMethods, UnaryMethod } from "../server/service-types.ts";
 import { Code } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import type { HealthRegistry } from "./registry.ts";
 
@@ -19,14 +20,32 @@ export interface HealthServiceOptions {
   listEnabled?: boolean;
   /**
    * Most Watch streams one connection may hold; more → RESOURCE_EXHAUSTED. The registry's `maxWatchers`
-   * bounds the total. Default 100 (the default HTTP/2 `maxConcurrentStreams`, so raising that alone does
-   * not let one client take every watcher slot).
+   * bounds the total. Default 100, and at most half the port's HTTP/2 `maxConcurrentStreams` (256 by
+   * default): the rest is room for unary calls beside the Watch streams. A server or proxy refuses a
+   * value not below `maxConcurrentStreams` (ConfigError).
    */
   maxWatchersPerConnection?: number;
 }
 
 /** Default for {@link HealthServiceOptions.maxWatchersPerConnection}. */
 export const defaultMaxWatchersPerConnection = 100;
+
+/**
+ * The Watch streams one connection may hold beside `maxConcurrentStreams` streams in all: `configured`
+ * when given (it must be below, so that unary calls fit: issue 14 item 5), otherwise the default, capped
+ * at half the streams.
+ * @internal
+ */
+export function watchersPerConnection(configured: number | undefined, maxConcurrentStreams: number): number {
+  if (configured === undefined)
+    return Math.min(defaultMaxWatchersPerConnection, Math.max(1, Math.floor(maxConcurrentStreams / 2)));
+  if (configured >= maxConcurrentStreams)
+    throw new ConfigError(
+      `healthService.maxWatchersPerConnection (${configured}) must be below http2.maxConcurrentStreams ` +
+        `(${maxConcurrentStreams}): unary calls need room beside the Watch streams`,
+    );
+  return configured;
+}
 
 /** Default for {@link HealthServiceOptions.listLimit}. */
 export const defaultListLimit = 100;

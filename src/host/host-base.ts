@@ -1,9 +1,18 @@
 import type net from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { healthServiceName } from "../codec/health-types.ts";
-import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
+import {
+  createHealthService,
+  type HealthServiceOptions,
+  watchersPerConnection,
+} from "../health/health-service.ts";
 import type { HealthRegistry } from "../health/registry.ts";
-import type { ConnectionOptions, Http1Options, Http2Options } from "../server/options.ts";
+import {
+  type ConnectionOptions,
+  type Http1Options,
+  type Http2Options,
+  http2Defaults,
+} from "../server/options.ts";
 import { PortListener, type PortListenerOptions, type TlsOptions } from "../server/port-listener.ts";
 import type { RpcHandler } from "../server/rpc-handler.ts";
 import { Code } from "../wire/code.ts";
@@ -64,7 +73,15 @@ export abstract class HostBase {
     this.#parts = parts;
     this.health = parts.health;
     if (parts.healthService !== false) {
-      parts.handler.addService(healthServiceName, createHealthService(parts.health, parts.healthService));
+      const streams = parts.transport.http2?.maxConcurrentStreams ?? http2Defaults.maxConcurrentStreams;
+      const maxWatchersPerConnection = watchersPerConnection(
+        parts.healthService.maxWatchersPerConnection,
+        streams,
+      );
+      parts.handler.addService(
+        healthServiceName,
+        createHealthService(parts.health, { ...parts.healthService, maxWatchersPerConnection }),
+      );
     }
   }
 
