@@ -8,6 +8,7 @@ import {
 } from "../codec/health-types.ts";
 import type { ServerStreamingMethod, ServiceMethods, UnaryMethod } from "../server/service-types.ts";
 import { Code } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import type { HealthRegistry } from "./registry.ts";
 
@@ -19,14 +20,32 @@ export interface HealthServiceOptions {
   listEnabled?: boolean;
   /**
    * Most Watch streams one connection may hold; more → RESOURCE_EXHAUSTED. The registry's `maxWatchers`
-   * bounds the total. Default 100 (the default HTTP/2 `maxConcurrentStreams`, so raising that alone does
-   * not let one client take every watcher slot).
+   * bounds the total. Default 100, and at most half the port's HTTP/2 `maxConcurrentStreams` (256 by
+   * default): the rest is room for unary calls beside the Watch streams. A server or proxy refuses a
+   * value not below `maxConcurrentStreams` (ConfigError).
    */
   maxWatchersPerConnection?: number;
 }
 
 /** Default for {@link HealthServiceOptions.maxWatchersPerConnection}. */
 export const defaultMaxWatchersPerConnection = 100;
+
+/**
+ * The Watch streams one connection may hold beside `maxConcurrentStreams` streams in all: `configured`
+ * when given (it must be below, so that unary calls fit: issue 14 item 5), otherwise the default, capped
+ * at half the streams.
+ * @internal
+ */
+export function watchersPerConnection(configured: number | undefined, maxConcurrentStreams: number): number {
+  if (configured === undefined)
+    return Math.min(defaultMaxWatchersPerConnection, Math.max(1, Math.floor(maxConcurrentStreams / 2)));
+  if (configured >= maxConcurrentStreams)
+    throw new ConfigError(
+      `healthService.maxWatchersPerConnection (${configured}) must be below http2.maxConcurrentStreams ` +
+        `(${maxConcurrentStreams}): unary calls need room beside the Watch streams`,
+    );
+  return configured;
+}
 
 /** Default for {@link HealthServiceOptions.listLimit}. */
 export const defaultListLimit = 100;
@@ -50,9 +69,9 @@ function reply(status: ServingStatus): HealthCheckResponse {
  * - `Check`: the service's status; NOT_FOUND `unknown service` for one not registered (the name is not
  *   echoed back, it may be huge). `""` is the whole server.
  * - `Watch`: the current status at once (SERVICE_UNKNOWN for an unregistered service, and it keeps
- *   watching), then every change, latest-value coalesced for a slow reader; runs until the call ends,
- *   or, once the registry is shut down, until NOT_SERVING has been sent: then it ends with UNAVAILABLE
- *   `server shutting down`.
+ *   watching), then every change, latest-value coalesced for a slow reader; runs until the call ends.
+ *   Once the registry is shut down it stays open on NOT_SERVING, as grpc-go's does: its host ends it after
+ *   GOAWAY, so a client re-opening it goes to a new connection.
  * - `List`: every registered service; RESOURCE_EXHAUSTED above `listLimit`, UNIMPLEMENTED when disabled.
  */
 export function createHealthService(
@@ -95,11 +114,10 @@ export function createHealthService(
       try {
         // Leaving the loop any way (abort, a send that rejects) calls return() and frees the watcher.
         for await (const status of registry.watch(request.service, call.signal)) {
+          // After shutdown the stream stays open on NOT_SERVING: ended here, grpc-go's health client
+          // (which skips its backoff after any message) would re-open it at once on the same connection,
+          // over and over until GOAWAY. The host ends it after GOAWAY (issue 14 item 4).
           await call.send(reply(status));
-          // Once shut down nothing will change any more: after telling NOT_SERVING, end the stream with
-          // UNAVAILABLE (as a server going away does) so a graceful close does not wait for every watcher
-          // to hang up, and clients know to reconnect elsewhere rather than treat the end as final.
-          if (registry.isShutdown && status !== ServingStatus.Serving) throw shuttingDown();
         }
       } finally {
         if (connection !== undefined) watchersOn.set(connection, (watchersOn.get(connection) ?? 1) - 1);
@@ -125,8 +143,4 @@ export function createHealthService(
   };
 
   return { Check: check, Watch: watch, List: list };
-}
-
-function shuttingDown(): RpcError {
-  return new RpcError(Code.Unavailable, "server shutting down");
 }

@@ -1,9 +1,18 @@
 import type net from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { healthServiceName } from "../codec/health-types.ts";
-import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
+import {
+  createHealthService,
+  type HealthServiceOptions,
+  watchersPerConnection,
+} from "../health/health-service.ts";
 import type { HealthRegistry } from "../health/registry.ts";
-import type { ConnectionOptions, Http1Options, Http2Options } from "../server/options.ts";
+import {
+  type ConnectionOptions,
+  type Http1Options,
+  type Http2Options,
+  http2Defaults,
+} from "../server/options.ts";
 import { PortListener, type PortListenerOptions, type TlsOptions } from "../server/port-listener.ts";
 import type { RpcHandler } from "../server/rpc-handler.ts";
 import { Code } from "../wire/code.ts";
@@ -19,7 +28,7 @@ export interface CloseOptions {
 export const defaultGraceMs = 5_000;
 
 // Long enough for Watch streams to flush the NOT_SERVING message written on shutdown (a few event
-// loop turns), short enough not to matter for a closing host.
+// loop turns), or the UNAVAILABLE trailers written at the grace deadline, short enough not to matter.
 const shutdownFlushMs = 20;
 
 /** @internal What a host is made of; given by the subclass to {@link HostBase}. */
@@ -46,7 +55,8 @@ export type PortListeners = Pick<PortListenerOptions, "onStream" | "onRequest">;
 /**
  * The lifecycle every host shares (undici's dispatcher-base is the model): one port, listened on
  * once; one graceful close, idempotent, that turns health NOT_SERVING, lets Watch streams carry it,
- * ends them with UNAVAILABLE, then leaves GOAWAY and the grace period to the {@link PortListener}.
+ * leaves GOAWAY and the grace period to the {@link PortListener}, and ends the streams still open at
+ * its deadline with UNAVAILABLE.
  * Subclasses say where requests go ({@link listeners}) and may hook {@link onListening} and
  * {@link onClosed}.
  * @internal
@@ -63,7 +73,15 @@ export abstract class HostBase {
     this.#parts = parts;
     this.health = parts.health;
     if (parts.healthService !== false) {
-      parts.handler.addService(healthServiceName, createHealthService(parts.health, parts.healthService));
+      const streams = parts.transport.http2?.maxConcurrentStreams ?? http2Defaults.maxConcurrentStreams;
+      const maxWatchersPerConnection = watchersPerConnection(
+        parts.healthService.maxWatchersPerConnection,
+        streams,
+      );
+      parts.handler.addService(
+        healthServiceName,
+        createHealthService(parts.health, { ...parts.healthService, maxWatchersPerConnection }),
+      );
     }
   }
 
@@ -122,8 +140,8 @@ export abstract class HostBase {
 
   /**
    * Closes gracefully: every status NOT_SERVING (`health.shutdown()`), a moment for Watch streams to
-   * send it, those streams ended with UNAVAILABLE, GOAWAY, in-flight calls given `graceMs`, then
-   * whatever is left destroyed. Safe to call more than once.
+   * send it, GOAWAY, in-flight calls (Watch streams too) given `graceMs`; then the streams left end with
+   * UNAVAILABLE and whatever is left is destroyed. Safe to call more than once.
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.#closing ??= this.#close(options.graceMs ?? defaultGraceMs);
@@ -139,18 +157,27 @@ export abstract class HostBase {
   /** Called last in `close()`, once every connection is gone (also when the host never listened). */
   protected async onClosed(): Promise<void> {}
 
+  // Watch streams are not ended before GOAWAY (issue 14 item 4): grpc-go's health client re-opens an
+  // ended Watch at once on the same connection when it had a message, so ending them first made every
+  // client open Watch after Watch until the GOAWAY came. After GOAWAY a client opens new streams on a new
+  // connection, which the closed port refuses. So: NOT_SERVING flushed, GOAWAY, and the streams stay open
+  // until their connection goes (grpc-go cancels its health check on GOAWAY) or the grace deadline.
   async #close(graceMs: number): Promise<void> {
     this.health.shutdown(`${this.#parts.noun} closing`);
-    await this.#listener?.closeGracefully(graceMs, () => this.#drain());
+    await this.#listener?.closeGracefully(
+      graceMs,
+      () => delay(shutdownFlushMs),
+      () => this.#endStreams(),
+    );
     await this.onClosed();
   }
 
-  // Runs once the port stopped accepting, before GOAWAY: Watch streams get the NOT_SERVING that
-  // shutdown() just wrote out, then are ended, as they would otherwise keep their connections open.
-  async #drain(): Promise<void> {
-    await delay(shutdownFlushMs);
+  // At the grace deadline, with connections left: their server streams end with UNAVAILABLE (go
+  // elsewhere) rather than a reset, given a moment to flush before the connections are destroyed.
+  async #endStreams(): Promise<void> {
     this.#parts.handler.endStreams(
       new RpcError(Code.Unavailable, `the ${this.#parts.noun} is shutting down`),
     );
+    await delay(shutdownFlushMs);
   }
 }

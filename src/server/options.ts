@@ -5,7 +5,11 @@
 
 /** HTTP/2 limits (node:http2 settings and session options). */
 export interface Http2Options {
-  /** SETTINGS_MAX_CONCURRENT_STREAMS. Default 100 (nghttp2/nginx-like; bounds a rapid-reset client). */
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS. Default 256 (x/net's is 250; bounds a rapid-reset client): well above
+   * the 100 Watch streams a connection may hold, so a client watching that much can still make unary calls
+   * on the same connection (issue 14 item 5).
+   */
   maxConcurrentStreams?: number;
   /** SETTINGS_INITIAL_WINDOW_SIZE per stream. Default 65,535 (the protocol default). */
   initialWindowSize?: number;
@@ -60,7 +64,7 @@ export const connectionDefaults: Required<ConnectionOptions> = Object.freeze({
 
 /** @internal */
 export const http2Defaults: Required<Http2Options> = Object.freeze({
-  maxConcurrentStreams: 100,
+  maxConcurrentStreams: 256,
   initialWindowSize: 65_535,
   maxHeaderListSize: 64 * 1024,
   maxHeaderListPairs: 128,

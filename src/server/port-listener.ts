@@ -315,10 +315,15 @@ export class PortListener {
   }
 
   /**
-   * Closes gracefully: stop accepting, `drain` (what the host does before GOAWAY: end its long-lived
-   * streams), GOAWAY, let in-flight calls finish within `graceMs`, then destroy what is left.
+   * Closes gracefully: stop accepting, `drain` (what the host does before GOAWAY), GOAWAY, let in-flight
+   * calls finish within `graceMs`, then `atDeadline` (when connections are left: the host ends its
+   * long-lived streams cleanly) and destroy what is left.
    */
-  async closeGracefully(graceMs: number, drain: () => Promise<void>): Promise<void> {
+  async closeGracefully(
+    graceMs: number,
+    drain: () => Promise<void>,
+    atDeadline?: () => Promise<void>,
+  ): Promise<void> {
     const stopped = this.stopAccepting();
     await drain();
     this.goAway();
@@ -327,6 +332,7 @@ export class PortListener {
       await delay(Math.min(http1PollMs, Math.max(1, deadline - Date.now())));
       this.closeIdleHttp1();
     }
+    if (this.sockets.size > 0 && atDeadline !== undefined) await atDeadline();
     this.destroyAll();
     await stopped;
     this.dispose();

@@ -112,36 +112,44 @@ t.test("a failed listen leaves the host able to listen again", async (t) => {
   await host.close({ graceMs: 0 });
 });
 
-t.test("close: Watch streams see NOT_SERVING, then UNAVAILABLE, then GOAWAY", async (t) => {
-  const health = new HealthRegistry();
-  health.set("svc", ServingStatus.Serving);
-  const host = new RecordingHost(health);
-  const { port } = await host.listen();
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  session.on("error", () => {});
-  const events: string[] = [];
-  session.once("goaway", () => events.push("goaway"));
-  const watch = session.request(grpcHeaders("/grpc.health.v1.Health/Watch"));
-  watch.end(envelope(checkRequestBytes("svc")));
-  watch.on("data", (chunk: Buffer) => {
-    for (const e of envelopes(chunk))
-      events.push(`status ${healthCodecs.checkResponse.decodeBinary(e.payload).status}`);
-  });
-  watch.on("trailers", (trailers) => events.push(`${trailers["grpc-status"]} ${trailers["grpc-message"]}`));
-  await until(() => events.length === 1);
-  await host.close({ graceMs: 1000 });
-  await until(() => events.includes("goaway"));
-  t.same(events, [
-    `status ${ServingStatus.Serving}`,
-    `status ${ServingStatus.NotServing}`,
-    // The Health service ends a Watch itself once NOT_SERVING is out; the host's own UNAVAILABLE
-    // (which names it) is for streams still open after the flush, as the proxy test below shows.
-    "14 server shutting down",
-    "goaway",
-  ]);
-  t.equal(health.watcherCount, 0);
-  session.destroy();
-});
+t.test(
+  "close: Watch streams see NOT_SERVING, then GOAWAY, then UNAVAILABLE at the grace deadline",
+  async (t) => {
+    const health = new HealthRegistry();
+    health.set("svc", ServingStatus.Serving);
+    const host = new RecordingHost(health);
+    const { port } = await host.listen();
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", () => {});
+    const events: string[] = [];
+    session.once("goaway", () => events.push("goaway"));
+    // A Watch that stays open after GOAWAY (an application's own Watch call; grpc-go's health check
+    // would cancel it): it is ended only at the deadline, GOAWAY having told the client to go elsewhere.
+    const watch = session.request(grpcHeaders("/grpc.health.v1.Health/Watch"));
+    watch.end(envelope(checkRequestBytes("svc")));
+    watch.on("data", (chunk: Buffer) => {
+      for (const e of envelopes(chunk))
+        events.push(`status ${healthCodecs.checkResponse.decodeBinary(e.payload).status}`);
+    });
+    let endedAfterMs = 0;
+    watch.on("trailers", (trailers) => {
+      endedAfterMs = Date.now() - started;
+      events.push(`${trailers["grpc-status"]} ${trailers["grpc-message"]}`);
+    });
+    await until(() => events.length === 1);
+    const started = Date.now();
+    await host.close({ graceMs: 400 });
+    t.same(events, [
+      `status ${ServingStatus.Serving}`,
+      `status ${ServingStatus.NotServing}`,
+      "goaway",
+      "14 the test host is shutting down",
+    ]);
+    t.ok(endedAfterMs >= 400, `the stream stayed open for the grace (${endedAfterMs} ms)`);
+    t.equal(health.watcherCount, 0);
+    session.destroy();
+  },
+);
 
 t.test("the proxy's own Watch streams end the same way, naming the proxy", async (t) => {
   const proxy = createTripleProxy({
