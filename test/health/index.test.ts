@@ -18,6 +18,7 @@ t.test("the health layer's public surface", async (t) => {
     "heapCheck",
     "httpCheck",
     "installSignalHandlers",
+    "serviceKey",
     "tcpCheck",
   ]);
   t.equal(health.defaultMaxWatchers, 10_000);
