@@ -259,8 +259,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
 
   /**
    * The byte budget's answer to this call holding the most bytes on a connection over budget (its bytes are
-   * already released): drop the buffered request and answer RESOURCE_EXHAUSTED; once the response is what
-   * is held (queued behind a peer that does not read), reset the stream as well.
+   * already released): drop the buffered request, answer RESOURCE_EXHAUSTED and stop reading; once the
+   * response is what is held (queued behind a peer that does not read), reset the stream as well.
    */
   endOverBudget(error: RpcError): void {
     const reading = this.#state === State.Reading;
@@ -269,7 +269,10 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     this.#decoder = undefined;
     this.#payload = undefined;
     this.fail(error);
-    if (!reading) this.exchange.destroy();
+    // The rest of its body is not wanted, and reading it to drop it (as an early answer otherwise does)
+    // would let the peer keep sending at full speed: paused, flow control stops it within one window.
+    if (reading) this.exchange.pauseRequest();
+    else this.exchange.destroy();
   }
 
   /** HandlerCall's send(): encodes and writes one message of a server stream. */
