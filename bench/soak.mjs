@@ -35,7 +35,7 @@ const spec = {
   attacks: { default: true, help: "run the memory attackers alongside the load" },
   "rss-slack-mb": { default: 48, help: "allowed RSS growth, end vs after the warm-up (after GC), MiB" },
   "warmup-seconds": {
-    default: 10,
+    default: 20,
     help: "RSS is compared with its level this far in (at most a third of the run)",
   },
   from: { default: "dist", help: "load the server from dist (built) or src (needs a TypeScript loader)" },
