@@ -55,7 +55,7 @@ export class ConnectionAccount {
   readonly budget: ByteBudget;
   /** Bytes charged to calls on this connection now. */
   bytes = 0;
-  /** New streams and requests are refused while this is set: the connection went over a budget. */
+  /** New HTTP/2 streams are refused while this is set: the connection went over a budget. */
   refusing = false;
   // Once refusing, new work is taken again when the connection holds at most this.
   #resumeAt = 0;
@@ -144,7 +144,7 @@ export class ByteBudget {
   readonly processLimit: number;
   /** Bytes held on behalf of peers now, over every connection. */
   total = 0;
-  /** Calls ended for going over a budget, and streams or requests refused, since the port opened. */
+  /** Calls ended for going over a budget, and HTTP/2 streams refused, since the port opened. */
   ended = 0;
   refused = 0;
   /** Accounts holding any bytes. @internal */
