@@ -1,15 +1,20 @@
 // Soak: our server (bench/servers/ours.mjs, default limits, in its own process with --expose-gc) under
 // full load for --seconds (default 60): gRPC Checks on several HTTP/2 connections, triple JSON Checks over
 // HTTP/1.1 keep-alive, and Watch churn (opened, held a moment, then dropped by RST_STREAM, deadline or
-// connection close) while the watched status flips. The server's heap is sampled (after a full GC) every
-// second. Prints requests, errors and heap start/end/max; exits 1 on any error or if the heap does not
-// come back near its start.
+// connection close) while the watched status flips — and, unless --no-attacks, the memory attackers of
+// bench/lib/attackers.mjs on connections of their own all along (partial 4 MiB bodies past the byte budgets,
+// slow bodies, zero-window Watch readers, a header flood, idle connections). The server's heap and RSS are
+// sampled (after a full GC) every second. Prints requests, errors, heap and RSS start/end/max; exits 1 on any
+// error of the legitimate load, if the heap does not come back near its start, or if RSS is not flat: its end
+// against its level once the load and the attacks have warmed up (the first --warmup-seconds).
 //
 //   npm run soak                        (60 s, dist/)
 //   npm run soak -- --seconds=10        (shorter)
+//   npm run soak -- --no-attacks        (the legitimate load alone)
 import http from "node:http";
 import http2 from "node:http2";
 import { parseOptions, usage } from "./lib/args.mjs";
+import { attackers } from "./lib/attackers.mjs";
 import { startChild } from "./lib/children.mjs";
 import {
   benchService,
@@ -27,6 +32,12 @@ const spec = {
   "h1-clients": { default: 4, help: "concurrent HTTP/1.1 keep-alive Check loops" },
   watchers: { default: 200, help: "Watch streams churning at once" },
   "heap-slack-mb": { default: 8, help: "allowed heap growth, end vs start (after GC), MiB" },
+  attacks: { default: true, help: "run the memory attackers alongside the load" },
+  "rss-slack-mb": { default: 48, help: "allowed RSS growth, end vs after the warm-up (after GC), MiB" },
+  "warmup-seconds": {
+    default: 20,
+    help: "RSS is compared with its level this far in (at most a third of the run)",
+  },
   from: { default: "dist", help: "load the server from dist (built) or src (needs a TypeScript loader)" },
 };
 
@@ -216,24 +227,40 @@ async function flipLoop() {
   await server.request({ cmd: "set", status: "SERVING" });
 }
 
-async function heapNow() {
-  const mem = await server.request({ cmd: "mem" });
-  return mem.heapUsed;
-}
+// Moderate sizes: each attack is well past what it is meant to test (16 MiB per connection for partial
+// bodies), while leaving the two shared cores to the legitimate load.
+const attackPlan = {
+  "partial-bodies": { connections: 2, streams: 50, bytes: 1 << 20 },
+  "slow-bodies": { connections: 1, streams: 20 },
+  "zero-window-readers": { connections: 1, streams: 50 },
+  "header-flood": { connections: 1, streams: 20 },
+  "idle-connections": { connections: 200 },
+};
 
-const heapStart = await heapNow();
+const memStart = await server.request({ cmd: "mem" });
+const heapStart = memStart.heapUsed;
 let heapMax = heapStart;
+let rssMax = memStart.rss;
 const samples = [heapStart];
+const rssSamples = [memStart.rss];
+const warmupMs = Math.min(options["warmup-seconds"], options.seconds / 3) * 1000;
+let rssWarm;
 const sampler = (async () => {
   while (running()) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const heap = await heapNow();
-    samples.push(heap);
-    heapMax = Math.max(heapMax, heap);
+    const mem = await server.request({ cmd: "mem" });
+    samples.push(mem.heapUsed);
+    rssSamples.push(mem.rss);
+    heapMax = Math.max(heapMax, mem.heapUsed);
+    rssMax = Math.max(rssMax, mem.rss);
+    if (rssWarm === undefined && Date.now() - started >= warmupMs) rssWarm = mem.rss;
   }
 })();
 
 const started = Date.now();
+const attacks = options.attacks
+  ? Object.entries(attackPlan).map(([name, settings]) => attackers[name](port, settings))
+  : [];
 const sessions = await Promise.all(Array.from({ length: options.connections }, () => connect()));
 const loops = [];
 for (const session of sessions) for (let i = 0; i < options.streams; i++) loops.push(checkLoop(session));
@@ -242,13 +269,18 @@ for (let i = 0; i < options.watchers / 10; i++) loops.push(watchLoop());
 loops.push(flipLoop());
 await Promise.all(loops);
 await sampler;
+await Promise.all(attacks.map((attack) => attack.stop()));
 const elapsed = (Date.now() - started) / 1000;
 for (const session of sessions) session.destroy();
 agent.destroy();
 // Let the server notice every reset and closed socket, then measure once more.
 await new Promise((resolve) => setTimeout(resolve, 1000));
-const heapEnd = await heapNow();
+const memEnd = await server.request({ cmd: "mem" });
+const heapEnd = memEnd.heapUsed;
+const rssEnd = memEnd.rss;
 heapMax = Math.max(heapMax, heapEnd);
+rssMax = Math.max(rssMax, rssEnd);
+rssWarm ??= rssEnd;
 await server.stop();
 
 const mib = (bytes) => Math.round((bytes / 1048576) * 10) / 10;
@@ -270,13 +302,27 @@ const result = {
   heapEndMiB: mib(heapEnd),
   heapMaxMiB: mib(heapMax),
   heapSamplesMiB: samples.map(mib),
+  rssStartMiB: mib(memStart.rss),
+  rssWarmMiB: mib(rssWarm),
+  rssEndMiB: mib(rssEnd),
+  rssMaxMiB: mib(rssMax),
+  rssSamplesMiB: rssSamples.map(mib),
+  attacks: Object.fromEntries(attacks.map((attack) => [attack.name, attack.stats])),
 };
 process.stderr.write(
   `soak (${options.from}, ${result.seconds} s; the machine may be shared): ${requests} requests ` +
     `(${counts.checks} gRPC Checks, ${counts.h1Checks} HTTP/1.1 Checks, ${counts.watches} Watches with ${counts.watchMessages} messages, ` +
     `${counts.flips} status flips), ${counts.errors} errors; server heap after GC: start ${result.heapStartMiB} MiB, ` +
-    `end ${result.heapEndMiB} MiB, max ${result.heapMaxMiB} MiB\n`,
+    `end ${result.heapEndMiB} MiB, max ${result.heapMaxMiB} MiB; server RSS after GC: start ${result.rssStartMiB} MiB, ` +
+    `after warm-up ${result.rssWarmMiB} MiB, end ${result.rssEndMiB} MiB, max ${result.rssMaxMiB} MiB` +
+    (attacks.length > 0
+      ? `; attackers: ${attacks.map((a) => `${a.name} ${JSON.stringify(a.stats)}`).join(", ")}`
+      : "") +
+    "\n",
 );
 process.stdout.write(`${JSON.stringify(result)}\n`);
 const grew = heapEnd - heapStart > options["heap-slack-mb"] * 1048576;
-process.exitCode = counts.errors > 0 || grew ? 1 : 0;
+const rssGrew = rssEnd - rssWarm > options["rss-slack-mb"] * 1048576;
+if (grew) process.stderr.write(`heap grew more than ${options["heap-slack-mb"]} MiB\n`);
+if (rssGrew) process.stderr.write(`RSS grew more than ${options["rss-slack-mb"]} MiB after the warm-up\n`);
+process.exitCode = counts.errors > 0 || grew || rssGrew ? 1 : 0;

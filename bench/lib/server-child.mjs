@@ -1,5 +1,5 @@
 // The child side of a server under test: announces its ports on stdout as one JSON line, then answers
-// JSON-line commands on stdin (CPU time, memory, flipping the bench service's status, exit).
+// JSON-line commands on stdin (CPU time, memory after GC or RSS as is, flipping the bench service's status, exit).
 // Clock values are process.hrtime (CLOCK_MONOTONIC), comparable between processes on one machine.
 import { createInterface } from "node:readline";
 
@@ -33,6 +33,12 @@ export function runServerChild(server) {
         globalThis.gc?.();
         const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
         reply({ id, rss, heapUsed, external, arrayBuffers, gc: typeof globalThis.gc === "function" });
+        break;
+      }
+      case "rss": {
+        // Without a GC: what the process holds right now (sampled during a load).
+        const { rss, heapUsed, arrayBuffers } = process.memoryUsage();
+        reply({ id, rss, heapUsed, arrayBuffers });
         break;
       }
       case "set": {

@@ -8,6 +8,12 @@ import { childFlag, runServerChild } from "../lib/server-child.mjs";
 const from = childFlag("from", "dist");
 const maxStreams = Number(childFlag("max-streams", "1000"));
 const maxWatchers = Number(childFlag("max-watchers", "100000"));
+// The byte budgets: the server's defaults unless given (0 turns one off).
+const connections = {};
+const perConnection = childFlag("max-connection-buffered", undefined);
+const perProcess = childFlag("max-process-buffered", undefined);
+if (perConnection !== undefined) connections.maxConnectionBufferedBytes = Number(perConnection);
+if (perProcess !== undefined) connections.maxProcessBufferedBytes = Number(perProcess);
 const ext = from === "src" ? "ts" : "js";
 const base = new URL(`../../${from}/`, import.meta.url);
 const { createTripleServer } = await import(new URL(`host/triple-server.${ext}`, base).href);
@@ -15,7 +21,7 @@ const { HealthRegistry } = await import(new URL(`health/registry.${ext}`, base).
 const { ServingStatus, parseServingStatus } = await import(new URL(`codec/health-types.${ext}`, base).href);
 
 const health = new HealthRegistry({ maxWatchers });
-const server = createTripleServer({ health, http2: { maxConcurrentStreams: maxStreams } });
+const server = createTripleServer({ health, http2: { maxConcurrentStreams: maxStreams }, connections });
 server.health.set(benchService, ServingStatus.Serving);
 const { port } = await server.listen(0, "127.0.0.1");
 runServerChild({

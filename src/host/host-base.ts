@@ -103,6 +103,15 @@ export abstract class HostBase {
     return this.#listener?.sockets.size ?? 0;
   }
 
+  /**
+   * Bytes held on behalf of peers now — buffered request bytes and queued response bytes — as counted
+   * against the byte budgets (`connections.maxConnectionBufferedBytes`, `maxProcessBufferedBytes`); 0
+   * with both off. For monitoring and leak checks.
+   */
+  get bufferedBytes(): number {
+    return this.#listener?.budget?.total ?? 0;
+  }
+
   /** True from `listen()` until `close()`. */
   protected get open(): boolean {
     return this.#listener !== undefined && this.#closing === undefined;

@@ -47,6 +47,12 @@ export interface Exchange extends ResponseSink {
   /** Asks for one `onDrain` when the transport can take more. */
   waitDrain(): void;
   /**
+   * Response bytes written and not yet sent. `writableLength` of the HTTP/2 stream (it counts a write until
+   * nghttp2 has sent it; `bufferSize` would count it twice meanwhile) or of the HTTP/1.1 response (which
+   * adds its socket's).
+   */
+  readonly queuedBytes: number;
+  /**
    * Abandons the exchange: HTTP/2 RST_STREAM (CANCEL; INTERNAL_ERROR when `broken`, a response cut short by a
    * failure behind it), HTTP/1.1 destroys the socket.
    */
@@ -128,6 +134,10 @@ export class NodeExchange {
 
   waitDrain(): void {
     this.#response.once("drain", forwardDrain);
+  }
+
+  get queuedBytes(): number {
+    return this.#response.writableLength;
   }
 }
 

@@ -54,12 +54,29 @@ export interface ConnectionOptions {
    * connection for emptySessionTimeoutMs / headersTimeout.
    */
   firstRequestTimeoutMs?: number;
+  /**
+   * Byte budget of one connection: request bytes buffered until their message is complete plus response
+   * bytes written and not yet sent, over every stream of the connection. Past it the connection's call
+   * holding the most bytes is ended (RESOURCE_EXHAUSTED; reset when its response is what is held) and an
+   * HTTP/2 connection takes no new stream (RST_STREAM REFUSED_STREAM) until it holds at most half as much;
+   * an HTTP/1.1 connection is closed with its call. Default 16 MiB (0 = no budget). Per stream,
+   * `maxMessageBytes` is the budget.
+   */
+  maxConnectionBufferedBytes?: number;
+  /**
+   * Byte budget of the whole port, over every connection (the process's, for a process running one
+   * server). Past it the connection holding the most bytes is treated as over its own budget. Default
+   * 256 MiB (0 = no budget).
+   */
+  maxProcessBufferedBytes?: number;
 }
 
 /** @internal */
 export const connectionDefaults: Required<ConnectionOptions> = Object.freeze({
   maxConnections: 10_000,
   firstRequestTimeoutMs: 10_000,
+  maxConnectionBufferedBytes: 16 * 1024 * 1024,
+  maxProcessBufferedBytes: 256 * 1024 * 1024,
 });
 
 /** @internal */

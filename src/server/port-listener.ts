@@ -2,6 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
+import { type ByteBudget, createByteBudget } from "./byte-budget.ts";
 import { ConnectionGuard } from "./connection-guard.ts";
 import {
   type ConnectionOptions,
@@ -176,6 +177,8 @@ export class PortListener {
   readonly sockets = new Set<net.Socket>();
   readonly sessions = new Set<http2.ServerHttp2Session>();
   readonly guard: ConnectionGuard;
+  /** The port's byte budgets; undefined when both are off. */
+  readonly budget: ByteBudget | undefined;
   readonly #sniffTimeout: number;
 
   constructor(options: PortListenerOptions) {
@@ -185,6 +188,11 @@ export class PortListener {
     const guard = new ConnectionGuard(connections.maxConnections, connections.firstRequestTimeoutMs);
     this.guard = guard;
     const onRequest = options.onRequest;
+    this.budget = createByteBudget(
+      connections.maxConnectionBufferedBytes,
+      connections.maxProcessBufferedBytes,
+    );
+    const budget = this.budget;
     this.#sniffTimeout = h1.headersTimeout;
     this.h2server = http2.createServer({
       settings: {
@@ -195,10 +203,14 @@ export class PortListener {
       maxHeaderListPairs: h2.maxHeaderListPairs,
       maxSessionMemory: h2.maxSessionMemory,
     });
-    this.h2server.on("stream", options.onStream);
+    this.h2server.on(
+      "stream",
+      budget === undefined ? options.onStream : budget.guardStream(options.onStream),
+    );
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       this.guard.watchSession(session);
+      budget?.open(session);
       session.on("error", ignoreError);
       if (h2.emptySessionTimeoutMs > 0) new EmptySessionTimer(session, h2.emptySessionTimeoutMs);
       session.once("close", () => this.sessions.delete(session));
@@ -222,6 +234,8 @@ export class PortListener {
       },
     );
     this.h1server.keepAliveTimeout = h1.keepAliveTimeout;
+    // HTTP/1.1 requests are charged to their socket, HTTP/2 streams to their session.
+    if (budget !== undefined) this.h1server.on("connection", (socket: net.Socket) => budget.open(socket));
     this.h1server.on("clientError", (error: Error, socket: net.Socket) => {
       // A malformed or timed-out pipelined request behind a streaming response: writing the error answer
       // would put it inside that response's body. (hardening II item 9)

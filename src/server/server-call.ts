@@ -6,6 +6,7 @@ import { Code } from "../wire/code.ts";
 import { type Compression, identity } from "../wire/compression.ts";
 import { EnvelopeDecoder, EnvelopeFlag, envelopeHeaderBytes } from "../wire/envelope.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
+import { accountOf, type BudgetHolder, type ConnectionAccount, largeWriteBytes } from "./byte-budget.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
 import { HandlerCall } from "./handler-call.ts";
 import type { Route } from "./router.ts";
@@ -47,7 +48,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * The costlier parts (metadata maps, the AbortSignal) are made on first use only.
  * @internal
  */
-export class ServerCall implements ExchangeListener {
+export class ServerCall implements ExchangeListener, BudgetHolder {
   readonly exchange: Exchange;
   readonly type: ContentTypeInfo;
   readonly route: Route;
@@ -75,6 +76,10 @@ export class ServerCall implements ExchangeListener {
   #drainResolve: (() => void) | undefined = undefined;
   #drainReject: ((reason: RpcError) => void) | undefined = undefined;
   #tracked = false;
+  /** Bytes charged to the connection's byte budget: the request buffered so far, or the response queued. */
+  budgetBytes = 0;
+  // The connection's account, looked up on the first charge (a Check never makes one).
+  #account: ConnectionAccount | undefined = undefined;
 
   constructor(
     exchange: Exchange,
@@ -146,7 +151,9 @@ export class ServerCall implements ExchangeListener {
         this.#collect(decoder);
       } catch (error) {
         this.fail(error);
+        return;
       }
+      this.#charge(chunk.length);
       return;
     }
     this.#size += chunk.length;
@@ -166,6 +173,7 @@ export class ServerCall implements ExchangeListener {
     if (this.#first === undefined) this.#first = chunk;
     else if (this.#chunks === undefined) this.#chunks = [this.#first, chunk];
     else this.#chunks.push(chunk);
+    this.#charge(chunk.length);
   }
 
   onEnd(): void {
@@ -210,6 +218,8 @@ export class ServerCall implements ExchangeListener {
   }
 
   onClose(): void {
+    // A finished call may still have held its queued response.
+    if (this.budgetBytes !== 0) this.#release();
     if (this.#state === State.Done) return;
     // The client went away before the answer: cancel.
     this.#state = State.Done;
@@ -217,6 +227,7 @@ export class ServerCall implements ExchangeListener {
   }
 
   onDrain(): void {
+    if (this.budgetBytes !== 0) this.#release();
     const resolve = this.#drainResolve;
     this.#drain = undefined;
     this.#drainResolve = undefined;
@@ -248,6 +259,24 @@ export class ServerCall implements ExchangeListener {
     }
   }
 
+  /**
+   * The byte budget's answer to this call holding the most bytes on a connection over budget (its bytes are
+   * already released): drop the buffered request, answer RESOURCE_EXHAUSTED and stop reading; once the
+   * response is what is held (queued behind a peer that does not read), reset the stream as well.
+   */
+  endOverBudget(error: RpcError): void {
+    const reading = this.#state === State.Reading;
+    this.#first = undefined;
+    this.#chunks = undefined;
+    this.#decoder = undefined;
+    this.#payload = undefined;
+    this.fail(error);
+    // The rest of its body is not wanted, and reading it to drop it (as an early answer otherwise does)
+    // would let the peer keep sending at full speed: paused, flow control stops it within one window.
+    if (reading) this.exchange.pauseRequest();
+    else this.exchange.destroy();
+  }
+
   /** HandlerCall's send(): encodes and writes one message of a server stream. */
   send(message: object): Promise<void> {
     if (this.#state !== State.Running) return this.#rejected(this.#abortReason ?? ended());
@@ -269,6 +298,9 @@ export class ServerCall implements ExchangeListener {
       this.fail(error);
       return this.#rejected(error);
     }
+    // The transport pushes back: what it queues now counts against the budget until it drains.
+    this.#chargeQueued();
+    if (this.#state !== State.Running) return this.#rejected(this.#abortReason ?? ended());
     if (this.#drain === undefined) {
       this.#drain = new Promise<void>((resolve, reject) => {
         this.#drainResolve = resolve;
@@ -322,12 +354,34 @@ export class ServerCall implements ExchangeListener {
     return first ?? Buffer.alloc(0);
   }
 
+  // The connection's account, cached: an HTTP/2 stream forgets its session once closed.
+  #budgetAccount(): ConnectionAccount | undefined {
+    this.#account ??= accountOf(this.exchange.connection);
+    return this.#account;
+  }
+
+  // Adds `bytes` of buffered request to this call's charge.
+  #charge(bytes: number): void {
+    this.#budgetAccount()?.set(this, this.budgetBytes + bytes);
+  }
+
+  // Charges what the transport holds of the response now (replacing any earlier charge).
+  #chargeQueued(): void {
+    this.#budgetAccount()?.set(this, this.exchange.queuedBytes);
+  }
+
+  #release(): void {
+    this.#account?.release(this);
+  }
+
   #malformed(message: string): RpcError {
     return new RpcError(this.#writer.malformedCode, message);
   }
 
   #dispatch(payload: Buffer): void {
     if (this.#state !== State.Running) return;
+    // The request is read: its buffered bytes are no longer held on the peer's behalf.
+    if (this.budgetBytes !== 0) this.#release();
     const definition = this.route.definition;
     let request: object;
     try {
@@ -396,6 +450,8 @@ export class ServerCall implements ExchangeListener {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+    // A large answer counts until sent (released on close); a small one is not worth the look-up.
+    if (bytes.length >= largeWriteBytes) this.#chargeQueued();
   }
 
   #finishStream(): void {
@@ -410,6 +466,8 @@ export class ServerCall implements ExchangeListener {
     }
     this.#state = State.Done;
     this.#cleanup(undefined);
+    // Messages still queued behind a slow reader count until the stream closes.
+    if (this.#account !== undefined && exchange.queuedBytes >= largeWriteBytes) this.#chargeQueued();
   }
 
   // The trailers to answer with: the handler's, plus dubbo-go's graceful-shutdown attachment while the
@@ -428,6 +486,7 @@ export class ServerCall implements ExchangeListener {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+    if (this.budgetBytes !== 0) this.#release();
     if (reason !== undefined && this.#abortReason === undefined) {
       this.#abortReason = reason;
       this.#controller?.abort(reason);

@@ -23,7 +23,13 @@ import {
 const settingsFrame = frame(0x4, 0, 0);
 
 t.test("defaults: 10,000 connections, 10 s to open a first stream or send a request head", async (t) => {
-  t.same(connectionDefaults, { maxConnections: 10_000, firstRequestTimeoutMs: 10_000 });
+  t.same(connectionDefaults, {
+    maxConnections: 10_000,
+    firstRequestTimeoutMs: 10_000,
+    // The byte budgets (budgets.test.ts).
+    maxConnectionBufferedBytes: 16 * 1024 * 1024,
+    maxProcessBufferedBytes: 256 * 1024 * 1024,
+  });
 });
 
 t.test(
