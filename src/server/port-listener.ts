@@ -3,6 +3,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import { ConnectionGuard } from "./connection-guard.ts";
+import { limitHeaderList, type StreamListener } from "./header-list-limit.ts";
 import {
   type ConnectionOptions,
   connectionDefaults,
@@ -28,7 +29,7 @@ export interface PortListenerOptions {
   http2?: Http2Options | undefined;
   http1?: Http1Options | undefined;
   connections?: ConnectionOptions | undefined;
-  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  onStream: StreamListener;
   onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
@@ -193,7 +194,8 @@ export class PortListener {
       maxHeaderListPairs: h2.maxHeaderListPairs,
       maxSessionMemory: h2.maxSessionMemory,
     });
-    this.h2server.on("stream", options.onStream);
+    // Our SETTINGS limit holds before the client acknowledges them too (hardening II item 11).
+    this.h2server.on("stream", limitHeaderList(h2.maxHeaderListSize, options.onStream));
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       this.guard.watchSession(session);
