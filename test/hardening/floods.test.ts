@@ -5,6 +5,7 @@
 // moves one is noticed, and check that a flooded server answers everyone else and does not grow.
 import { readFileSync } from "node:fs";
 import t from "tap";
+import { http2Defaults } from "../../src/server/options.ts";
 import { startCli } from "../fixtures/run-cli.ts";
 import { startServer } from "../fixtures/start-server.ts";
 import { frame, grpcCheck } from "./fixtures/attack.ts";
@@ -129,67 +130,83 @@ const cancel = (ids: number[]) =>
   Buffer.concat(ids.map((id) => frame(FrameType.rstStream, 0, id, Buffer.from([0, 0, 0, 8]))));
 const streamIds = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + 2 * i);
 
-t.test("half-open streams: 100 held open (HEADERS, no END_STREAM), then reset, in rounds", async (t) => {
+// The stream cap as the server advertises it (maxConcurrentStreams), and the stream id just past `count` streams.
+const cap = http2Defaults.maxConcurrentStreams;
+const after = (from: number, count: number) => from + 2 * count;
+
+t.test(`half-open streams: ${cap} held open (HEADERS, no END_STREAM), then reset, in rounds`, async (t) => {
   const { server, port } = await startServer(t);
   const c = await RawH2Connection.open(port, { ack: true });
   t.teardown(() => c.close());
-  // Each a Check waiting for its request message: the whole stream cap (maxConcurrentStreams 100).
-  await c.send(hold(streamIds(1, 100)));
+  // Each a Check waiting for its request message: the whole stream cap.
+  await c.send(hold(streamIds(1, cap)));
   t.equal(await grpcCheck(port), 1, "another connection's Check meanwhile: SERVING");
   t.same(
     c.frames.filter((f) => f.streamId !== 0),
     [],
-    "the 100 held streams got nothing yet",
+    `the ${cap} held streams got nothing yet`,
   );
-  await c.send(cancel(streamIds(1, 100)));
-  t.equal(await c.check(201), 1, "after RST_STREAM(CANCEL) of all 100, the same connection answers a Check");
-  // Eight rounds more on the same connection (900 resets in all): each reset frees its place before the next
+  await c.send(cancel(streamIds(1, cap)));
+  let next = after(1, cap);
+  t.equal(
+    await c.check(next),
+    1,
+    `after RST_STREAM(CANCEL) of all ${cap}, the same connection answers a Check`,
+  );
+  next += 2;
+  // More rounds on the same connection, up to 900 resets in all: each reset frees its place before the next
   // HEADERS, and the connection keeps serving.
-  let next = 203;
-  for (let round = 0; round < 8; round++) {
-    await c.send(Buffer.concat([hold(streamIds(next, 100)), cancel(streamIds(next, 100))]));
-    next += 200;
+  let resets = cap;
+  while (resets + cap <= 900) {
+    await c.send(Buffer.concat([hold(streamIds(next, cap)), cancel(streamIds(next, cap))]));
+    next = after(next, cap);
+    resets += cap;
   }
-  t.equal(await c.check(next), 1, "after 900 held-and-reset streams: a Check on the same connection");
+  t.equal(await c.check(next), 1, `after ${resets} held-and-reset streams: a Check on the same connection`);
+  next += 2;
   t.same(c.goAwayCodes(), [], "no GOAWAY");
   t.equal(server.handler.activeStreams, 0, "no server stream left");
   // Past nghttp2's rapid-reset budget (a burst of 1,000 resets, refilled at 33 a second; CVE-2023-44487):
   // GOAWAY(INTERNAL_ERROR) for this connection, nobody else.
-  await c.send(Buffer.concat([hold(streamIds(next + 2, 500)), cancel(streamIds(next + 2, 500))]));
+  for (let round = 0; round * cap < 600; round++) {
+    await c.send(Buffer.concat([hold(streamIds(next, cap)), cancel(streamIds(next, cap))]));
+    next = after(next, cap);
+  }
   await c.waitFor((f) => f.type === FrameType.goAway);
-  t.same(c.goAwayCodes(), [INTERNAL_ERROR], "500 more at once: GOAWAY(INTERNAL_ERROR)");
+  t.same(c.goAwayCodes(), [INTERNAL_ERROR], "600 more at once: GOAWAY(INTERNAL_ERROR)");
   t.equal(await grpcCheck(port), 1, "another connection's Check: SERVING");
 });
 
 t.test(
-  "a 101st stream over the cap: REFUSED_STREAM before the SETTINGS ACK, a connection error after",
+  "a stream past the cap: REFUSED_STREAM before the SETTINGS ACK, a connection error after",
   async (t) => {
     const { port } = await startServer(t);
+    const extra = after(1, cap);
     // Before the ACK nghttp2 holds the client to the limit it is about to learn: that one stream is refused.
     const early = await RawH2Connection.open(port, { ack: false });
     t.teardown(() => early.close());
-    await early.send(hold(streamIds(1, 100)));
-    await early.send(hold([201]));
-    const refused = await early.waitFor((f) => f.streamId === 201 && f.type === FrameType.rstStream);
-    t.equal(refused.payload.readUInt32BE(0), 7, "no ACK: stream 201 gets RST_STREAM(REFUSED_STREAM)");
-    await early.send(cancel(streamIds(1, 100)));
-    t.equal(await early.check(203), 1, "and the connection serves on");
+    await early.send(hold(streamIds(1, cap)));
+    await early.send(hold([extra]));
+    const refused = await early.waitFor((f) => f.streamId === extra && f.type === FrameType.rstStream);
+    t.equal(refused.payload.readUInt32BE(0), 7, `no ACK: stream ${extra} gets RST_STREAM(REFUSED_STREAM)`);
+    await early.send(cancel(streamIds(1, cap)));
+    t.equal(await early.check(extra + 2), 1, "and the connection serves on");
     // After the ACK nghttp2 makes it a connection error (RFC 9113 §5.1.2 asks for a stream error; node:http2
     // offers no way to change it): every stream of that connection is reset, nothing else is touched.
     const late = await RawH2Connection.open(port, { ack: true });
     t.teardown(() => late.close());
-    await late.send(hold(streamIds(1, 100)));
+    await late.send(hold(streamIds(1, cap)));
     t.equal(
       await grpcCheck(port),
       1,
-      "the 100 streams are held (another connection's Check answers meanwhile)",
+      `the ${cap} streams are held (another connection's Check answers meanwhile)`,
     );
-    await late.send(hold([201]));
+    await late.send(hold([extra]));
     await late.closed;
     t.same(late.goAwayCodes(), [INTERNAL_ERROR], "ACKed: GOAWAY(INTERNAL_ERROR), connection closed");
     const resets = late.frames.filter((f) => f.type === FrameType.rstStream);
     t.ok(
-      resets.length >= 99 && resets.every((f) => f.payload.readUInt32BE(0) === INTERNAL_ERROR),
+      resets.length >= cap - 1 && resets.every((f) => f.payload.readUInt32BE(0) === INTERNAL_ERROR),
       `the held streams reset with INTERNAL_ERROR (${resets.length})`,
     );
     t.equal(await grpcCheck(port), 1, "another connection's Check afterwards: SERVING");
