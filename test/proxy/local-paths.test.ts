@@ -98,3 +98,37 @@ t.test(
     t.equal(await upstream.stop("SIGTERM"), 0);
   },
 );
+
+t.test(
+  "`triple-health proxy` as users run it: /admin/drain through it is a 404 over both versions",
+  async (t) => {
+    const upstream = startCli(t, ["serve", "--admin"], { env: { ...process.env, PORT: "0" } });
+    const upstreamPort = Number((await upstream.line(/on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+    const proxy = startCli(t, [
+      "proxy",
+      "--listen",
+      "127.0.0.1:0",
+      "--upstream",
+      `127.0.0.1:${upstreamPort}`,
+    ]);
+    const port = Number((await proxy.line(/^triple-health proxy on http:\/\/127\.0\.0\.1:(\d+) /))[1]);
+    const json = { "content-type": "application/json" };
+    const h1 = await h1request(port, {
+      method: "POST",
+      path: "/admin/drain",
+      headers: json,
+      body: Buffer.from("{}"),
+    });
+    t.equal(h1.status, 404, "HTTP/1.1: 404");
+    const h2 = await h2once(
+      port,
+      { ":method": "POST", ":path": "/admin/drain", ...json },
+      { body: Buffer.from("{}") },
+    );
+    t.equal(h2.status, 404, "HTTP/2: 404");
+    const direct = await h1request(upstreamPort, { method: "GET", path: "/admin/health" });
+    t.equal(direct.json?.draining, false, "the upstream is not draining");
+    t.equal(await proxy.stop("SIGTERM"), 0);
+    t.equal(await upstream.stop("SIGTERM"), 0);
+  },
+);
