@@ -2,7 +2,31 @@
 // the token, and how an answer or a failure is printed.
 import { type AdminClient, AdminRequestError, createAdminClient } from "../health/admin-client.ts";
 import { type CommandContext, CommandError, ExitCode } from "./command.ts";
-import { FlagError, type FlagSpec, type FlagSpecs } from "./flags.ts";
+import { FlagError, type FlagSpec, type FlagSpecs, type FlagValue } from "./flags.ts";
+
+/** Where the admin bearer token is read from when no flag gives it: the client commands and `serve` alike. */
+export const adminTokenEnv = "TRIPLE_HEALTH_ADMIN_TOKEN";
+
+/** The admin bearer token flag: `-token` on the admin commands, `-admin-token` on `serve`. @internal */
+export const adminTokenFlag: FlagSpec = {
+  kind: "string",
+  hint: "token",
+  description: `admin bearer token (default: $${adminTokenEnv}; prefer it, flags show in process lists)`,
+};
+
+/**
+ * The admin token: the flag `name` if given, else {@link adminTokenEnv}; undefined when neither is
+ * set or it is empty. One reading for the client commands and `serve`, so both sides agree on it.
+ * @internal
+ */
+export function adminToken(
+  values: Readonly<Record<string, FlagValue>>,
+  name: string,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  const token = (values[name] as string | undefined) ?? env[adminTokenEnv];
+  return token === "" ? undefined : token;
+}
 
 /** The flags of every admin command. @internal */
 export const adminFlags: FlagSpecs = {
@@ -11,11 +35,7 @@ export const adminFlags: FlagSpecs = {
     hint: "host:port",
     description: "(required) server address: host:port or http(s)://host:port",
   },
-  token: {
-    kind: "string",
-    hint: "token",
-    description: "bearer token (default: $TRIPLE_HEALTH_ADMIN_TOKEN; prefer it, flags show in process lists)",
-  },
+  token: adminTokenFlag,
   prefix: { kind: "string", hint: "path", description: "admin path prefix (default /admin)" },
   timeout: { kind: "duration", description: "request timeout (default 5s)" },
   json: { kind: "bool", description: "print the server's JSON answer" },
@@ -40,11 +60,10 @@ export async function callAdmin(
   const { values, io } = context;
   const addr = (values["addr"] as string | undefined) ?? context.positionals[0] ?? "";
   if (addr === "") throw new FlagError("-addr not specified");
-  const token = (values["token"] as string | undefined) ?? io.env.TRIPLE_HEALTH_ADMIN_TOKEN;
   let client: AdminClient;
   try {
     client = createAdminClient(addr, {
-      token: token === "" ? undefined : token,
+      token: adminToken(values, "token", io.env),
       prefix: values["prefix"] as string | undefined,
       timeoutMs: values["timeout"] as number | undefined,
     });

@@ -14,7 +14,7 @@ export interface AdminHandlerOptions {
   token?: string;
   /** Accept requests from non-loopback addresses. Default false; set a token when you turn it on. */
   allowRemote?: boolean;
-  /** Path prefix. Default `/admin`. */
+  /** Path prefix. Default {@link defaultAdminPrefix}. */
   prefix?: string;
   /** Checks whose state `GET /admin/health` also reports. */
   checks?: HealthCheckRunner;
@@ -36,6 +36,8 @@ export interface AdminHandlerOptions {
   maxNameBytes?: number;
 }
 
+/** Default {@link AdminHandlerOptions.prefix}; a proxy never forwards paths under it (src/proxy/local-paths.ts). */
+export const defaultAdminPrefix = "/admin";
 /** Default {@link AdminHandlerOptions.maxServices}: well below the List limit (100), so List keeps working. */
 export const defaultMaxAdminServices = 32;
 /** Default {@link AdminHandlerOptions.maxNameBytes}: a `group/interface:version` service key fits many times. */
@@ -69,7 +71,7 @@ export function createAdminHandler(
   registry: HealthRegistry,
   options: AdminHandlerOptions = {},
 ): PlainHttpHandler {
-  const prefix = (options.prefix ?? "/admin").replace(/\/+$/, "");
+  const prefix = (options.prefix ?? defaultAdminPrefix).replace(/\/+$/, "");
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
   const tokenDigest = options.token === undefined ? undefined : digest(options.token);
   const allowedHosts = new Set((options.allowedHosts ?? []).map((host) => host.toLowerCase()));

@@ -4,11 +4,16 @@ import type { HealthRegistry } from "./registry.ts";
 
 /** Options of {@link createProbeHandler}: where the liveness and readiness endpoints are. */
 export interface ProbeHandlerOptions {
-  /** Default `/livez`. */
+  /** Default {@link defaultLivePath}. */
   livePath?: string;
-  /** Default `/readyz`. */
+  /** Default {@link defaultReadyPath}. */
   readyPath?: string;
 }
+
+/** Default {@link ProbeHandlerOptions.livePath}; a proxy never forwards it (src/proxy/local-paths.ts). */
+export const defaultLivePath = "/livez";
+/** Default {@link ProbeHandlerOptions.readyPath}; a proxy never forwards it either. */
+export const defaultReadyPath = "/readyz";
 
 const jsonHeaders = { "content-type": "application/json", "cache-control": "no-store" } as const;
 
@@ -26,8 +31,8 @@ export function createProbeHandler(
   registry: HealthRegistry,
   options: ProbeHandlerOptions = {},
 ): PlainHttpHandler {
-  const livePath = options.livePath ?? "/livez";
-  const readyPath = options.readyPath ?? "/readyz";
+  const livePath = options.livePath ?? defaultLivePath;
+  const readyPath = options.readyPath ?? defaultReadyPath;
   return (request) => {
     if (request.path !== livePath && request.path !== readyPath) return undefined;
     const head = request.method === "HEAD";

@@ -9,6 +9,7 @@ import { ServingStatus } from "../codec/health-types.ts";
 import type { HealthServiceOptions } from "../health/health-service.ts";
 import { HealthRegistry } from "../health/registry.ts";
 import { type ForwardContext, ForwardedCall, type ProxyStats } from "../proxy/forwarded-call.ts";
+import { defaultLocalPaths, localPathMatcher, refuseLocalPath } from "../proxy/local-paths.ts";
 import { type UpstreamConnectionOptions, UpstreamSessions } from "../proxy/upstream-sessions.ts";
 import { H1Exchange } from "../server/h1-exchange.ts";
 import { H2Exchange } from "../server/h2-exchange.ts";
@@ -47,6 +48,13 @@ export interface TripleProxyOptions {
   maxAttempts?: number;
   /** Request bytes kept for such a retry; a call with a larger body is not retried. Default 64 KiB. */
   maxReplayBytes?: number;
+  /**
+   * More paths the proxy answers 404 and never forwards (each with everything below it), besides the
+   * upstreams' admin surface and probes at their default paths (`/admin`, `/livez`, `/readyz`, always
+   * refused): an upstream's admin `prefix` or probe paths when you moved them. The upstreams' admin
+   * surface trusts loopback callers, and forwarded calls come from the proxy's address.
+   */
+  localPaths?: readonly string[];
 }
 
 /**
@@ -54,7 +62,8 @@ export interface TripleProxyOptions {
  * the upstreams): each call goes to a healthy upstream chosen by an {@link EndpointPicker}, bytes,
  * headers and trailers passed through without decoding. The proxy hosts its own
  * `grpc.health.v1.Health`: SERVING while at least one upstream is. With no routable upstream a call
- * gets UNAVAILABLE in its own protocol. `close()` closes the picker and the upstream connections
+ * gets UNAVAILABLE in its own protocol. The upstreams' admin surface and probes (`/admin`, `/livez`,
+ * `/readyz`, plus `localPaths`) are answered 404 by the proxy and never forwarded. `close()` closes the picker and the upstream connections
  * last, once the callers' connections are gone.
  */
 export class TripleProxy extends HostBase {
@@ -67,6 +76,7 @@ export class TripleProxy extends HostBase {
   readonly #rpc: RpcHandler;
   readonly #ctx: ForwardContext;
   readonly #sessions: UpstreamSessions;
+  readonly #isLocalPath: (target: string) => boolean;
   #serving: boolean | undefined;
 
   constructor(options: TripleProxyOptions) {
@@ -79,6 +89,7 @@ export class TripleProxy extends HostBase {
       healthService: options.healthService ?? {},
     });
     this.#rpc = rpc;
+    this.#isLocalPath = localPathMatcher([...defaultLocalPaths, ...(options.localPaths ?? [])]);
     this.service = options.service ?? "";
     this.#sessions = new UpstreamSessions(options.upstreams, options.upstream);
     this.picker = createEndpointPicker({
@@ -112,12 +123,16 @@ export class TripleProxy extends HostBase {
 
   readonly #onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     if (this.#rpc.handleStream(stream, headers)) return;
-    new ForwardedCall(this.#ctx, new H2Exchange(stream, headers, undefined)).start();
+    const exchange = new H2Exchange(stream, headers, undefined);
+    if (this.#isLocalPath(exchange.url)) refuseLocalPath(exchange);
+    else new ForwardedCall(this.#ctx, exchange).start();
   };
 
   readonly #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (this.#rpc.handleRequest(req, res)) return;
-    new ForwardedCall(this.#ctx, new H1Exchange(req, res)).start();
+    const exchange = new H1Exchange(req, res);
+    if (this.#isLocalPath(exchange.url)) refuseLocalPath(exchange);
+    else new ForwardedCall(this.#ctx, exchange).start();
   };
 
   #updateHealth(): void {

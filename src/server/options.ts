@@ -13,7 +13,11 @@ export interface Http2Options {
   maxConcurrentStreams?: number;
   /** SETTINGS_INITIAL_WINDOW_SIZE per stream. Default 65,535 (the protocol default). */
   initialWindowSize?: number;
-  /** SETTINGS_MAX_HEADER_LIST_SIZE. Default 64 KiB. */
+  /**
+   * SETTINGS_MAX_HEADER_LIST_SIZE (name + value + 32 bytes per field). Default 64 KiB. A larger list gets
+   * RST_STREAM(ENHANCE_YOUR_CALM) from node:http2, or 431 from us while the client has not acknowledged
+   * our SETTINGS (node applies the limit only after the ACK); the connection serves on either way.
+   */
   maxHeaderListSize?: number;
   /** Most header pairs per block. Default 128 (node's default). */
   maxHeaderListPairs?: number;

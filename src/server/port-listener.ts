@@ -4,6 +4,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { type ByteBudget, createByteBudget } from "./byte-budget.ts";
 import { ConnectionGuard } from "./connection-guard.ts";
+import { limitHeaderList, type StreamListener } from "./header-list-limit.ts";
 import {
   type ConnectionOptions,
   connectionDefaults,
@@ -29,7 +30,7 @@ export interface PortListenerOptions {
   http2?: Http2Options | undefined;
   http1?: Http1Options | undefined;
   connections?: ConnectionOptions | undefined;
-  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  onStream: StreamListener;
   onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
@@ -203,10 +204,10 @@ export class PortListener {
       maxHeaderListPairs: h2.maxHeaderListPairs,
       maxSessionMemory: h2.maxSessionMemory,
     });
-    this.h2server.on(
-      "stream",
-      budget === undefined ? options.onStream : budget.guardStream(options.onStream),
-    );
+    // Our SETTINGS limit holds before the client acknowledges them too (hardening II item 11); a connection
+    // over its byte budget gets no new stream.
+    const onStream = budget === undefined ? options.onStream : budget.guardStream(options.onStream);
+    this.h2server.on("stream", limitHeaderList(h2.maxHeaderListSize, onStream));
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       this.guard.watchSession(session);

@@ -1,4 +1,6 @@
 // `triple-health serve`: the demo server (Health plus named services) until SIGINT/SIGTERM.
+import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { loadProtoFiles } from "../../codec/proto-files.ts";
 import { createAdminHandler } from "../../health/admin-handler.ts";
 import { createProbeHandler } from "../../health/probe-handler.ts";
@@ -6,7 +8,9 @@ import { HealthRegistry } from "../../health/registry.ts";
 import { serviceKey } from "../../health/service-key.ts";
 import { createTripleServer } from "../../host/triple-server.ts";
 import { defineService } from "../../server/define-service.ts";
+import type { TlsOptions } from "../../server/port-listener.ts";
 import type { PlainHttpHandler } from "../../server/service-types.ts";
+import { adminToken, adminTokenFlag } from "../admin-flags.ts";
 import { type Command, CommandError, ExitCode, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs, parseFlags } from "../flags.ts";
 import { serveUntilStopped } from "../stop-signals.ts";
@@ -19,6 +23,10 @@ interface ServeFlags {
   host: string;
   port: number;
   admin: boolean;
+  /** The bearer token the admin surface requires (-admin-token, else $TRIPLE_HEALTH_ADMIN_TOKEN). */
+  adminToken?: string;
+  /** Key material read from -tls-cert, -tls-key and -tls-ca. */
+  tls?: TlsOptions;
   graceMs: number;
 }
 
@@ -50,6 +58,18 @@ const flags: FlagSpecs = {
     kind: "bool",
     description: "mount the admin surface (/admin/*, loopback only) and /livez, /readyz",
   },
+  "admin-token": adminTokenFlag,
+  "tls-cert": {
+    kind: "string",
+    hint: "FILE",
+    description: "serve TLS (ALPN h2, http/1.1) with this certificate chain (PEM); needs -tls-key",
+  },
+  "tls-key": { kind: "string", hint: "FILE", description: "private key (PEM) of -tls-cert" },
+  "tls-ca": {
+    kind: "string",
+    hint: "FILE",
+    description: "(with -tls-cert) require client certificates signed by these CAs (PEM): mutual TLS",
+  },
   grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
   "grace-ms": { kind: "int", hint: "N", description: "deprecated: -grace in milliseconds" },
 };
@@ -77,6 +97,10 @@ function serveFlags(
       throw new FlagError(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
     envPort = checkPort(Number(env.PORT), "PORT");
   }
+  const admin = values["admin"] === true;
+  if (!admin && values["admin-token"] !== undefined) throw new FlagError("-admin-token needs -admin");
+  const token = admin ? adminToken(values, "admin-token", env) : undefined;
+  const tls = tlsFlags(values);
   return {
     sample: values["sample"] === true,
     services: (values["service"] as string[] | undefined) ?? [],
@@ -84,9 +108,44 @@ function serveFlags(
     serviceVersion: values["service-version"] as string | undefined,
     host: (values["host"] as string | undefined) ?? "127.0.0.1",
     port: checkPort((values["port"] as number | undefined) ?? envPort, "-port"),
-    admin: values["admin"] === true,
+    admin,
+    ...(token === undefined ? {} : { adminToken: token }),
+    ...(tls === undefined ? {} : { tls }),
     graceMs: (values["grace"] as number | undefined) ?? (values["grace-ms"] as number | undefined) ?? 5000,
   };
+}
+
+// The files are read here, before listening: a missing or unreadable one is a usage error (exit 1).
+function tlsFlags(values: ReturnType<typeof parseFlags>["values"]): TlsOptions | undefined {
+  const cert = values["tls-cert"] as string | undefined;
+  const key = values["tls-key"] as string | undefined;
+  const ca = values["tls-ca"] as string | undefined;
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined) throw new FlagError("-tls-ca needs -tls-cert and -tls-key");
+    return undefined;
+  }
+  if (cert === undefined) throw new FlagError("-tls-key needs -tls-cert");
+  if (key === undefined) throw new FlagError("-tls-cert needs -tls-key");
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new FlagError(`cannot read -${flag} ${JSON.stringify(file)}: ${(error as Error).message}`);
+    }
+  };
+  const tls: TlsOptions = { cert: read("tls-cert", cert), key: read("tls-key", key) };
+  if (ca !== undefined) {
+    tls.ca = read("tls-ca", ca);
+    tls.requestCert = true;
+    tls.rejectUnauthorized = true;
+  }
+  try {
+    // Files that are no PEM, or a key that does not match its certificate: a usage error, not "cannot listen".
+    createSecureContext(tls);
+  } catch (error) {
+    throw new FlagError(`invalid -tls-cert/-tls-key/-tls-ca: ${(error as Error).message}`);
+  }
+  return tls;
 }
 
 /** `triple-health serve`: runs until SIGINT/SIGTERM, then closes gracefully. @internal */
@@ -95,8 +154,10 @@ export const command: Command = {
   host: true,
   usage: `usage: triple-health serve [flags]
 
-Serves grpc.health.v1.Health (gRPC, gRPC-Web, triple and Connect; h2c, HTTP/1.1) until SIGINT/SIGTERM,
-then closes gracefully (every status NOT_SERVING, GOAWAY, in-flight calls finish).
+Serves grpc.health.v1.Health (gRPC, gRPC-Web, triple and Connect; h2c and HTTP/1.1, or TLS with ALPN h2 and
+http/1.1 given -tls-cert and -tls-key) until SIGINT/SIGTERM, then closes gracefully (every status NOT_SERVING,
+GOAWAY, in-flight calls finish). With -admin, the admin surface answers loopback clients only, and requires
+the bearer token of -admin-token or $TRIPLE_HEALTH_ADMIN_TOKEN when one is set.
 Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
 `,
   flags,
@@ -104,9 +165,9 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     const options = serveFlags(values, positionals, io.env);
     const health = new HealthRegistry();
     const plainHttpHandlers: PlainHttpHandler[] = options.admin
-      ? [createAdminHandler(health), createProbeHandler(health)]
+      ? [createAdminHandler(health, { token: options.adminToken }), createProbeHandler(health)]
       : [];
-    const server = createTripleServer({ health, plainHttpHandlers });
+    const server = createTripleServer({ health, plainHttpHandlers, tls: options.tls });
     const exported = { group: options.serviceGroup, version: options.serviceVersion };
     try {
       if (options.sample) {
@@ -133,9 +194,13 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       );
     }
     const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-    io.stdout.write(
-      `triple-health serving ${server.handler.exports.map((e) => serviceKey(e.service, e.group, e.version)).join(", ")} on http://${host}:${address.port} (h2c, HTTP/1.1)\n`,
-    );
+    const where =
+      options.tls === undefined
+        ? `http://${host}:${address.port} (h2c, HTTP/1.1)`
+        : `https://${host}:${address.port} (TLS: h2, HTTP/1.1)`;
+    const token = options.adminToken === undefined ? "" : " (admin token required)";
+    const keys = server.handler.exports.map((e) => serviceKey(e.service, e.group, e.version));
+    io.stdout.write(`triple-health serving ${keys.join(", ")} on ${where}${token}\n`);
     return serveUntilStopped(server, io, { prefix: linePrefix(command), graceMs: options.graceMs });
   },
 };

@@ -1,0 +1,214 @@
+// HTTP/2 floods (hardening II): PING and SETTINGS floods (each frame asks for an ACK), WINDOW_UPDATE floods and
+// overflow, empty DATA frames (CVE-2019-9518), PRIORITY floods (CVE-2019-9513), and half-open streams held and
+// reset. Frames are written by hand (test/hardening/fixtures/raw-h2.ts). The limits are node's and nghttp2's
+// (1,000 queued ACKs, node's invalid-frame count, the stream cap): these tests pin them, so that an upgrade that
+// moves one is noticed, and check that a flooded server answers everyone else and does not grow.
+import { readFileSync } from "node:fs";
+import t from "tap";
+import { http2Defaults } from "../../src/server/options.ts";
+import { startCli } from "../fixtures/run-cli.ts";
+import { startServer } from "../fixtures/start-server.ts";
+import { frame, grpcCheck } from "./fixtures/attack.ts";
+import {
+  checkFields,
+  FrameFlag,
+  FrameType,
+  headerFrames,
+  hpackBlock,
+  RawH2Connection,
+} from "./fixtures/raw-h2.ts";
+
+const ping = frame(FrameType.ping, 0, 0, Buffer.alloc(8));
+const settings = frame(FrameType.settings, 0, 0);
+const increment = (n: number) => {
+  const payload = Buffer.alloc(4);
+  payload.writeUInt32BE(n);
+  return frame(FrameType.windowUpdate, 0, 0, payload);
+};
+const INTERNAL_ERROR = 2;
+
+const repeat = (bytes: Buffer, times: number) => Buffer.concat(Array.from({ length: times }, () => bytes));
+const acks = (c: RawH2Connection, type: number) =>
+  c.frames.filter((f) => f.type === type && (f.flags & FrameFlag.ack) !== 0).length;
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+}
+
+/** Waits until the connection closed or `ms` passed. */
+async function settle(c: RawH2Connection, ms = 1500): Promise<void> {
+  await Promise.race([c.closed, new Promise((resolve) => setTimeout(resolve, ms))]);
+}
+
+t.test("control-frame floods against `serve` in a child process", async (t) => {
+  const child = startCli(t, ["serve", "--port", "0"]);
+  const port = Number((await child.line(/on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+  const pid = child.child.pid!;
+  t.equal(await grpcCheck(port), 1);
+  const rssBefore = rssKiB(pid);
+
+  const answered = async (what: string, c: RawH2Connection) => {
+    t.same(c.goAwayCodes(), [], `${what}: no GOAWAY`);
+    t.equal(await c.check(1001), 1, `${what}: the same connection answers a Check`);
+    c.close();
+  };
+  const cutOff = async (what: string, c: RawH2Connection) => {
+    await c.closed;
+    t.same(c.goAwayCodes(), [INTERNAL_ERROR], `${what}: GOAWAY(INTERNAL_ERROR), connection closed`);
+  };
+
+  // nghttp2 keeps at most 1,000 ACKs (PING or SETTINGS) waiting to be sent: more in one read ends the session.
+  let c = await RawH2Connection.open(port, { ack: true });
+  await c.send(repeat(ping, 1000));
+  await c.waitFor(() => acks(c, FrameType.ping) === 1000);
+  await answered("1,000 PINGs in one write: 1,000 PING ACKs", c);
+  c = await RawH2Connection.open(port, { ack: true });
+  await c.send(repeat(ping, 1001));
+  await cutOff("1,001 PINGs in one write", c);
+  t.equal(acks(c, FrameType.ping), 0, "none of them answered");
+  // The same number paced by their answers is no flood: 3,000 PINGs, 10 at a time, all answered. (A Check
+  // first: a connection that opens no stream is closed after firstRequestTimeoutMs.)
+  c = await RawH2Connection.open(port, { ack: true });
+  t.equal(await c.check(1), 1);
+  for (let sent = 10; sent <= 3000; sent += 10) {
+    await c.send(repeat(ping, 10));
+    await c.waitFor(() => acks(c, FrameType.ping) >= sent);
+  }
+  await answered("3,000 PINGs paced by their ACKs: all answered", c);
+  c = await RawH2Connection.open(port, { ack: true });
+  await c.send(repeat(settings, 1000));
+  // The server's own SETTINGS ACK (for ours, sent by open()) plus one per flood frame.
+  await c.waitFor(() => acks(c, FrameType.settings) === 1001);
+  await answered("1,000 SETTINGS in one write: each ACKed", c);
+  c = await RawH2Connection.open(port, { ack: true });
+  await c.send(repeat(settings, 1001));
+  await cutOff("1,001 SETTINGS in one write", c);
+
+  // WINDOW_UPDATE: 100,000 increments of 1 are harmless; one past 2^31 - 1 is a connection error (node
+  // reports nghttp2's FLOW_CONTROL_ERROR as INTERNAL_ERROR).
+  c = await RawH2Connection.open(port, { ack: true });
+  for (let i = 0; i < 10; i++) await c.send(repeat(increment(1), 10_000));
+  await settle(c, 300);
+  await answered("100,000 WINDOW_UPDATEs of 1", c);
+  c = await RawH2Connection.open(port, { ack: true });
+  await c.send(Buffer.concat([increment(0x7fffffff), increment(0x7fffffff)]));
+  await cutOff("a connection window over 2^31 - 1", c);
+
+  // Empty DATA frames on an open stream (CVE-2019-9518): node counts them; a few hundred pass, thousands do not.
+  c = await RawH2Connection.open(port, { ack: true });
+  await c.send(
+    Buffer.concat([headerFrames(1, hpackBlock(checkFields())), repeat(frame(FrameType.data, 0, 1), 500)]),
+  );
+  await settle(c, 300);
+  await answered("500 empty DATA frames", c);
+  c = await RawH2Connection.open(port, { ack: true });
+  await c.send(
+    Buffer.concat([headerFrames(1, hpackBlock(checkFields())), repeat(frame(FrameType.data, 0, 1), 5000)]),
+  );
+  await cutOff("5,000 empty DATA frames", c);
+
+  // PRIORITY frames for 50,000 idle streams (CVE-2019-9513's dependency-tree churn): ignored.
+  c = await RawH2Connection.open(port, { ack: true });
+  const priority = Buffer.concat(
+    Array.from({ length: 50_000 }, (_, i) =>
+      frame(FrameType.priority, 0, 2 * i + 3, Buffer.from([0, 0, 0, (2 * i + 1) & 0xff, 255])),
+    ),
+  );
+  await c.send(priority);
+  await settle(c, 500);
+  await answered("50,000 PRIORITY frames", c);
+
+  t.equal(await grpcCheck(port), 1, "another connection's Check after every flood: SERVING");
+  const rssAfter = rssKiB(pid);
+  t.comment(`serve RSS: ${rssBefore} kB before the floods, ${rssAfter} kB after`);
+  t.ok(rssAfter - rssBefore < 64 * 1024, `RSS grew ${((rssAfter - rssBefore) / 1024).toFixed(1)} MiB (< 64)`);
+  t.equal(await child.stop("SIGTERM"), 0, "exits 0 on SIGTERM");
+});
+
+const hold = (ids: number[]) => Buffer.concat(ids.map((id) => headerFrames(id, hpackBlock(checkFields()))));
+const cancel = (ids: number[]) =>
+  Buffer.concat(ids.map((id) => frame(FrameType.rstStream, 0, id, Buffer.from([0, 0, 0, 8]))));
+const streamIds = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + 2 * i);
+
+// The stream cap as the server advertises it (maxConcurrentStreams), and the stream id just past `count` streams.
+const cap = http2Defaults.maxConcurrentStreams;
+const after = (from: number, count: number) => from + 2 * count;
+
+t.test(`half-open streams: ${cap} held open (HEADERS, no END_STREAM), then reset, in rounds`, async (t) => {
+  const { server, port } = await startServer(t);
+  const c = await RawH2Connection.open(port, { ack: true });
+  t.teardown(() => c.close());
+  // Each a Check waiting for its request message: the whole stream cap.
+  await c.send(hold(streamIds(1, cap)));
+  t.equal(await grpcCheck(port), 1, "another connection's Check meanwhile: SERVING");
+  t.same(
+    c.frames.filter((f) => f.streamId !== 0),
+    [],
+    `the ${cap} held streams got nothing yet`,
+  );
+  await c.send(cancel(streamIds(1, cap)));
+  let next = after(1, cap);
+  t.equal(
+    await c.check(next),
+    1,
+    `after RST_STREAM(CANCEL) of all ${cap}, the same connection answers a Check`,
+  );
+  next += 2;
+  // More rounds on the same connection, up to 900 resets in all: each reset frees its place before the next
+  // HEADERS, and the connection keeps serving.
+  let resets = cap;
+  while (resets + cap <= 900) {
+    await c.send(Buffer.concat([hold(streamIds(next, cap)), cancel(streamIds(next, cap))]));
+    next = after(next, cap);
+    resets += cap;
+  }
+  t.equal(await c.check(next), 1, `after ${resets} held-and-reset streams: a Check on the same connection`);
+  next += 2;
+  t.same(c.goAwayCodes(), [], "no GOAWAY");
+  t.equal(server.handler.activeStreams, 0, "no server stream left");
+  // Past nghttp2's rapid-reset budget (a burst of 1,000 resets, refilled at 33 a second; CVE-2023-44487):
+  // GOAWAY(INTERNAL_ERROR) for this connection, nobody else.
+  for (let round = 0; round * cap < 600; round++) {
+    await c.send(Buffer.concat([hold(streamIds(next, cap)), cancel(streamIds(next, cap))]));
+    next = after(next, cap);
+  }
+  await c.waitFor((f) => f.type === FrameType.goAway);
+  t.same(c.goAwayCodes(), [INTERNAL_ERROR], "600 more at once: GOAWAY(INTERNAL_ERROR)");
+  t.equal(await grpcCheck(port), 1, "another connection's Check: SERVING");
+});
+
+t.test(
+  "a stream past the cap: REFUSED_STREAM before the SETTINGS ACK, a connection error after",
+  async (t) => {
+    const { port } = await startServer(t);
+    const extra = after(1, cap);
+    // Before the ACK nghttp2 holds the client to the limit it is about to learn: that one stream is refused.
+    const early = await RawH2Connection.open(port, { ack: false });
+    t.teardown(() => early.close());
+    await early.send(hold(streamIds(1, cap)));
+    await early.send(hold([extra]));
+    const refused = await early.waitFor((f) => f.streamId === extra && f.type === FrameType.rstStream);
+    t.equal(refused.payload.readUInt32BE(0), 7, `no ACK: stream ${extra} gets RST_STREAM(REFUSED_STREAM)`);
+    await early.send(cancel(streamIds(1, cap)));
+    t.equal(await early.check(extra + 2), 1, "and the connection serves on");
+    // After the ACK nghttp2 makes it a connection error (RFC 9113 §5.1.2 asks for a stream error; node:http2
+    // offers no way to change it): every stream of that connection is reset, nothing else is touched.
+    const late = await RawH2Connection.open(port, { ack: true });
+    t.teardown(() => late.close());
+    await late.send(hold(streamIds(1, cap)));
+    t.equal(
+      await grpcCheck(port),
+      1,
+      `the ${cap} streams are held (another connection's Check answers meanwhile)`,
+    );
+    await late.send(hold([extra]));
+    await late.closed;
+    t.same(late.goAwayCodes(), [INTERNAL_ERROR], "ACKed: GOAWAY(INTERNAL_ERROR), connection closed");
+    const resets = late.frames.filter((f) => f.type === FrameType.rstStream);
+    t.ok(
+      resets.length >= cap - 1 && resets.every((f) => f.payload.readUInt32BE(0) === INTERNAL_ERROR),
+      `the held streams reset with INTERNAL_ERROR (${resets.length})`,
+    );
+    t.equal(await grpcCheck(port), 1, "another connection's Check afterwards: SERVING");
+  },
+);
