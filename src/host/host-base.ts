@@ -3,7 +3,12 @@ import { setTimeout as delay } from "node:timers/promises";
 import { healthServiceName } from "../codec/health-types.ts";
 import { createHealthService, type HealthServiceOptions } from "../health/health-service.ts";
 import type { HealthRegistry } from "../health/registry.ts";
-import type { ConnectionOptions, Http1Options, Http2Options } from "../server/options.ts";
+import {
+  type ConnectionOptions,
+  checkTransportTimeouts,
+  type Http1Options,
+  type Http2Options,
+} from "../server/options.ts";
 import { PortListener, type PortListenerOptions, type TlsOptions } from "../server/port-listener.ts";
 import type { RpcHandler } from "../server/rpc-handler.ts";
 import { Code } from "../wire/code.ts";
@@ -60,6 +65,7 @@ export abstract class HostBase {
   #closing: Promise<void> | undefined;
 
   protected constructor(parts: HostParts) {
+    checkTransportTimeouts(parts.transport.http2, parts.transport.http1);
     this.#parts = parts;
     this.health = parts.health;
     if (parts.healthService !== false) {

@@ -1,6 +1,7 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import type net from "node:net";
+import { sweepPeriodMs, sweepsFor } from "./stream-watchdog.ts";
 
 /**
  * What the guard knows of one connection: the requests (HTTP/1.1) or streams (HTTP/2) in flight, whether
@@ -15,6 +16,10 @@ class GuardedConnection {
   // HTTP/1.1 responses not yet finished, in request order (the order node:http answers pipelined requests).
   responses: http.ServerResponse[] | undefined;
   timer: NodeJS.Timeout | undefined;
+  // The write-stall sweep's view: bytes queued on the socket when it last saw some, and since which sweep
+  // none of them drained (-1: nothing queued).
+  queued = 0;
+  stalledSince = -1;
 
   constructor(socket: net.Socket, guard: ConnectionGuard) {
     this.socket = socket;
@@ -27,6 +32,7 @@ class GuardedConnection {
   };
   readonly onResponseDone = (): void => {
     this.responses?.shift();
+    if (this.responses?.length === 0) this.guard.responsesDone(this);
     this.onDone();
   };
 
@@ -41,6 +47,10 @@ class GuardedConnection {
 
 const kGuarded = Symbol("triple-health.guarded");
 type GuardedSocket = net.Socket & { [kGuarded]?: GuardedConnection };
+
+function onStallSweep(guard: ConnectionGuard): void {
+  guard.sweepStalls();
+}
 
 function onFirstRequestTimeout(connection: GuardedConnection): void {
   connection.timer = undefined;
@@ -61,10 +71,23 @@ export class ConnectionGuard {
   readonly #firstRequestTimeoutMs: number;
   // Insertion order is the order connections last went idle: the first idle one found is the one to shed.
   readonly #connections = new Map<net.Socket, GuardedConnection>();
+  // HTTP/1.1 connections with a response in flight: what the write-stall sweep looks at.
+  readonly #responding = new Set<GuardedConnection>();
+  readonly #stallPeriodMs: number;
+  readonly #stallSweeps: number;
+  #sweep = 0;
+  #stallTimer: NodeJS.Timeout | undefined = undefined;
 
-  constructor(maxConnections: number, firstRequestTimeoutMs: number) {
+  /**
+   * `writeStallTimeoutMs` (0 = off): an HTTP/1.1 connection with response bytes queued on its socket that
+   * has drained none of them for this long is destroyed (hardening II item 3). One unref'd interval per
+   * port, running while some HTTP/1.1 response is in flight, looks at those connections only.
+   */
+  constructor(maxConnections: number, firstRequestTimeoutMs: number, writeStallTimeoutMs = 0) {
     this.#max = maxConnections;
     this.#firstRequestTimeoutMs = firstRequestTimeoutMs;
+    this.#stallPeriodMs = sweepPeriodMs(writeStallTimeoutMs);
+    this.#stallSweeps = sweepsFor(writeStallTimeoutMs, this.#stallPeriodMs);
   }
 
   get size(): number {
@@ -87,6 +110,7 @@ export class ConnectionGuard {
     socket.once("close", () => {
       clearTimeout(connection.timer);
       this.#connections.delete(socket);
+      this.#responding.delete(connection);
     });
     return true;
   }
@@ -111,6 +135,44 @@ export class ConnectionGuard {
     connection.responses ??= [];
     connection.responses.push(response);
     response.once("close", connection.onResponseDone);
+    if (this.#stallSweeps > 0 && connection.responses.length === 1) {
+      this.#responding.add(connection);
+      if (this.#stallTimer === undefined) {
+        this.#stallTimer = setInterval(onStallSweep, this.#stallPeriodMs, this);
+        this.#stallTimer.unref();
+      }
+    }
+  }
+
+  /** @internal The last response in flight on an HTTP/1.1 connection is done. */
+  responsesDone(connection: GuardedConnection): void {
+    if (this.#responding.size > 0) this.#responding.delete(connection);
+    connection.stalledSince = -1;
+  }
+
+  /** @internal One write-stall sweep (the interval's callback). */
+  sweepStalls(): void {
+    const sweep = ++this.#sweep;
+    if (this.#responding.size === 0) {
+      clearInterval(this.#stallTimer);
+      this.#stallTimer = undefined;
+      return;
+    }
+    for (const connection of this.#responding) {
+      const socket = connection.socket;
+      const queued = socket.writableLength;
+      if (queued === 0) {
+        connection.stalledSince = -1;
+      } else if (connection.stalledSince < 0 || queued < connection.queued) {
+        connection.queued = queued;
+        connection.stalledSince = sweep;
+      } else if (sweep - connection.stalledSince >= this.#stallSweeps) {
+        this.#responding.delete(connection);
+        socket.destroy();
+      } else {
+        connection.queued = queued;
+      }
+    }
   }
 
   /**

@@ -1,0 +1,170 @@
+import http2 from "node:http2";
+import { type ExchangeListener, kExchange } from "./exchange.ts";
+import { releaseRequest } from "./h2-exchange.ts";
+
+const { NGHTTP2_CANCEL } = http2.constants;
+
+type WatchedStream = http2.ServerHttp2Stream & {
+  [kExchange]?: { listener: ExchangeListener | undefined };
+};
+
+/** How often a watchdog sweeps: a quarter of its shortest timeout, at most once a second. @internal */
+export function sweepPeriodMs(...timeoutsMs: number[]): number {
+  let period = 1_000;
+  for (const timeout of timeoutsMs) if (timeout > 0) period = Math.min(period, Math.floor(timeout / 4));
+  return Math.max(10, period);
+}
+
+/** Sweeps a timeout of `timeoutMs` takes to be sure it passed: one more than fit, as a stream opens between two. */
+export function sweepsFor(timeoutMs: number, periodMs: number): number {
+  return timeoutMs > 0 ? Math.ceil(timeoutMs / periodMs) + 1 : 0;
+}
+
+// A stream's response bytes queued at the last sweep that saw some, and the sweep since which none drained.
+interface Stall {
+  queued: number;
+  since: number;
+}
+
+const plainTimeoutHead = Object.freeze({
+  ":status": "408",
+  "content-type": "text/plain; charset=utf-8",
+}) as http2.OutgoingHttpHeaders;
+const plainTimeoutBody = Buffer.from("request body timeout\n");
+
+/**
+ * The request-body and write-stall timeouts of one HTTP/2 session (hardening II items 2 and 3): a stream
+ * that has not ended its request `bodyTimeoutMs` after it opened gets its answer (or RST_STREAM(CANCEL)
+ * once its response has started), and a stream whose queued response bytes have not drained for
+ * `stallTimeoutMs` is reset with RST_STREAM(CANCEL), which frees them.
+ *
+ * Cheap on the hot path: a stream costs one Map entry (its opening sweep number, not a clock read) and one
+ * `close` listener; no timer per call. One unref'd interval per session runs while the
+ * session has streams and stops at the first sweep that finds none. Ages are counted in sweeps, so a
+ * timeout fires between its value and one sweep period later (never early).
+ *
+ * Why CANCEL for a stall, not ENHANCE_YOUR_CALM: a peer that does not read generates no load; the server
+ * simply stops waiting for it, which is what CANCEL says (RFC 9113 §7) and what gRPC clients report as
+ * CANCELLED, while ENHANCE_YOUR_CALM would read as RESOURCE_EXHAUSTED, a verdict on the peer's traffic.
+ * @internal
+ */
+export class StreamWatchdog {
+  readonly #session: http2.ServerHttp2Session;
+  readonly #periodMs: number;
+  readonly #bodySweeps: number;
+  readonly #stallSweeps: number;
+  readonly #streams = new Map<WatchedStream, number>();
+  readonly #stalls = new Map<WatchedStream, Stall>();
+  #sweep = 0;
+  #timer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(session: http2.ServerHttp2Session, bodyTimeoutMs: number, stallTimeoutMs: number) {
+    this.#session = session;
+    this.#periodMs = sweepPeriodMs(bodyTimeoutMs, stallTimeoutMs);
+    this.#bodySweeps = sweepsFor(bodyTimeoutMs, this.#periodMs);
+    this.#stallSweeps = sweepsFor(stallTimeoutMs, this.#periodMs);
+    session.on("stream", this.#onStream);
+    session.once("close", () => this.#stop());
+  }
+
+  /** True when either timeout is on. */
+  static wanted(bodyTimeoutMs: number, stallTimeoutMs: number): boolean {
+    return bodyTimeoutMs > 0 || stallTimeoutMs > 0;
+  }
+
+  readonly #onStream = (stream: WatchedStream): void => {
+    this.#streams.set(stream, this.#sweep);
+    // A closure per stream: by 'close' node has cleared stream.session, so a shared listener could not
+    // find its watchdog; a closed stream left in the map until the next sweep would be kept alive by it.
+    stream.on("close", () => this.#forget(stream));
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(onSweep, this.#periodMs, this);
+      this.#timer.unref();
+    }
+  };
+
+  #forget(stream: WatchedStream): void {
+    this.#streams.delete(stream);
+    if (this.#stalls.size > 0) this.#stalls.delete(stream);
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** @internal One sweep (the interval's callback). */
+  sweep(): void {
+    const sweep = ++this.#sweep;
+    if (this.#streams.size === 0 || this.#session.destroyed) {
+      this.#stop();
+      return;
+    }
+    let stalled: WatchedStream[] | undefined;
+    for (const [stream, opened] of this.#streams) {
+      if (stream.destroyed) {
+        this.#forget(stream);
+        continue;
+      }
+      if (
+        this.#bodySweeps > 0 &&
+        sweep - opened >= this.#bodySweeps &&
+        !stream.readableEnded &&
+        !stream.writableEnded
+      ) {
+        requestTimedOut(stream);
+        continue;
+      }
+      if (this.#stallSweeps > 0 && this.#stalledFor(stream, sweep) >= this.#stallSweeps) {
+        stalled ??= [];
+        stalled.push(stream);
+      }
+    }
+    if (stalled === undefined) return;
+    // Nothing drains on any stream and frames wait in the session's own queue: the peer reads nothing at
+    // all (or the socket is stuck); the connection is of no more use. (hardening II item 3)
+    if (stalled.length === this.#streams.size && this.#session.state.outboundQueueSize! > 0) {
+      this.#session.destroy();
+      return;
+    }
+    for (const stream of stalled) {
+      this.#stalls.delete(stream);
+      stream.close(NGHTTP2_CANCEL);
+    }
+  }
+
+  // Sweeps since `stream` last drained any of its queued response bytes (0 when none are queued).
+  #stalledFor(stream: WatchedStream, sweep: number): number {
+    const queued = stream.bufferSize;
+    const stall = this.#stalls.get(stream);
+    if (queued === 0) {
+      if (stall !== undefined) this.#stalls.delete(stream);
+      return 0;
+    }
+    if (stall === undefined || queued < stall.queued) {
+      this.#stalls.set(stream, { queued, since: sweep });
+      return 0;
+    }
+    stall.queued = queued;
+    return sweep - stall.since;
+  }
+}
+
+function onSweep(watchdog: StreamWatchdog): void {
+  watchdog.sweep();
+}
+
+// The request did not end in time: the call's own answer when nothing was sent yet (a plain 408 when the
+// stream's handler has none), else RST_STREAM(CANCEL).
+function requestTimedOut(stream: WatchedStream): void {
+  if (stream.headersSent) {
+    stream.close(NGHTTP2_CANCEL);
+    return;
+  }
+  const listener = stream[kExchange]?.listener;
+  if (listener?.onRequestTimeout !== undefined) listener.onRequestTimeout();
+  if (stream.headersSent || stream.destroyed) return;
+  stream.respond(plainTimeoutHead, { endStream: false });
+  stream.end(plainTimeoutBody);
+  releaseRequest(stream);
+}
