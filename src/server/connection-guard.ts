@@ -127,6 +127,13 @@ export class ConnectionGuard {
     });
   }
 
+  /** Destroys an HTTP/2 session and, at once, its socket (which node:http2 would first let flush). */
+  destroySession(session: http2.ServerHttp2Session): void {
+    const connection = (session.socket as GuardedSocket | undefined)?.[kGuarded];
+    if (!session.destroyed) session.destroy();
+    connection?.socket.destroy();
+  }
+
   /** Counts an HTTP/1.1 request until its response is finished or abandoned. */
   requestStarted(request: http.IncomingMessage, response: http.ServerResponse): void {
     const connection = (request.socket as GuardedSocket)[kGuarded];

@@ -205,7 +205,9 @@ export class PortListener {
       session.on("error", ignoreError);
       if (h2.emptySessionTimeoutMs > 0) new EmptySessionTimer(session, h2.emptySessionTimeoutMs);
       if (StreamWatchdog.wanted(h2.requestBodyTimeoutMs, h2.writeStallTimeoutMs))
-        new StreamWatchdog(session, h2.requestBodyTimeoutMs, h2.writeStallTimeoutMs);
+        new StreamWatchdog(session, h2.requestBodyTimeoutMs, h2.writeStallTimeoutMs, () =>
+          this.guard.destroySession(session),
+        );
       session.once("close", () => this.sessions.delete(session));
     });
     // node:http2 servers time sessions out after 2 minutes by default; health Watch streams must outlive that.

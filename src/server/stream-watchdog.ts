@@ -36,7 +36,8 @@ const plainTimeoutBody = Buffer.from("request body timeout\n");
  * The request-body and write-stall timeouts of one HTTP/2 session (hardening II items 2 and 3): a stream
  * that has not ended its request `bodyTimeoutMs` after it opened gets its answer (or RST_STREAM(CANCEL)
  * once its response has started), and a stream whose queued response bytes have not drained for
- * `stallTimeoutMs` is reset with RST_STREAM(CANCEL), which frees them.
+ * `stallTimeoutMs` is reset with RST_STREAM(CANCEL), which frees them; a session whose socket has had bytes
+ * queued and drained none of them for `stallTimeoutMs` is destroyed.
  *
  * Cheap on the hot path: a stream costs one Map entry (its opening sweep number, not a clock read) and one
  * `close` listener; no timer per call. One unref'd interval per session runs while the
@@ -50,16 +51,28 @@ const plainTimeoutBody = Buffer.from("request body timeout\n");
  */
 export class StreamWatchdog {
   readonly #session: http2.ServerHttp2Session;
+  readonly #destroyConnection: () => void;
   readonly #periodMs: number;
   readonly #bodySweeps: number;
   readonly #stallSweeps: number;
   readonly #streams = new Map<WatchedStream, number>();
   readonly #stalls = new Map<WatchedStream, Stall>();
+  #socketStall: Stall | undefined = undefined;
   #sweep = 0;
   #timer: NodeJS.Timeout | undefined = undefined;
 
-  constructor(session: http2.ServerHttp2Session, bodyTimeoutMs: number, stallTimeoutMs: number) {
+  /**
+   * `destroyConnection` ends the session and its socket at once: node:http2's own `destroy()` would wait for
+   * the socket to flush, which a stalled one never does, and it keeps the socket from the session's users.
+   */
+  constructor(
+    session: http2.ServerHttp2Session,
+    bodyTimeoutMs: number,
+    stallTimeoutMs: number,
+    destroyConnection: () => void,
+  ) {
     this.#session = session;
+    this.#destroyConnection = destroyConnection;
     this.#periodMs = sweepPeriodMs(bodyTimeoutMs, stallTimeoutMs);
     this.#bodySweeps = sweepsFor(bodyTimeoutMs, this.#periodMs);
     this.#stallSweeps = sweepsFor(stallTimeoutMs, this.#periodMs);
@@ -96,8 +109,18 @@ export class StreamWatchdog {
   /** @internal One sweep (the interval's callback). */
   sweep(): void {
     const sweep = ++this.#sweep;
-    if (this.#streams.size === 0 || this.#session.destroyed) {
+    const session = this.#session;
+    if (session.destroyed) {
       this.#stop();
+      return;
+    }
+    if (this.#stallSweeps > 0 && this.#socketStalledFor(sweep) >= this.#stallSweeps) {
+      // The peer reads nothing at all: what the streams wrote waits in the socket, unsent. (hardening II item 3)
+      this.#destroyConnection();
+      return;
+    }
+    if (this.#streams.size === 0) {
+      if (this.#socketStall === undefined) this.#stop();
       return;
     }
     let stalled: WatchedStream[] | undefined;
@@ -121,16 +144,32 @@ export class StreamWatchdog {
       }
     }
     if (stalled === undefined) return;
-    // Nothing drains on any stream and frames wait in the session's own queue: the peer reads nothing at
-    // all (or the socket is stuck); the connection is of no more use. (hardening II item 3)
-    if (stalled.length === this.#streams.size && this.#session.state.outboundQueueSize! > 0) {
-      this.#session.destroy();
-      return;
-    }
     for (const stream of stalled) {
       this.#stalls.delete(stream);
       stream.close(NGHTTP2_CANCEL);
     }
+  }
+
+  /**
+   * Sweeps since the session's socket last drained any of the bytes queued on it (0 when none are).
+   * nghttp2 hands whole responses to the socket once their windows allow, so a peer that opened its windows
+   * but stopped reading TCP leaves them there, on no stream. node:http2 writes to the socket's handle
+   * directly, past the socket's own buffer: libuv's write queue size is the one count of them.
+   */
+  #socketStalledFor(sweep: number): number {
+    const handle = (this.#session.socket as { _handle?: { writeQueueSize?: number } } | undefined)?._handle;
+    const queued = handle?.writeQueueSize ?? 0;
+    const stall = this.#socketStall;
+    if (queued === 0) {
+      this.#socketStall = undefined;
+      return 0;
+    }
+    if (stall === undefined || queued < stall.queued) {
+      this.#socketStall = { queued, since: sweep };
+      return 0;
+    }
+    stall.queued = queued;
+    return sweep - stall.since;
   }
 
   // Sweeps since `stream` last drained any of its queued response bytes (0 when none are queued).
