@@ -16,7 +16,7 @@ export interface ExchangeListener {
   /**
    * The request has not ended within the port's request-body timeout (HTTP/2 `requestBodyTimeoutMs`) and no
    * response has started: answer it in the call's protocol and drop what was buffered. Optional: without
-   * it the port answers a plain `408`.
+   * it the port resets the stream (RST_STREAM CANCEL).
    */
   onRequestTimeout?(): void;
 }

@@ -38,9 +38,8 @@ function resetLingering(stream: Stream): void {
  * 1 error answer in 100). Node itself resets a stream whose body was never read on the next turn; reading
  * (and dropping) the rest of the body keeps it from doing so. So: drop what still comes, let a peer that
  * ends its request close the stream the ordinary way, and reset one that has not after requestLingerMs.
- * @internal
  */
-export function releaseRequest(stream: http2.ServerHttp2Stream): void {
+function releaseRequest(stream: Stream): void {
   // The common case, every call that read its request to the end: nothing to do.
   if (stream.readableEnded || stream.destroyed) return;
   stream.resume();

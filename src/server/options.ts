@@ -32,14 +32,16 @@ export interface Http2Options {
    * unary call; plain HTTP 408) and is then reset, or only RST_STREAM(CANCEL) when its response had already
    * started; what it had buffered is dropped. Every call this server serves ends its request at once (unary
    * and server-streaming alike), so only a stalled or hostile client is cut; a proxy forwarding long client
-   * or bidi streams should set 0 (as `http1.requestTimeout` cuts them on HTTP/1.1).
+   * or bidi streams should set 0 (as `http1.requestTimeout` cuts them on HTTP/1.1). Swept every
+   * min(1 s, timeout / 4): it fires between its value and one period later.
    */
   requestBodyTimeoutMs?: number;
   /**
    * A stream with response bytes queued that has not drained any of them for this long, ms, is reset with
    * RST_STREAM(CANCEL) and its queued data freed (0 = never). Default 30,000. Bounds a peer that never opens
-   * its flow-control window or stops reading; a session whose every stream stalls while its own output queue
-   * is not draining either is destroyed.
+   * its flow-control window; a connection whose socket has bytes queued and drains none of them for as long
+   * (a peer that opened its windows but reads no TCP) is destroyed. Progress is seen per write: one response
+   * message must be taken by the peer within the timeout. Swept every min(1 s, timeout / 4).
    */
   writeStallTimeoutMs?: number;
 }
@@ -55,8 +57,9 @@ export interface Http1Options {
   /** Largest request head, bytes. Default 16 KiB (node's default). */
   maxHeaderSize?: number;
   /**
-   * A connection with response bytes queued that has not drained any of them for this long, ms, is closed
-   * (0 = never). Default 30,000: a client that stops reading no longer holds its response in memory.
+   * A connection with response bytes queued on its socket that has not drained any of them for this long,
+   * ms, is destroyed (0 = never). Default 30,000: a client that stops reading no longer holds its response in
+   * memory. Progress is seen per write: one response chunk must be taken by the client within the timeout.
    */
   writeStallTimeoutMs?: number;
 }

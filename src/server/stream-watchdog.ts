@@ -1,6 +1,5 @@
 import http2 from "node:http2";
 import { type ExchangeListener, kExchange } from "./exchange.ts";
-import { releaseRequest } from "./h2-exchange.ts";
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -15,7 +14,7 @@ export function sweepPeriodMs(...timeoutsMs: number[]): number {
   return Math.max(10, period);
 }
 
-/** Sweeps a timeout of `timeoutMs` takes to be sure it passed: one more than fit, as a stream opens between two. */
+/** Sweeps a timeout of `timeoutMs` takes to be sure it passed: one more than fit, as a stream opens between two. @internal */
 export function sweepsFor(timeoutMs: number, periodMs: number): number {
   return timeoutMs > 0 ? Math.ceil(timeoutMs / periodMs) + 1 : 0;
 }
@@ -25,12 +24,6 @@ interface Stall {
   queued: number;
   since: number;
 }
-
-const plainTimeoutHead = Object.freeze({
-  ":status": "408",
-  "content-type": "text/plain; charset=utf-8",
-}) as http2.OutgoingHttpHeaders;
-const plainTimeoutBody = Buffer.from("request body timeout\n");
 
 /**
  * The request-body and write-stall timeouts of one HTTP/2 session (hardening II items 2 and 3): a stream
@@ -193,17 +186,10 @@ function onSweep(watchdog: StreamWatchdog): void {
   watchdog.sweep();
 }
 
-// The request did not end in time: the call's own answer when nothing was sent yet (a plain 408 when the
-// stream's handler has none), else RST_STREAM(CANCEL).
+// The request did not end in time: the call's own answer when nothing was sent yet, else (or when the
+// stream's listener has no answer to give) RST_STREAM(CANCEL).
 function requestTimedOut(stream: WatchedStream): void {
-  if (stream.headersSent) {
-    stream.close(NGHTTP2_CANCEL);
-    return;
-  }
-  const listener = stream[kExchange]?.listener;
+  const listener = stream.headersSent ? undefined : stream[kExchange]?.listener;
   if (listener?.onRequestTimeout !== undefined) listener.onRequestTimeout();
-  if (stream.headersSent || stream.destroyed) return;
-  stream.respond(plainTimeoutHead, { endStream: false });
-  stream.end(plainTimeoutBody);
-  releaseRequest(stream);
+  else stream.close(NGHTTP2_CANCEL);
 }

@@ -3,12 +3,15 @@
 // answers 408 after requestTimeout (60 s). Now an HTTP/2 stream whose request has not ended
 // http2.requestBodyTimeoutMs (default 60 s) after it opened gets DEADLINE_EXCEEDED in its protocol (HTTP 408
 // for triple unary and plain HTTP, as HTTP/1.1 answers) and is reset; what it had buffered is freed.
+import http2 from "node:http2";
 import t from "tap";
+import { ServingStatus } from "../../src/codec/health-types.ts";
+import { createTripleProxy } from "../../src/host/triple-proxy.ts";
 import { createTripleServer } from "../../src/host/triple-server.ts";
 import { http1Defaults, http2Defaults } from "../../src/server/options.ts";
 import { Code } from "../../src/wire/code.ts";
 import { connect, grpcHeaders, h2exchange } from "../fixtures/h2-request.ts";
-import { startServer } from "../fixtures/start-server.ts";
+import { listenLocal, startServer } from "../fixtures/start-server.ts";
 import {
   checkPath,
   checkRequest,
@@ -150,6 +153,60 @@ t.test("HTTP/1.1: the same request gets 408 after requestTimeout", async (t) => 
   t.ok(result.closedByServer, "and the connection closed");
   t.ok(Date.now() - started < timeoutMs + 4000, "within about the timeout");
   t.equal(await h1Check(port), 200, "an HTTP/1.1 Check is answered");
+});
+
+// A proxy forwards calls it does not decode, so it cannot know a stream's kind: the timeout applies there too.
+t.test("through a proxy: answered DEADLINE_EXCEEDED before the upstream answers, CANCEL after", async (t) => {
+  const upstreamServer = http2.createServer();
+  upstreamServer.on("stream", (stream, headers) => {
+    stream.on("error", () => {});
+    stream.resume();
+    // /slow never answers; anything else answers its head at once and then waits, like a bidi stream.
+    if (headers[":path"] !== "/greet.GreetService/Slow")
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+  });
+  const upstream = await listenLocal(upstreamServer, t);
+  const proxy = createTripleProxy({
+    upstreams: [upstream.url],
+    service: "greet.GreetService",
+    picker: {
+      healthSource: () => ({
+        watch: (_service, { signal }) => ({
+          async *[Symbol.asyncIterator]() {
+            yield ServingStatus.Serving;
+            await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+          },
+        }),
+        check: async () => ServingStatus.Serving,
+        close: async () => {},
+      }),
+      outlier: { consecutiveFailures: 0 },
+    },
+    http2: { requestBodyTimeoutMs: timeoutMs },
+  });
+  await proxy.picker.ready();
+  const { port } = await proxy.listen(0);
+  t.teardown(() => proxy.close({ graceMs: 50 }));
+  const session = await connect(port);
+  t.teardown(() => session.destroy());
+  const [unanswered, started] = await Promise.all([
+    h2exchange(session, grpcHeaders("/greet.GreetService/Slow"), {
+      body: [halfCheck],
+      end: false,
+      timeoutMs: 8000,
+    }),
+    h2exchange(session, grpcHeaders("/greet.GreetService/Chat"), {
+      body: [halfCheck],
+      end: false,
+      timeoutMs: 8000,
+    }),
+  ]);
+  t.equal(unanswered.grpcStatus, Code.DeadlineExceeded, "no answer yet: DEADLINE_EXCEEDED");
+  t.notOk(unanswered.timedOut, "and the stream closed by the proxy");
+  t.equal(started.status, 200, "an answered call got its head");
+  t.equal(started.rstCode, http2.constants.NGHTTP2_CANCEL, "then RST_STREAM(CANCEL)");
+  t.notOk(started.timedOut);
+  t.equal(await grpcCheck(port), 1, "the proxy's own Check answers SERVING");
 });
 
 // One round of the attack: 2 connections x 100 Check streams, each sending the first half of a 4 MiB
