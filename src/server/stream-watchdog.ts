@@ -56,7 +56,7 @@ export class StreamWatchdog {
 
   /**
    * `destroyConnection` ends the session and its socket at once: node:http2's own `destroy()` would wait for
-   * the socket to flush, which a stalled one never does, and it keeps the socket from the session's users.
+   * the socket to flush, which a stalled one never does, and its socket proxy refuses `destroy()`.
    */
   constructor(
     session: http2.ServerHttp2Session,
