@@ -9,6 +9,7 @@ import {
 import type { HealthRegistry } from "../health/registry.ts";
 import {
   type ConnectionOptions,
+  checkTransportTimeouts,
   type Http1Options,
   type Http2Options,
   http2Defaults,
@@ -70,6 +71,7 @@ export abstract class HostBase {
   #closing: Promise<void> | undefined;
 
   protected constructor(parts: HostParts) {
+    checkTransportTimeouts(parts.transport.http2, parts.transport.http1);
     this.#parts = parts;
     this.health = parts.health;
     if (parts.healthService !== false) {

@@ -285,6 +285,27 @@ export class ForwardedCall implements ExchangeListener {
     this.#finish("cancelled", this.#lease, undefined, "the caller went away");
   }
 
+  /**
+   * The caller has not ended its request within the port's request-body timeout and no answer has come
+   * (the port resets the stream itself once one has): the attempt is cancelled and the caller answered
+   * DEADLINE_EXCEEDED in its protocol, 408 for a plain request, as node:http answers on HTTP/1.1.
+   */
+  onRequestTimeout(): void {
+    if (this.#done) return;
+    const up = this.#up;
+    if (up !== undefined && !up.destroyed) up.close(NGHTTP2_CANCEL);
+    this.#finish("cancelled");
+    const exchange = this.#down;
+    exchange.resumeRequest();
+    const type = parseContentType(exchange.headers["content-type"] as string | undefined);
+    if (type === undefined) {
+      exchange.respond(408, unavailableTextHeaders, Buffer.from("request body timeout\n"), undefined);
+      return;
+    }
+    const error = new RpcError(Code.DeadlineExceeded, "the request was not received in time");
+    writerFor(type).writeError(exchange, type, error, undefined, undefined);
+  }
+
   /** No upstream took the call: UNAVAILABLE in the caller's protocol (gRPC Trailers-Only, triple 503…). */
   #unavailable(message: string): void {
     const lease = this.#lease;

@@ -1,6 +1,7 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import type net from "node:net";
+import { sweepPeriodMs, sweepsFor } from "./stream-watchdog.ts";
 
 /**
  * What the guard knows of one connection: what it has in flight, whether it ever opened a stream or sent a
@@ -20,6 +21,10 @@ class GuardedConnection {
   // connections is the one idle the longest.
   lastUsed = 0;
   timer: NodeJS.Timeout | undefined;
+  // The write-stall sweep's view: bytes queued on the socket when it last saw some, and since which sweep
+  // none of them drained (-1: nothing queued).
+  queued = 0;
+  stalledSince = -1;
   readonly guard: ConnectionGuard;
 
   constructor(socket: net.Socket, guard: ConnectionGuard) {
@@ -60,6 +65,10 @@ function isDone(response: http.ServerResponse): boolean {
 const kGuarded = Symbol("triple-health.guarded");
 type GuardedSocket = net.Socket & { [kGuarded]?: GuardedConnection };
 
+function onStallSweep(guard: ConnectionGuard): void {
+  guard.sweepStalls();
+}
+
 function onFirstRequestTimeout(connection: GuardedConnection): void {
   connection.timer = undefined;
   if (!connection.opened) connection.shed();
@@ -82,10 +91,24 @@ export class ConnectionGuard {
   readonly #firstRequestTimeoutMs: number;
   readonly #connections = new Set<GuardedConnection>();
   #uses = 0;
+  // HTTP/1.1 connections that may have a response in flight: what the write-stall sweep looks at (it drops
+  // those whose responses are done).
+  readonly #responding = new Set<GuardedConnection>();
+  readonly #stallPeriodMs: number;
+  readonly #stallSweeps: number;
+  #sweep = 0;
+  #stallTimer: NodeJS.Timeout | undefined = undefined;
 
-  constructor(maxConnections: number, firstRequestTimeoutMs: number) {
+  /**
+   * `writeStallTimeoutMs` (0 = off): an HTTP/1.1 connection with response bytes queued on its socket that
+   * has drained none of them for this long is destroyed (hardening II item 3). One unref'd interval per
+   * port, running while some HTTP/1.1 response is in flight, looks at those connections only.
+   */
+  constructor(maxConnections: number, firstRequestTimeoutMs: number, writeStallTimeoutMs = 0) {
     this.#max = maxConnections;
     this.#firstRequestTimeoutMs = firstRequestTimeoutMs;
+    this.#stallPeriodMs = sweepPeriodMs(writeStallTimeoutMs);
+    this.#stallSweeps = sweepsFor(writeStallTimeoutMs, this.#stallPeriodMs);
   }
 
   get size(): number {
@@ -114,6 +137,7 @@ export class ConnectionGuard {
     socket.once("close", () => {
       clearTimeout(connection.timer);
       this.#connections.delete(connection);
+      this.#responding.delete(connection);
     });
     return true;
   }
@@ -140,6 +164,49 @@ export class ConnectionGuard {
     connection.currentResponse();
     if (connection.responses === undefined) connection.responses = [];
     connection.responses.push(response);
+    if (this.#stallSweeps > 0) {
+      this.#responding.add(connection);
+      if (this.#stallTimer === undefined) {
+        this.#stallTimer = setInterval(onStallSweep, this.#stallPeriodMs, this);
+        this.#stallTimer.unref();
+      }
+    }
+  }
+
+  /** Destroys an HTTP/2 session and, at once, its socket (which node:http2 would first let flush). */
+  destroySession(session: http2.ServerHttp2Session): void {
+    const connection = (session.socket as GuardedSocket | undefined)?.[kGuarded];
+    if (!session.destroyed) session.destroy();
+    connection?.socket.destroy();
+  }
+
+  /** @internal One write-stall sweep (the interval's callback). */
+  sweepStalls(): void {
+    const sweep = ++this.#sweep;
+    for (const connection of this.#responding) {
+      if (connection.currentResponse() === undefined) {
+        this.#responding.delete(connection);
+        connection.stalledSince = -1;
+        continue;
+      }
+      const socket = connection.socket;
+      const queued = socket.writableLength;
+      if (queued === 0) {
+        connection.stalledSince = -1;
+      } else if (connection.stalledSince < 0 || queued < connection.queued) {
+        connection.queued = queued;
+        connection.stalledSince = sweep;
+      } else if (sweep - connection.stalledSince >= this.#stallSweeps) {
+        this.#responding.delete(connection);
+        socket.destroy();
+      } else {
+        connection.queued = queued;
+      }
+    }
+    if (this.#responding.size === 0) {
+      clearInterval(this.#stallTimer);
+      this.#stallTimer = undefined;
+    }
   }
 
   /**

@@ -13,6 +13,12 @@ export interface ExchangeListener {
   /** The transport went away (client reset, disconnect) — or, after the response, simply closed. */
   onClose(): void;
   onDrain(): void;
+  /**
+   * The request has not ended within the port's request-body timeout (HTTP/2 `requestBodyTimeoutMs`) and no
+   * response has started: answer it in the call's protocol and drop what was buffered. Optional: without
+   * it the port resets the stream (RST_STREAM CANCEL).
+   */
+  onRequestTimeout?(): void;
 }
 
 /**

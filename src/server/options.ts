@@ -1,3 +1,5 @@
+import { ConfigError } from "../wire/config-error.ts";
+
 /**
  * Transport settings of a port (TripleServer, TripleProxy), with the defaults chosen for a health
  * endpoint that faces probes, load balancers and, at worst, hostile clients.
@@ -31,6 +33,25 @@ export interface Http2Options {
    * after sending GOAWAY for a protocol error — while a Watch stream keeps its session alive however quiet.
    */
   emptySessionTimeoutMs?: number;
+  /**
+   * Time a stream has to send its whole request, from the moment it opened, ms (0 = never): HTTP/1.1's
+   * `requestTimeout` for HTTP/2. Default 60,000 (the same). A call whose request is late gets its answer
+   * (DEADLINE_EXCEEDED in its protocol: gRPC status 4, triple/Connect `deadline_exceeded` — HTTP 408 for a
+   * unary call; plain HTTP 408) and is then reset, or only RST_STREAM(CANCEL) when its response had already
+   * started; what it had buffered is dropped. Every call this server serves ends its request at once (unary
+   * and server-streaming alike), so only a stalled or hostile client is cut; a proxy forwarding long client
+   * or bidi streams should set 0 (as `http1.requestTimeout` cuts them on HTTP/1.1). Swept every
+   * min(1 s, timeout / 4): it fires between its value and one period later.
+   */
+  requestBodyTimeoutMs?: number;
+  /**
+   * A stream with response bytes queued that has not drained any of them for this long, ms, is reset with
+   * RST_STREAM(CANCEL) and its queued data freed (0 = never). Default 30,000. Bounds a peer that never opens
+   * its flow-control window; a connection whose socket has bytes queued and drains none of them for as long
+   * (a peer that opened its windows but reads no TCP) is destroyed. Progress is seen per write: one response
+   * message must be taken by the peer within the timeout. Swept every min(1 s, timeout / 4).
+   */
+  writeStallTimeoutMs?: number;
 }
 
 /** HTTP/1.1 timeouts (node:http server settings). */
@@ -43,6 +64,12 @@ export interface Http1Options {
   keepAliveTimeout?: number;
   /** Largest request head, bytes. Default 16 KiB (node's default). */
   maxHeaderSize?: number;
+  /**
+   * A connection with response bytes queued on its socket that has not drained any of them for this long,
+   * ms, is destroyed (0 = never). Default 30,000: a client that stops reading no longer holds its response in
+   * memory. Progress is seen per write: one response chunk must be taken by the client within the timeout.
+   */
+  writeStallTimeoutMs?: number;
 }
 
 /** Limits on connections, whatever protocol they speak. */
@@ -92,6 +119,8 @@ export const http2Defaults: Required<Http2Options> = Object.freeze({
   maxSessionMemory: 10,
   sessionIdleTimeoutMs: 0,
   emptySessionTimeoutMs: 300_000,
+  requestBodyTimeoutMs: 60_000,
+  writeStallTimeoutMs: 30_000,
 });
 
 /** @internal */
@@ -100,4 +129,35 @@ export const http1Defaults: Required<Http1Options> = Object.freeze({
   requestTimeout: 60_000,
   keepAliveTimeout: 5_000,
   maxHeaderSize: 16 * 1024,
+  writeStallTimeoutMs: 30_000,
 });
+
+/**
+ * @internal Checks the timeouts of a port's options (where they are given: the host's constructor).
+ * @throws ConfigError for one that is not a whole number of ms from 0 to 2^31 - 1.
+ */
+export function checkTransportTimeouts(
+  http2: Http2Options | undefined,
+  http1: Http1Options | undefined,
+): void {
+  if (http2?.requestBodyTimeoutMs !== undefined)
+    checkTimeoutOption("http2.requestBodyTimeoutMs", http2.requestBodyTimeoutMs);
+  if (http2?.writeStallTimeoutMs !== undefined)
+    checkTimeoutOption("http2.writeStallTimeoutMs", http2.writeStallTimeoutMs);
+  if (http1?.writeStallTimeoutMs !== undefined)
+    checkTimeoutOption("http1.writeStallTimeoutMs", http1.writeStallTimeoutMs);
+}
+
+/**
+ * @internal Checks a timeout option: a whole number of ms, 0 (off) or more, that a timer can hold.
+ * @throws ConfigError otherwise.
+ */
+export function checkTimeoutOption(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > maxTimeoutMs) {
+    throw new ConfigError(`${name} must be a whole number of milliseconds from 0 to ${maxTimeoutMs}`);
+  }
+  return value;
+}
+
+// The longest delay setTimeout honours (2^31 - 1 ms).
+const maxTimeoutMs = 2_147_483_647;

@@ -50,6 +50,14 @@ class PlainBodyReader implements ExchangeListener {
     this.#chunks.push(chunk);
   }
 
+  /** The port's request-body timeout passed (HTTP/2): 408, as node:http answers on HTTP/1.1. */
+  onRequestTimeout(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#chunks = [];
+    send(this.#exchange, { status: 408, body: "request body timeout\n" });
+  }
+
   onEnd(): void {
     if (this.#done) return;
     this.#done = true;

@@ -13,6 +13,7 @@ import {
   http1Defaults,
   http2Defaults,
 } from "./options.ts";
+import { StreamWatchdog } from "./stream-watchdog.ts";
 
 /** Key material for TLS; ALPN offers `h2` and `http/1.1`. */
 export interface TlsOptions {
@@ -186,7 +187,11 @@ export class PortListener {
     const h2 = { ...http2Defaults, ...options.http2 };
     const h1 = { ...http1Defaults, ...options.http1 };
     const connections = { ...connectionDefaults, ...options.connections };
-    const guard = new ConnectionGuard(connections.maxConnections, connections.firstRequestTimeoutMs);
+    const guard = new ConnectionGuard(
+      connections.maxConnections,
+      connections.firstRequestTimeoutMs,
+      h1.writeStallTimeoutMs,
+    );
     this.guard = guard;
     const onRequest = options.onRequest;
     this.budget = createByteBudget(
@@ -214,6 +219,10 @@ export class PortListener {
       budget?.open(session);
       session.on("error", ignoreError);
       if (h2.emptySessionTimeoutMs > 0) new EmptySessionTimer(session, h2.emptySessionTimeoutMs);
+      if (StreamWatchdog.wanted(h2.requestBodyTimeoutMs, h2.writeStallTimeoutMs))
+        new StreamWatchdog(session, h2.requestBodyTimeoutMs, h2.writeStallTimeoutMs, () =>
+          this.guard.destroySession(session),
+        );
       session.once("close", () => this.sessions.delete(session));
     });
     // node:http2 servers time sessions out after 2 minutes by default; health Watch streams must outlive that.

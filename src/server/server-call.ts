@@ -235,6 +235,15 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     resolve?.();
   }
 
+  /**
+   * The port's request-body timeout passed with the request still open (HTTP/2 `requestBodyTimeoutMs`):
+   * DEADLINE_EXCEEDED, as HTTP/1.1's `requestTimeout` answers 408 (which clients read as that code).
+   */
+  onRequestTimeout(): void {
+    if (this.#state !== State.Reading) return;
+    this.fail(new RpcError(Code.DeadlineExceeded, "the request was not received in time"));
+  }
+
   /** The deadline passed: abort the handler and answer DEADLINE_EXCEEDED. One timer callback for every call. */
   static #onDeadline(call: ServerCall): void {
     call.#timer = undefined;
@@ -248,6 +257,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     this.#state = State.Done;
     const error = RpcError.from(reason);
     this.#cleanup(error);
+    // A request cut short (a limit, a timeout) must not keep what it had buffered until its stream is gone.
+    if (wasReading) this.#dropRequest();
     const exchange = this.exchange;
     if (exchange.closed) return;
     // The rest of an unread body is not worth waiting for on HTTP/1.1.
@@ -343,6 +354,13 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
       this.#flags = envelope.flags;
       this.#payload = envelope.payload;
     }
+  }
+
+  #dropRequest(): void {
+    this.#decoder = undefined;
+    this.#payload = undefined;
+    this.#first = undefined;
+    this.#chunks = undefined;
   }
 
   #body(): Buffer {

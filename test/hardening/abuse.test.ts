@@ -89,12 +89,20 @@ t.test("documented defaults", async (t) => {
       maxSessionMemory: 10,
       sessionIdleTimeoutMs: 0,
       emptySessionTimeoutMs: 300_000,
+      requestBodyTimeoutMs: 60_000,
+      writeStallTimeoutMs: 30_000,
     },
     "HTTP/2 defaults (SECURITY.md lists these)",
   );
   t.same(
     { ...http1Defaults },
-    { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 },
+    {
+      headersTimeout: 20_000,
+      requestTimeout: 60_000,
+      keepAliveTimeout: 5_000,
+      maxHeaderSize: 16 * 1024,
+      writeStallTimeoutMs: 30_000,
+    },
     "HTTP/1.1 defaults (SECURITY.md lists these)",
   );
   t.equal(defaultMaxWatchers, 10_000, "watchers in total");
