@@ -9,6 +9,7 @@ import {
   type ProxyStats,
   type UpstreamChooser,
 } from "../proxy/forwarded-call.ts";
+import { defaultLocalPaths, localPathMatcher, refuseLocalPath } from "../proxy/local-paths.ts";
 import { type UpstreamConnectionOptions, UpstreamSessions } from "../proxy/upstream-sessions.ts";
 import type { Exchange } from "../server/exchange.ts";
 import { H1Exchange } from "../server/h1-exchange.ts";
@@ -37,6 +38,8 @@ export interface TripleTapOptions {
   observe: (head: TapCallHead) => TapObserver | undefined;
   /** Connections to the upstream. */
   upstreamConnection?: UpstreamConnectionOptions;
+  /** Paths besides `/admin`, `/livez`, `/readyz` the tap answers 404 itself instead of forwarding (as the proxy). */
+  localPaths?: readonly string[];
   /** Serve TLS (ALPN h2 and http/1.1) to callers instead of plaintext h2c + HTTP/1.1. */
   tls?: TlsOptions;
   http2?: Http2Options;
@@ -47,8 +50,8 @@ export interface TripleTapOptions {
 /**
  * A transparent pass-through to one upstream that lets an observer see every call: the proxy's forwarding
  * (bytes, headers and trailers unchanged) without its picker, retries or own health, so health calls are
- * forwarded like any other; a call the upstream cannot be reached for gets UNAVAILABLE. `triple-health tap` prints
- * what it sees.
+ * forwarded like any other; a call the upstream cannot be reached for gets UNAVAILABLE. The upstream's admin and
+ * probe paths are answered 404 by the tap itself, as by the proxy. `triple-health tap` prints what it sees.
  */
 export class TripleTap extends HostBase {
   /** The upstream, as given. */
@@ -57,6 +60,7 @@ export class TripleTap extends HostBase {
   readonly #ctx: ForwardContext;
   readonly #sessions: UpstreamSessions;
   readonly #observe: TripleTapOptions["observe"];
+  readonly #isLocalPath: (target: string) => boolean;
 
   constructor(options: TripleTapOptions) {
     super({
@@ -69,6 +73,7 @@ export class TripleTap extends HostBase {
     });
     this.upstream = options.upstream;
     this.#observe = options.observe;
+    this.#isLocalPath = localPathMatcher([...defaultLocalPaths, ...(options.localPaths ?? [])]);
     this.#sessions = new UpstreamSessions([options.upstream], options.upstreamConnection);
     const endpoint = options.upstream;
     // One upstream, one attempt: what the caller sees is what the upstream (or the connection to it) did.
@@ -101,6 +106,12 @@ export class TripleTap extends HostBase {
   };
 
   #forward(exchange: Exchange): void {
+    // The upstream's admin surface trusts loopback callers, and every forwarded call comes from the tap's
+    // address: those paths are never passed on (hardening II item 6, as in the proxy).
+    if (this.#isLocalPath(exchange.url)) {
+      refuseLocalPath(exchange);
+      return;
+    }
     const observer = this.#observe({
       method: exchange.method,
       path: exchange.url,

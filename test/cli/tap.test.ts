@@ -21,6 +21,8 @@ import {
 } from "../../src/cli/call-recorder.ts";
 import { run } from "../../src/cli/commands/tap.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
+import { createAdminHandler } from "../../src/health/admin-handler.ts";
+import { HealthRegistry } from "../../src/health/registry.ts";
 import { createTripleServer, type TripleServer } from "../../src/host/triple-server.ts";
 import { createTripleTap } from "../../src/host/triple-tap.ts";
 import { EsHealthService, EsServingStatus } from "../fixtures/interop-health-es.ts";
@@ -348,6 +350,32 @@ t.test("a message past the tap's decoding limit passes through, reported by size
   await until(() => tap.seen.calls.length === 1, "the call");
   t.ok(tap.seen.lines.some((line) => /^#1 > \(not decoded: body over 4194304 bytes\)$/.test(line)));
   t.match(tap.seen.calls[0], { requestMessages: [], code: 8 }, "RESOURCE_EXHAUSTED from the upstream");
+});
+
+t.test("the upstream's admin surface is not reachable through the tap", async (t) => {
+  const health = new HealthRegistry();
+  const server = createTripleServer({ health, plainHttpHandlers: [createAdminHandler(health)] });
+  const { port } = await server.listen(0, "127.0.0.1");
+  t.teardown(() => server.close({ graceMs: 0 }));
+  const tap = await startTap(t, `http://127.0.0.1:${port}`);
+  for (const path of ["/admin/drain", "/%61dmin/drain", "/ADMIN/drain", "/livez"]) {
+    const response = await fetch(`${tap.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    t.equal(response.status, 404, `${path}: answered by the tap`);
+    await response.arrayBuffer();
+  }
+  t.equal(health.draining, false, "the upstream was not drained");
+  t.same(tap.seen.calls, [], "nothing was forwarded");
+  const direct = await fetch(`http://127.0.0.1:${port}/admin/drain`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  t.equal(direct.status, 200, "the same request straight to the upstream drains it");
+  t.equal(health.draining, true);
 });
 
 t.test("the command: -json lines, exit 0 on SIGTERM", async (t) => {
