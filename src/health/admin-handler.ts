@@ -46,12 +46,12 @@ export interface AdminHandlerOptions {
   eventHeartbeatMs?: number;
 }
 
-export { defaultEventHeartbeatMs, defaultMaxEventStreams };
-
 /** Default {@link AdminHandlerOptions.maxServices}: well below the List limit (100), so List keeps working. */
 export const defaultMaxAdminServices = 32;
 /** Default {@link AdminHandlerOptions.maxNameBytes}: a `group/interface:version` service key fits many times. */
 export const defaultMaxAdminNameBytes = 512;
+// The event streams' defaults, where the other defaults of these options are.
+export { defaultEventHeartbeatMs, defaultMaxEventStreams };
 
 interface AdminRoute {
   method: string;
