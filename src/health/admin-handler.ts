@@ -99,8 +99,6 @@ export function createAdminHandler(
     maxNameBytes: options.maxNameBytes ?? defaultMaxAdminNameBytes,
     created: new Set(),
   };
-  // A Map, not an object literal: a path segment such as `__proto__` or `constructor` must find nothing,
-  // not an inherited property (hardening II, item 1).
   const changes = new RecentChanges(registry);
   const state = () => describe(registry, options.checks, changes);
   const events = new AdminEventStreams(registry, state, {
@@ -108,6 +106,8 @@ export function createAdminHandler(
     heartbeatMs: options.eventHeartbeatMs ?? defaultEventHeartbeatMs,
   });
   const page = statusPageHtml(prefix);
+  // A Map, not an object literal: a path segment such as `__proto__` or `constructor` must find nothing,
+  // not an inherited property (hardening II, item 1).
   const routes = new Map<string, AdminRoute>([
     ["", { method: "GET", open: true, run: () => asset("text/html; charset=utf-8", page) }],
     [
