@@ -19,6 +19,8 @@ export interface AdminServiceStatus {
   override: string | null;
   /** Checks holding the service down, by source name, with their reasons. */
   failing: Array<{ source: string; reason: string }>;
+  /** The layer that decides the status now: `shutdown`, `drain`, `override`, `check` or `set`. */
+  source: string;
 }
 
 /** The body of `GET /admin/health`. */
@@ -28,6 +30,19 @@ export interface AdminHealthReport {
   /** The server is shutting down; it cannot be resumed. */
   shutdown: boolean;
   services: AdminServiceStatus[];
+  /**
+   * The last 50 changes the admin handler saw, oldest first: `from`/`to` status names (`null`: not
+   * registered before / cleared), the reason and the source as above (`clear` for a cleared service).
+   */
+  changes: Array<{
+    time: string;
+    timeMs: number;
+    service: string;
+    from: string | null;
+    to: string | null;
+    reason: string;
+    source: string;
+  }>;
   /** Each check's state, when the server gave the admin handler its check runner. */
   checks?: Array<Record<string, unknown>>;
 }

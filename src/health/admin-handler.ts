@@ -2,8 +2,11 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import { parseServingStatus, ServingStatus, servingStatusName } from "../codec/health-types.ts";
 import type { PlainHttpHandler, PlainHttpRequest, PlainHttpResponse } from "../server/service-types.ts";
+import { RecentChanges, sourceOf } from "./admin-changes.ts";
+import { AdminEventStreams, defaultEventHeartbeatMs, defaultMaxEventStreams } from "./admin-events.ts";
 import type { HealthCheckRunner } from "./checks.ts";
 import type { HealthRegistry } from "./registry.ts";
+import { pageSecurityHeaders, statusPageCss, statusPageHtml, statusPageScript } from "./status-page.ts";
 
 /** Options of {@link createAdminHandler}: who may call it, where it is mounted, its limits. */
 export interface AdminHandlerOptions {
@@ -34,6 +37,13 @@ export interface AdminHandlerOptions {
   maxServices?: number;
   /** Longest service name `POST /admin/set` accepts, in UTF-8 bytes (default {@link defaultMaxAdminNameBytes}). */
   maxNameBytes?: number;
+  /**
+   * Most `GET /admin/events` streams open at once (the status page holds one each); one more gets 429.
+   * Default {@link defaultMaxEventStreams}.
+   */
+  maxEventStreams?: number;
+  /** Interval of the event streams' heartbeat comment, ms. Default {@link defaultEventHeartbeatMs}. */
+  eventHeartbeatMs?: number;
 }
 
 /** Default {@link AdminHandlerOptions.prefix}; a proxy never forwards paths under it (src/proxy/local-paths.ts). */
@@ -42,9 +52,13 @@ export const defaultAdminPrefix = "/admin";
 export const defaultMaxAdminServices = 32;
 /** Default {@link AdminHandlerOptions.maxNameBytes}: a `group/interface:version` service key fits many times. */
 export const defaultMaxAdminNameBytes = 512;
+// The event streams' defaults, where the other defaults of these options are.
+export { defaultEventHeartbeatMs, defaultMaxEventStreams };
 
 interface AdminRoute {
   method: string;
+  /** Answered without the token: the page shell and its assets, which hold no data. */
+  open?: boolean;
   run: (body: Record<string, unknown>) => PlainHttpResponse;
 }
 
@@ -55,8 +69,15 @@ const jsonHeaders = { "content-type": "application/json", "cache-control": "no-s
  * only when configured). JSON over HTTP/1.1 or HTTP/2:
  *
  * - `GET  /admin/health` → 200 `{draining, shutdown, services: [{service, status, reason, since, sinceMs,
- *   base, override, failing: [{source, reason}]}], checks?: [...]}`; statuses by name (`"SERVING"`),
- *   `since` as an ISO time.
+ *   base, override, failing: [{source, reason}], source}], changes: [{time, timeMs, service, from, to,
+ *   reason, source}], checks?: [...]}`; statuses by name (`"SERVING"`), `since` as an ISO time, `source`
+ *   the layer that decides the status (`shutdown`, `drain`, `override`, `check`, `set`), `changes` the
+ *   last 50 changes, oldest first.
+ * - `GET  /admin/events` → `text/event-stream`: `event: health` with that same JSON, on connect and after
+ *   each change (see {@link AdminEventStreams}); at most `maxEventStreams` (429).
+ * - `GET  /admin/` → the status page (HTML; `status.js`, `status.css` beside it), served to anyone who
+ *   passes the address, Host and Origin checks: it holds no data and asks for the token when the data
+ *   needs one.
  * - `POST /admin/drain`  `{reason?}` → 200 `{draining: true}`: every status NOT_SERVING until resumed.
  * - `POST /admin/resume` `{reason?}` → 200 `{draining: false}`; 409 once the server is shutting down.
  * - `POST /admin/set`    `{service, status, reason?}` → 200 `{service, status}`: an operator override
@@ -80,10 +101,24 @@ export function createAdminHandler(
     maxNameBytes: options.maxNameBytes ?? defaultMaxAdminNameBytes,
     created: new Set(),
   };
+  const changes = new RecentChanges(registry);
+  const state = () => describe(registry, options.checks, changes);
+  const events = new AdminEventStreams(registry, state, {
+    maxStreams: options.maxEventStreams ?? defaultMaxEventStreams,
+    heartbeatMs: options.eventHeartbeatMs ?? defaultEventHeartbeatMs,
+  });
+  const page = statusPageHtml(prefix);
   // A Map, not an object literal: a path segment such as `__proto__` or `constructor` must find nothing,
   // not an inherited property (hardening II, item 1).
   const routes = new Map<string, AdminRoute>([
-    ["health", { method: "GET", run: () => ok(describe(registry, options.checks)) }],
+    ["", { method: "GET", open: true, run: () => asset("text/html; charset=utf-8", page) }],
+    [
+      "status.js",
+      { method: "GET", open: true, run: () => asset("text/javascript; charset=utf-8", statusPageScript) },
+    ],
+    ["status.css", { method: "GET", open: true, run: () => asset("text/css; charset=utf-8", statusPageCss) }],
+    ["health", { method: "GET", run: () => ok(state()) }],
+    ["events", { method: "GET", run: () => events.open() }],
     [
       "drain",
       {
@@ -114,12 +149,13 @@ export function createAdminHandler(
       return error(403, "the admin endpoints answer loopback clients only");
     const origin = checkHostAndOrigin(request, allowedHosts);
     if (origin !== undefined) return error(403, origin);
-    if (tokenDigest !== undefined && !bearerMatches(request, tokenDigest))
+    // `/admin` and `/admin/` are both the page.
+    const route = routes.get(request.path.slice(prefix.length + 1));
+    if (tokenDigest !== undefined && route?.open !== true && !bearerMatches(request, tokenDigest))
       return {
         ...error(401, "a valid bearer token is required"),
         headers: { ...jsonHeaders, "www-authenticate": "Bearer" },
       };
-    const route = routes.get(request.path.slice(prefix.length + 1));
     if (route === undefined) return error(404, "no such admin endpoint");
     if (request.method !== route.method)
       return { ...error(405, `use ${route.method}`), headers: { ...jsonHeaders, allow: route.method } };
@@ -129,7 +165,11 @@ export function createAdminHandler(
   };
 }
 
-function describe(registry: HealthRegistry, checks: HealthCheckRunner | undefined): object {
+function describe(
+  registry: HealthRegistry,
+  checks: HealthCheckRunner | undefined,
+  changes: RecentChanges,
+): object {
   const name = (status: ServingStatus | undefined) =>
     status === undefined ? null : servingStatusName(status);
   return {
@@ -144,7 +184,9 @@ function describe(registry: HealthRegistry, checks: HealthCheckRunner | undefine
       base: name(s.base),
       override: name(s.override),
       failing: s.failing,
+      source: sourceOf(registry, s),
     })),
+    changes: changes.list(),
     ...(checks === undefined ? {} : { checks: checks.states() }),
   };
 }
@@ -253,6 +295,10 @@ function readJsonBody(request: PlainHttpRequest, maxBytes: number): BodyResult {
   if (typeof value !== "object" || value === null || Array.isArray(value))
     return fail(400, "the body must be a JSON object");
   return { ok: true, value: value as Record<string, unknown> };
+}
+
+function asset(type: string, body: string): PlainHttpResponse {
+  return { status: 200, headers: { ...pageSecurityHeaders, "content-type": type }, body };
 }
 
 function ok(value: object): PlainHttpResponse {

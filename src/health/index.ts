@@ -1,5 +1,7 @@
 // The health layer's public surface: registry, the grpc.health.v1.Health service, checks, drain and
 // signals, probes and the admin surface.
+
+export type { AdminChange, StatusSource } from "./admin-changes.ts";
 export {
   type AdminClient,
   type AdminClientOptions,
@@ -8,7 +10,12 @@ export {
   type AdminServiceStatus,
   createAdminClient,
 } from "./admin-client.ts";
-export { type AdminHandlerOptions, createAdminHandler } from "./admin-handler.ts";
+export {
+  type AdminHandlerOptions,
+  createAdminHandler,
+  defaultEventHeartbeatMs,
+  defaultMaxEventStreams,
+} from "./admin-handler.ts";
 export {
   type EventLoopDelayCheckOptions,
   eventLoopDelayCheck,
@@ -40,7 +47,9 @@ export {
   defaultMaxWatchers,
   type HealthChangeEvent,
   type HealthChangeListener,
+  type HealthModeListener,
   HealthRegistry,
+  type HealthRegistryMode,
   type HealthRegistryOptions,
   type ServiceHealthSnapshot,
 } from "./registry.ts";

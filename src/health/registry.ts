@@ -23,6 +23,15 @@ export interface HealthChangeEvent {
 /** Called synchronously with each change; one that throws does not keep the others from being told. */
 export type HealthChangeListener = (event: HealthChangeEvent) => void;
 
+/** The registry-wide mode: serving as its layers say, drained, or shut down for good. */
+export type HealthRegistryMode = "serving" | "draining" | "shutdown";
+
+/**
+ * Called after a drain, resume or shutdown, once the status changes it caused were delivered — also when
+ * it changed no status (a drain of services all NOT_SERVING already, a shutdown after a drain).
+ */
+export type HealthModeListener = (mode: HealthRegistryMode, reason: string) => void;
+
 /** The layers behind one service's effective status, for the admin surface and diagnostics. */
 export interface ServiceHealthSnapshot {
   /** The service name; `""` is the whole server. */
@@ -89,6 +98,7 @@ interface QueuedEvent {
 export class HealthRegistry {
   readonly #entries = new Map<string, Entry>();
   readonly #listeners = new Set<HealthChangeListener>();
+  readonly #modeListeners = new Set<HealthModeListener>();
   readonly #watchers = new Map<string, Set<Watcher>>();
   readonly #now: () => number;
   readonly #maxWatchers: number;
@@ -153,15 +163,13 @@ export class HealthRegistry {
 
   /** Each registered service with its layers, reason and time of its last change. */
   snapshot(): ServiceHealthSnapshot[] {
-    return [...this.#entries].map(([service, entry]) => ({
-      service,
-      status: entry.effective,
-      reason: entry.reason,
-      since: entry.since,
-      base: entry.base,
-      override: entry.override,
-      failing: [...entry.failing].map(([source, reason]) => ({ source, reason })),
-    }));
+    return [...this.#entries].map(([service, entry]) => snapshotOf(service, entry));
+  }
+
+  /** One service's layers, as {@link snapshot} gives them; undefined when it is not registered. */
+  snapshotOf(service: string): ServiceHealthSnapshot | undefined {
+    const entry = this.#entries.get(service);
+    return entry === undefined ? undefined : snapshotOf(service, entry);
   }
 
   /**
@@ -216,6 +224,17 @@ export class HealthRegistry {
   }
 
   /**
+   * Subscribes to drain, resume and shutdown (see {@link HealthModeListener}); returns the function that
+   * unsubscribes. What stays open until the server closes (an event stream) ends itself on `shutdown`.
+   */
+  onModeChange(listener: HealthModeListener): () => void {
+    this.#modeListeners.add(listener);
+    return () => {
+      this.#modeListeners.delete(listener);
+    };
+  }
+
+  /**
    * Watches one service: yields its current status at once (SERVICE_UNKNOWN while it is not
    * registered — it may become so), then each change. A consumer slower than the changes gets the
    * latest status, never a queue: what it sees last is always the current status. The iterator returns
@@ -261,6 +280,7 @@ export class HealthRegistry {
     if (this.#draining || this.#shutdown) return;
     this.#draining = true;
     this.#recomputeAll(reason);
+    this.#modeChanged("draining", reason);
   }
 
   /** Ends a drain: every service gets back the status its layers give it now. No-op after shutdown. */
@@ -268,6 +288,7 @@ export class HealthRegistry {
     if (!this.#draining || this.#shutdown) return;
     this.#draining = false;
     this.#recomputeAll(reason);
+    this.#modeChanged("serving", reason);
   }
 
   /** True while drained or shut down. */
@@ -286,6 +307,23 @@ export class HealthRegistry {
     this.#shutdown = true;
     this.#draining = false;
     this.#recomputeAll(reason);
+    this.#modeChanged("shutdown", reason);
+  }
+
+  #modeChanged(mode: HealthRegistryMode, reason: string): void {
+    for (const listener of [...this.#modeListeners]) {
+      try {
+        listener(mode, reason);
+      } catch (error) {
+        // Told like a change listener's failure: the event is the overall status as it stands.
+        const status = this.get("");
+        try {
+          this.#onListenerError(error, { service: "", previous: status, status, reason, time: this.#now() });
+        } catch {
+          // As in #deliver: a reporter that throws must not stop the others.
+        }
+      }
+    }
   }
 
   #entry(service: string, reason: string): Entry {
@@ -363,6 +401,18 @@ export class HealthRegistry {
       }
     }
   }
+}
+
+function snapshotOf(service: string, entry: Entry): ServiceHealthSnapshot {
+  return {
+    service,
+    status: entry.effective,
+    reason: entry.reason,
+    since: entry.since,
+    base: entry.base,
+    override: entry.override,
+    failing: [...entry.failing].map(([source, reason]) => ({ source, reason })),
+  };
 }
 
 function checkStoredStatus(status: ServingStatus): void {

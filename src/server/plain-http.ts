@@ -1,6 +1,11 @@
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
-import type { PlainHttpHandler, PlainHttpRequest, PlainHttpResponse } from "./service-types.ts";
+import type {
+  PlainHttpHandler,
+  PlainHttpRequest,
+  PlainHttpResponse,
+  PlainHttpStream,
+} from "./service-types.ts";
 
 /**
  * Reads a request's body, then offers it to the plain HTTP handlers in order; the first answer is
@@ -24,6 +29,8 @@ class PlainBodyReader implements ExchangeListener {
   #chunks: Buffer[] = [];
   #size = 0;
   #done = false;
+  // Set while a streamed answer is open: aborted when the exchange closes.
+  #streaming: AbortController | undefined;
 
   constructor(
     exchange: Exchange,
@@ -86,6 +93,7 @@ class PlainBodyReader implements ExchangeListener {
 
   onClose(): void {
     this.#done = true;
+    this.#streaming?.abort();
   }
 
   onDrain(): void {}
@@ -102,7 +110,8 @@ class PlainBodyReader implements ExchangeListener {
       }
       if (response !== undefined) {
         try {
-          send(exchange, response);
+          if (response.stream === undefined) send(exchange, response);
+          else this.#stream(response, response.stream);
         } catch (error) {
           // A handler's answer node cannot write (an invalid header name or value, say).
           send(exchange, { status: 500, body: `internal error: ${errorText(error)}\n` });
@@ -112,22 +121,68 @@ class PlainBodyReader implements ExchangeListener {
     }
     if (!exchange.closed) this.#unclaimed(exchange);
   }
+
+  // `open` is called in every case, with an aborted signal when the head could not go: whatever it took
+  // for the stream (a slot under a limit) it gives back on abort.
+  #stream(response: PlainHttpResponse, open: (out: PlainHttpStream) => void): void {
+    const exchange = this.#exchange;
+    const controller = new AbortController();
+    const out: PlainHttpStream = {
+      signal: controller.signal,
+      write: (chunk) => {
+        if (controller.signal.aborted) return false;
+        return exchange.write(typeof chunk === "string" ? Buffer.from(chunk) : toBuffer(chunk));
+      },
+      end: () => {
+        if (controller.signal.aborted) return;
+        controller.abort();
+        exchange.finish(undefined, undefined);
+      },
+    };
+    let failure: { error: unknown } | undefined;
+    if (exchange.closed) controller.abort();
+    else {
+      this.#streaming = controller;
+      try {
+        exchange.start(response.status, lowerCaseHeaders(response), false);
+      } catch (error) {
+        // A head node cannot write (an invalid header): #offer answers 500 instead, once `open` knows.
+        controller.abort();
+        failure = { error };
+      }
+    }
+    try {
+      open(out);
+    } catch {
+      if (failure === undefined && !controller.signal.aborted) {
+        // The head is gone already: no 500 can follow it, only a cut-short response.
+        controller.abort();
+        exchange.destroy(true);
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+  }
+}
+
+function lowerCaseHeaders(response: PlainHttpResponse): OutgoingHeaders {
+  const headers: OutgoingHeaders = {};
+  for (const [name, value] of Object.entries(response.headers ?? {})) headers[name.toLowerCase()] = value;
+  return headers;
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function send(exchange: Exchange, response: PlainHttpResponse): void {
   if (exchange.closed) return;
-  const headers: OutgoingHeaders = {};
-  for (const [name, value] of Object.entries(response.headers ?? {})) headers[name.toLowerCase()] = value;
+  const headers = lowerCaseHeaders(response);
   const body = response.body;
   if (body !== undefined && headers["content-type"] === undefined && typeof body === "string") {
     headers["content-type"] = "text/plain; charset=utf-8";
   }
   const bytes =
-    body === undefined
-      ? undefined
-      : typeof body === "string"
-        ? Buffer.from(body)
-        : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : toBuffer(body);
   exchange.respond(response.status, headers, bytes, undefined);
 }
 

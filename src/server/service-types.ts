@@ -122,11 +122,29 @@ export interface PlainHttpRequest {
   readonly body: Uint8Array;
 }
 
+/** The open body of a streamed plain answer (see {@link PlainHttpResponse.stream}). */
+export interface PlainHttpStream {
+  /**
+   * Writes a chunk (a string goes as UTF-8). False when the transport's buffer is full: a writer that
+   * cannot wait (server-sent events) should end the stream rather than queue without bound.
+   */
+  write(chunk: string | Uint8Array): boolean;
+  /** Ends the response. Idempotent; a no-op once the client is gone. */
+  end(): void;
+  /** Aborted when the response is over: ended, the client went away, the connection closed. */
+  readonly signal: AbortSignal;
+}
+
 /** A plain handler's answer; a string body without a content-type goes as `text/plain; charset=utf-8`. */
 export interface PlainHttpResponse {
   status: number;
   headers?: Record<string, string>;
   body?: string | Uint8Array;
+  /**
+   * Streams the body instead of sending `body` (server-sent events): the head goes at once, then this is
+   * called with the open body, which stays open until it calls `end()` or the client goes away.
+   */
+  stream?: (out: PlainHttpStream) => void;
 }
 
 /** Answers a plain HTTP request, or returns undefined when the path is not its own. */

@@ -11,7 +11,9 @@ t.test("the health layer's public surface", async (t) => {
     "createAdminHandler",
     "createHealthService",
     "createProbeHandler",
+    "defaultEventHeartbeatMs",
     "defaultListLimit",
+    "defaultMaxEventStreams",
     "defaultMaxWatchers",
     "defaultMaxWatchersPerConnection",
     "eventLoopDelayCheck",
@@ -24,4 +26,6 @@ t.test("the health layer's public surface", async (t) => {
   t.equal(health.defaultMaxWatchers, 10_000);
   t.equal(health.defaultListLimit, 100);
   t.equal(health.defaultMaxWatchersPerConnection, 100);
+  t.equal(health.defaultMaxEventStreams, 8);
+  t.equal(health.defaultEventHeartbeatMs, 15_000);
 });

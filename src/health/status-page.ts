@@ -1,0 +1,280 @@
+/**
+ * The admin status page: an HTML shell, its script and its style sheet, served by the admin handler at
+ * `<prefix>/`, `<prefix>/status.js` and `<prefix>/status.css`. No build step and nothing from elsewhere:
+ * the script is plain browser JavaScript kept here as text, and the page's Content-Security-Policy lets it
+ * load from this origin only.
+ */
+
+/**
+ * Headers of the page and its assets. A strict CSP (scripts and styles from this origin only, no inline
+ * code, connections to this origin only, no forms, no <base>), no framing (a framed page's drain button
+ * could be clicked through a decoy: clickjacking), no MIME sniffing, no caching, no Referer.
+ */
+export const pageSecurityHeaders = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "cache-control": "no-store",
+  "referrer-policy": "no-referrer",
+} as const;
+
+/** The page for an admin surface mounted at `prefix` (`/admin`). */
+export function statusPageHtml(prefix: string): string {
+  const at = escapeHtml(prefix);
+  return `<!doctype html>
+<html lang="en" data-prefix="${at}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>triple-health status</title>
+<link rel="stylesheet" href="${at}/status.css">
+<script src="${at}/status.js" defer></script>
+</head>
+<body>
+<h1>triple-health status</h1>
+<header>
+<span>server: <span id="mode">loading</span></span>
+<span>updates: <span id="connection" data-state="connecting">connecting</span></span>
+<button type="button" id="drain">Drain</button>
+<button type="button" id="resume">Resume</button>
+<label>reason <input id="reason" placeholder="(optional)"></label>
+</header>
+<form id="token-form" hidden>
+<label>admin token <input id="token" type="password" autocomplete="off"></label>
+<button type="submit">Use token</button>
+</form>
+<p id="error" role="alert"></p>
+<table>
+<thead><tr><th>service</th><th>status</th><th>reason</th><th>source</th><th>since</th><th>set</th></tr></thead>
+<tbody id="services"></tbody>
+</table>
+<h2>Last changes</h2>
+<ol id="changes" reversed></ol>
+</body>
+</html>
+`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** `<prefix>/status.css`. */
+export const statusPageCss = `body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.3em; margin: 0 0 .5em; }
+header { display: flex; gap: 1em; align-items: center; flex-wrap: wrap; margin-bottom: 1em; }
+#mode, #connection { padding: .1em .5em; border-radius: .3em; background: #eee; }
+#mode[data-mode="serving"], #connection[data-state="live"] { background: #d4f4d4; }
+#mode[data-mode="draining"], #mode[data-mode="shutting down"] { background: #f8d7d7; }
+#error { color: #a00; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #ddd; vertical-align: top; }
+.status { font-weight: bold; }
+.status-SERVING { color: #070; }
+.status-NOT_SERVING { color: #b00; }
+.status-UNKNOWN, .status-SERVICE_UNKNOWN { color: #a60; }
+button { margin-right: .3em; }
+#changes { font-family: ui-monospace, monospace; font-size: 12px; padding-left: 1.2em; }
+`;
+
+/** `<prefix>/status.js`: reads the prefix from the page, so one text serves every mount point. */
+export const statusPageScript = String.raw`// The admin status page's script, served at <prefix>/status.js (a file of its own: the page's
+// Content-Security-Policy allows scripts from 'self' only, no inline code).
+"use strict";
+(() => {
+  const prefix = document.documentElement.dataset.prefix || "/admin";
+  const tokenKey = "triple-health-admin-token";
+  const byId = (id) => document.getElementById(id);
+  // The token travels in the Authorization header only. Not in a query string: those end up in access
+  // logs, proxies and the browser history. Not in a cookie: the browser would attach it to requests
+  // other sites make to this origin (CSRF); a header only this script sets is sent by this script only.
+  // A "#token=" fragment never leaves the browser; it is moved to sessionStorage (gone with the tab)
+  // and erased from the address bar.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.has("token")) {
+    sessionStorage.setItem(tokenKey, fragment.get("token"));
+    history.replaceState(null, "", location.pathname);
+  }
+  let token = sessionStorage.getItem(tokenKey);
+  let generation = 0;
+  let retry;
+
+  function headers(json) {
+    const result = {};
+    if (token) result.authorization = "Bearer " + token;
+    if (json) result["content-type"] = "application/json";
+    return result;
+  }
+
+  function setConnection(state, text) {
+    const element = byId("connection");
+    element.dataset.state = state;
+    element.textContent = text;
+  }
+
+  function showError(text) {
+    byId("error").textContent = text;
+  }
+
+  async function errorText(response) {
+    try {
+      const body = await response.json();
+      return response.status + ": " + (body.error || response.statusText);
+    } catch {
+      return response.status + " " + response.statusText;
+    }
+  }
+
+  function askForToken(message) {
+    generation++;
+    setConnection("locked", "token needed");
+    byId("token-form").hidden = false;
+    showError(message);
+  }
+
+  function cell(row, text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    row.append(td);
+    return td;
+  }
+
+  function button(text, action, status) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.textContent = text;
+    element.dataset.action = action;
+    if (status !== undefined) element.dataset.status = status;
+    return element;
+  }
+
+  // Everything the server sends is text put in with textContent, never markup: service names and
+  // reasons come from callers and checks.
+  function render(state) {
+    const mode = state.shutdown ? "shutting down" : state.draining ? "draining" : "serving";
+    byId("mode").textContent = mode;
+    byId("mode").dataset.mode = mode;
+    const rows = state.services.map((service) => {
+      const row = document.createElement("tr");
+      row.dataset.service = service.service;
+      cell(row, service.service === "" ? "(server)" : service.service, "name");
+      cell(row, service.status, "status status-" + service.status);
+      cell(row, service.reason, "reason");
+      const failing = service.failing.map((f) => f.source).join(", ");
+      cell(row, failing ? service.source + " (" + failing + ")" : service.source, "source");
+      cell(row, new Date(service.sinceMs).toLocaleTimeString(), "since");
+      const actions = cell(row, "", "actions");
+      actions.append(
+        button("SERVING", "set", "SERVING"),
+        button("NOT_SERVING", "set", "NOT_SERVING"),
+        button("UNKNOWN", "set", "UNKNOWN"),
+      );
+      if (service.override !== null) actions.append(button("clear override", "set", "null"));
+      return row;
+    });
+    byId("services").replaceChildren(...rows);
+    const changes = (state.changes || [])
+      .slice()
+      .reverse()
+      .map((change) => {
+        const item = document.createElement("li");
+        const name = change.service === "" ? "(server)" : change.service;
+        item.textContent =
+          new Date(change.timeMs).toLocaleTimeString() + "  " + name + ": " + (change.from || "(new)") +
+          " \u2192 " + (change.to || "(cleared)") + "  [" + change.source + "] " + change.reason;
+        return item;
+      });
+    byId("changes").replaceChildren(...changes);
+  }
+
+  function dispatch(block) {
+    let event = "message";
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") event = value;
+      else if (field === "data") data.push(value);
+    }
+    if (event === "health" && data.length > 0) render(JSON.parse(data.join("\n")));
+  }
+
+  // EventSource cannot send an Authorization header, so the stream is read with fetch.
+  async function listen() {
+    clearTimeout(retry);
+    const mine = ++generation;
+    setConnection("connecting", "connecting");
+    try {
+      const response = await fetch(prefix + "/events", { headers: headers(false), cache: "no-store" });
+      if (response.status === 401) {
+        askForToken(token ? "the token was refused" : "this server needs its admin token");
+        return;
+      }
+      if (!response.ok) throw new Error(await errorText(response));
+      byId("token-form").hidden = true;
+      setConnection("live", "live");
+      showError("");
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      while (mine === generation) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n?/g, "\n");
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          dispatch(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+        }
+      }
+      reader.cancel().catch(() => {});
+    } catch (error) {
+      showError(String(error.message || error));
+    }
+    if (mine !== generation) return;
+    setConnection("offline", "reconnecting");
+    retry = setTimeout(listen, 1000);
+  }
+
+  async function post(action, body) {
+    showError("");
+    try {
+      const response = await fetch(prefix + "/" + action, {
+        method: "POST",
+        headers: headers(true),
+        body: JSON.stringify(body),
+        cache: "no-store",
+      });
+      if (response.status === 401) askForToken("the token was refused");
+      else if (!response.ok) showError(await errorText(response));
+    } catch (error) {
+      showError(String(error.message || error));
+    }
+  }
+
+  function reason() {
+    const text = byId("reason").value.trim();
+    return text === "" ? {} : { reason: text };
+  }
+
+  byId("drain").addEventListener("click", () => post("drain", reason()));
+  byId("resume").addEventListener("click", () => post("resume", reason()));
+  byId("services").addEventListener("click", (event) => {
+    const target = event.target.closest("button[data-action]");
+    if (!target) return;
+    const service = target.closest("tr").dataset.service;
+    const status = target.dataset.status === "null" ? null : target.dataset.status;
+    post("set", { service, status, ...reason() });
+  });
+  byId("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    token = byId("token").value;
+    sessionStorage.setItem(tokenKey, token);
+    byId("token").value = "";
+    listen();
+  });
+  listen();
+})();
+`;
