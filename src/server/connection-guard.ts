@@ -59,7 +59,8 @@ class GuardedConnection {
 }
 
 function isDone(response: http.ServerResponse): boolean {
-  return response.writableEnded || response.destroyed;
+  // Finished once its last bytes left the socket: a response ended but still queued is still being written.
+  return response.writableFinished || response.destroyed;
 }
 
 const kGuarded = Symbol("triple-health.guarded");
