@@ -3,6 +3,7 @@ import type net from "node:net";
 import { Code } from "../wire/code.ts";
 import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
+import type { StreamListener } from "./header-list-limit.ts";
 
 /**
  * Byte budgets (hardening II item 12): every byte the server holds on behalf of a peer — request bytes
@@ -37,14 +38,6 @@ export const largeWriteBytes = 16 * 1024;
 
 const kAccount = Symbol("triple-health.budget-account");
 type Accounted = { [kAccount]?: ConnectionAccount };
-
-/** node:http2's `stream` event listener, with the optional flags and raw header list it is also given. */
-export type StreamListener = (
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-  flags?: number,
-  rawHeaders?: string[],
-) => void;
 
 const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 
