@@ -16,6 +16,12 @@ export interface HealthChangeEvent {
   readonly status: ServingStatus | undefined;
   /** Why: the caller's reason, a check's name and error, `drain`, `shutdown`… */
   readonly reason: string;
+  /**
+   * Which layer made the change: the source given to {@link HealthRegistry.markFailing} or
+   * {@link HealthRegistry.markPassing} (a check's name), or `set`, `clear`, `override`, `drain`, `resume`,
+   * `shutdown` — so a log can tell an operator's drain from a failing check whatever the reason text says.
+   */
+  readonly source: string;
   /** `now()` at the change, in milliseconds. */
   readonly time: number;
 }
@@ -115,7 +121,7 @@ export class HealthRegistry {
     const entry = this.#entry(service, reason);
     entry.overrideOnly = false;
     entry.base = status;
-    this.#recompute(service, entry, reason);
+    this.#recompute(service, entry, reason, "set");
   }
 
   /** Effective status (drain and overrides applied), or undefined for an unregistered service. */
@@ -136,7 +142,14 @@ export class HealthRegistry {
     const entry = this.#entries.get(service);
     if (entry === undefined) return;
     this.#entries.delete(service);
-    this.#emit({ service, previous: entry.effective, status: undefined, reason, time: this.#now() });
+    this.#emit({
+      service,
+      previous: entry.effective,
+      status: undefined,
+      reason,
+      source: "clear",
+      time: this.#now(),
+    });
   }
 
   /** Every registered service's effective status. */
@@ -182,7 +195,7 @@ export class HealthRegistry {
       return;
     }
     entry.override = status;
-    this.#recompute(service, entry, reason);
+    this.#recompute(service, entry, reason, "override");
   }
 
   /**
@@ -193,7 +206,7 @@ export class HealthRegistry {
     const entry = this.#entry(service, reason);
     entry.overrideOnly = false;
     entry.failing.set(source, reason);
-    this.#recompute(service, entry, reason);
+    this.#recompute(service, entry, reason, source);
   }
 
   /** Records that `source` passes for `service` again. Registers the service when it is unknown. */
@@ -201,7 +214,7 @@ export class HealthRegistry {
     const entry = this.#entry(service, reason);
     entry.overrideOnly = false;
     entry.failing.delete(source);
-    this.#recompute(service, entry, reason);
+    this.#recompute(service, entry, reason, source);
   }
 
   /**
@@ -260,14 +273,14 @@ export class HealthRegistry {
   drain(reason = "drain"): void {
     if (this.#draining || this.#shutdown) return;
     this.#draining = true;
-    this.#recomputeAll(reason);
+    this.#recomputeAll(reason, "drain");
   }
 
   /** Ends a drain: every service gets back the status its layers give it now. No-op after shutdown. */
   resume(reason = "resume"): void {
     if (!this.#draining || this.#shutdown) return;
     this.#draining = false;
-    this.#recomputeAll(reason);
+    this.#recomputeAll(reason, "resume");
   }
 
   /** True while drained or shut down. */
@@ -285,7 +298,7 @@ export class HealthRegistry {
     if (this.#shutdown) return;
     this.#shutdown = true;
     this.#draining = false;
-    this.#recomputeAll(reason);
+    this.#recomputeAll(reason, "shutdown");
   }
 
   #entry(service: string, reason: string): Entry {
@@ -314,7 +327,7 @@ export class HealthRegistry {
     return entry.base ?? ServingStatus.Serving;
   }
 
-  #recompute(service: string, entry: Entry, reason: string): void {
+  #recompute(service: string, entry: Entry, reason: string, source: string): void {
     const status = this.#effective(entry);
     const fresh = this.#registered.delete(service);
     if (!fresh && status === entry.effective) return;
@@ -323,13 +336,13 @@ export class HealthRegistry {
     entry.effective = status;
     entry.reason = reason;
     entry.since = time;
-    this.#emit({ service, previous, status, reason, time });
+    this.#emit({ service, previous, status, reason, source, time });
   }
 
-  #recomputeAll(reason: string): void {
+  #recomputeAll(reason: string, source: string): void {
     for (const [service, entry] of [...this.#entries]) {
       // A listener may have cleared it while an earlier service's event ran.
-      if (this.#entries.get(service) === entry) this.#recompute(service, entry, reason);
+      if (this.#entries.get(service) === entry) this.#recompute(service, entry, reason, source);
     }
   }
 
