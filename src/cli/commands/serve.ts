@@ -1,4 +1,5 @@
-// `triple-health serve`: the demo server (Health plus named services) until SIGINT/SIGTERM.
+// `triple-health serve`: a health server (Health plus named services, or a sidecar whose -check flags drive
+// health services) until SIGINT/SIGTERM.
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { loadProtoFiles } from "../../codec/proto-files.ts";
