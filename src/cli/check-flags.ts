@@ -31,8 +31,8 @@ const forms = "tcp://host:port, http(s)://host:port/path, grpc://host:port/servi
 // Visible ASCII without spaces: a health service name a probe's caller can type and a log can show.
 const namePattern = /^[\x21-\x7e]+$/;
 const maxNameLength = 200;
-// Host names and IPv4 addresses; IPv6 comes in brackets.
-const hostPattern = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+// Host names and IPv4 addresses; IPv6 comes in brackets. `_` too: Docker Compose service names have it.
+const hostPattern = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/;
 const ipv6Pattern = /^\[[0-9A-Fa-f:.]+\]$/;
 // Characters after which `/bin/sh -c LINE` would do nothing but split LINE on blanks: such a line is
 // spawned as those words with no shell in between. Anything else (quotes, $, |, &, ;, globs, ~, =,

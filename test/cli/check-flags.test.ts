@@ -15,6 +15,11 @@ t.test("each form", async (t) => {
     port: 5432,
   });
   t.same(
+    parseCheckFlag("db=tcp://my_db:5432").target,
+    { kind: "tcp", host: "my_db", port: 5432 },
+    "Compose names",
+  );
+  t.same(
     parseCheckFlag("v6=tcp://[::1]:80").target,
     { kind: "tcp", host: "::1", port: 80 },
     "IPv6 in brackets",
@@ -99,6 +104,7 @@ t.test("usage errors name the flag and what is wrong", async (t) => {
     ["db=tcp://h:54x", /bad port "54x"/],
     ["db=tcp://h:", /bad port ""/],
     ["db=tcp://bad_host!:1", /bad host "bad_host!"/],
+    ["db=tcp://-h:1", /bad host "-h"/],
     ["db=tcp://h:1/path", /tcp:\/\/ takes host:port only/],
     ["db=tcp://u:p@h:1", /credentials in the URL are not supported/],
     ["web=http://h:99999/x", /bad port "99999"/],
