@@ -2,6 +2,7 @@
 // process with one check of each kind against real targets (a TCP listener, an HTTP server, a second
 // `serve` drained through its admin surface, a file an exec check tests), each taken down and back up;
 // Check of NAME and of "" through the health client, and the -log json lines.
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import net from "node:net";
@@ -135,6 +136,66 @@ t.test('in process, text log: an exec check drives its service and ""; /admin/he
   process.emit("SIGTERM", "SIGTERM");
   t.equal(await running, 0);
   t.match(out.out, /SIGTERM, closing[\s\S]*closed/);
+});
+
+/** Pids of running processes whose argv is exactly `argv` (zombies excluded). */
+function processesRunning(argv: string[]): number[] {
+  const wanted = `${argv.join("\0")}\0`;
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8") !== wanted) continue;
+      if (/^State:\s+Z/m.test(readFileSync(`/proc/${entry}/status`, "utf8"))) continue;
+      found.push(Number(entry));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return found;
+}
+
+t.test("in process: a hung exec check fails at -check-timeout and its process is killed", async (t) => {
+  // A duration no other process on the machine is likely to sleep, to find ours in /proc.
+  const argv = ["sleep", `${3000 + Math.floor(Math.random() * 1000)}.${process.pid}`];
+  const out = captureIo();
+  const running = run(
+    [
+      "--port",
+      "0",
+      "--admin",
+      "--check",
+      `slow=exec:${argv.join(" ")}`,
+      "--check-interval",
+      "200ms",
+      "--check-timeout",
+      "150ms",
+      "--failure-threshold",
+      "1",
+      "--grace-ms",
+      "100",
+    ],
+    out.io,
+  );
+  await until(() => out.out.includes("serving"), 30_000);
+  const url = `http://127.0.0.1:${Number(/:(\d+) /.exec(out.out)?.[1])}`;
+  let report: { checks?: Array<{ lastError?: string; attempts: number }> } = {};
+  const end = Date.now() + 30_000;
+  while (!((report.checks?.[0]?.attempts ?? 0) >= 3) && Date.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    report = (await h1request(`${url}/admin/health`, { method: "GET" })).json as typeof report;
+  }
+  t.match(report.checks?.[0], { lastError: "timed out after 150 ms" }, "each attempt ends at the timeout");
+  const deadline = Date.now() + 10_000;
+  // At most the attempt running now is alive: the timed-out ones were killed, not left to pile up.
+  while (processesRunning(argv).length > 1 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  t.ok(processesRunning(argv).length <= 1, "no sleep outlives its attempt");
+  process.emit("SIGTERM", "SIGTERM");
+  t.equal(await running, 0);
+  while (processesRunning(argv).length > 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same(processesRunning(argv), [], "the shutdown kills the attempt in flight");
 });
 
 interface LogLine {
