@@ -63,6 +63,8 @@ t.test("flags: -check, the timing every check shares, -log", async (t) => {
     [["-failure-threshold", "2"], /-failure-threshold needs -check/],
     [["-check", "a=exec:true", "-check-interval", "0"], /-check-interval must be at least 1ms/],
     [["-check", "a=exec:true", "-check-timeout", "0.5ms"], /-check-timeout must be at least 1ms/],
+    [["-check", "a=exec:true", "-check-interval", "25h"], /-check-interval must be at most 24h/],
+    [["-check", "a=exec:true", "-check-timeout", "1000h"], /-check-timeout must be at most 24h/],
     [["-check", "a=exec:true", "-failure-threshold", "0"], /-failure-threshold must be at least 1$/],
     [["-check", "a=exec:true", "-success-threshold", "0"], /-success-threshold must be at least 1$/],
     [["-log", "xml"], /invalid value "xml" for -log: want one of text, json/],

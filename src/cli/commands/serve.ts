@@ -176,6 +176,8 @@ function serveFlags(
   };
 }
 
+const maxTimerMs = 24 * 3_600_000;
+
 const timingFlags = ["check-interval", "check-timeout", "failure-threshold", "success-threshold"] as const;
 
 function checkTimingFlags(
@@ -192,9 +194,16 @@ function checkTimingFlags(
     if (value < min) throw new FlagError(`-${flag} must be at least ${min}${unit}`);
     return value;
   };
+  // Node turns a timer over 2^31-1 ms (24.8 days) into 1 ms, which would probe in a busy loop; a day is
+  // plenty for a probe.
+  const duration = (flag: "check-interval" | "check-timeout", fallback: number) => {
+    const value = atLeast(flag, 1, fallback, "ms");
+    if (value > maxTimerMs) throw new FlagError(`-${flag} must be at most 24h`);
+    return value;
+  };
   return {
-    intervalMs: atLeast("check-interval", 1, defaultTiming.intervalMs, "ms"),
-    timeoutMs: atLeast("check-timeout", 1, defaultTiming.timeoutMs, "ms"),
+    intervalMs: duration("check-interval", defaultTiming.intervalMs),
+    timeoutMs: duration("check-timeout", defaultTiming.timeoutMs),
     failureThreshold: atLeast("failure-threshold", 1, defaultTiming.failureThreshold, ""),
     successThreshold: atLeast("success-threshold", 1, defaultTiming.successThreshold, ""),
   };
