@@ -23,7 +23,7 @@ export interface CommandIo {
 export type CommandRun = (args: string[], io: CommandIo) => Promise<number>;
 
 const commands: Record<string, string> = {
-  serve: "run the demo server (health plus named services)",
+  serve: "run a health server: named services, or a sidecar whose -check flags drive them",
   check: "check a service's health (grpc_health_probe-compatible flags and exit codes)",
   watch: "print every status change until interrupted",
   list: "list every service's status",

@@ -36,6 +36,7 @@ export {
   HealthCheckRunner,
 } from "./checks.ts";
 export { addDependency } from "./dependencies.ts";
+export { defaultExecOutputBytes, type ExecCheckOptions, execCheck } from "./exec-check.ts";
 export {
   createHealthService,
   defaultListLimit,

@@ -16,6 +16,12 @@ export interface HealthChangeEvent {
   readonly status: ServingStatus | undefined;
   /** Why: the caller's reason, a check's name and error, `drain`, `shutdown`… */
   readonly reason: string;
+  /**
+   * Which layer made the change: the source given to {@link HealthRegistry.markFailing} or
+   * {@link HealthRegistry.markPassing} (a check's name), or `set`, `clear`, `override`, `drain`, `resume`,
+   * `shutdown` — so a log can tell an operator's drain from a failing check whatever the reason text says.
+   */
+  readonly source: string;
   /** `now()` at the change, in milliseconds. */
   readonly time: number;
 }
@@ -125,7 +131,7 @@ export class HealthRegistry {
     const entry = this.#entry(service, reason);
     entry.overrideOnly = false;
     entry.base = status;
-    this.#recompute(service, entry, reason);
+    this.#recompute(service, entry, reason, "set");
   }
 
   /** Effective status (drain and overrides applied), or undefined for an unregistered service. */
@@ -146,7 +152,14 @@ export class HealthRegistry {
     const entry = this.#entries.get(service);
     if (entry === undefined) return;
     this.#entries.delete(service);
-    this.#emit({ service, previous: entry.effective, status: undefined, reason, time: this.#now() });
+    this.#emit({
+      service,
+      previous: entry.effective,
+      status: undefined,
+      reason,
+      source: "clear",
+      time: this.#now(),
+    });
   }
 
   /** Every registered service's effective status. */
@@ -190,7 +203,7 @@ export class HealthRegistry {
       return;
     }
     entry.override = status;
-    this.#recompute(service, entry, reason);
+    this.#recompute(service, entry, reason, "override");
   }
 
   /**
@@ -201,7 +214,7 @@ export class HealthRegistry {
     const entry = this.#entry(service, reason);
     entry.overrideOnly = false;
     entry.failing.set(source, reason);
-    this.#recompute(service, entry, reason);
+    this.#recompute(service, entry, reason, source);
   }
 
   /** Records that `source` passes for `service` again. Registers the service when it is unknown. */
@@ -209,7 +222,7 @@ export class HealthRegistry {
     const entry = this.#entry(service, reason);
     entry.overrideOnly = false;
     entry.failing.delete(source);
-    this.#recompute(service, entry, reason);
+    this.#recompute(service, entry, reason, source);
   }
 
   /**
@@ -279,16 +292,16 @@ export class HealthRegistry {
   drain(reason = "drain"): void {
     if (this.#draining || this.#shutdown) return;
     this.#draining = true;
-    this.#recomputeAll(reason);
-    this.#modeChanged("draining", reason);
+    this.#recomputeAll(reason, "drain");
+    this.#modeChanged("draining", reason, "drain");
   }
 
   /** Ends a drain: every service gets back the status its layers give it now. No-op after shutdown. */
   resume(reason = "resume"): void {
     if (!this.#draining || this.#shutdown) return;
     this.#draining = false;
-    this.#recomputeAll(reason);
-    this.#modeChanged("serving", reason);
+    this.#recomputeAll(reason, "resume");
+    this.#modeChanged("serving", reason, "resume");
   }
 
   /** True while drained or shut down. */
@@ -306,11 +319,11 @@ export class HealthRegistry {
     if (this.#shutdown) return;
     this.#shutdown = true;
     this.#draining = false;
-    this.#recomputeAll(reason);
-    this.#modeChanged("shutdown", reason);
+    this.#recomputeAll(reason, "shutdown");
+    this.#modeChanged("shutdown", reason, "shutdown");
   }
 
-  #modeChanged(mode: HealthRegistryMode, reason: string): void {
+  #modeChanged(mode: HealthRegistryMode, reason: string, source: string): void {
     for (const listener of [...this.#modeListeners]) {
       try {
         listener(mode, reason);
@@ -318,7 +331,14 @@ export class HealthRegistry {
         // Told like a change listener's failure: the event is the overall status as it stands.
         const status = this.get("");
         try {
-          this.#onListenerError(error, { service: "", previous: status, status, reason, time: this.#now() });
+          this.#onListenerError(error, {
+            service: "",
+            previous: status,
+            status,
+            reason,
+            source,
+            time: this.#now(),
+          });
         } catch {
           // As in #deliver: a reporter that throws must not stop the others.
         }
@@ -352,7 +372,7 @@ export class HealthRegistry {
     return entry.base ?? ServingStatus.Serving;
   }
 
-  #recompute(service: string, entry: Entry, reason: string): void {
+  #recompute(service: string, entry: Entry, reason: string, source: string): void {
     const status = this.#effective(entry);
     const fresh = this.#registered.delete(service);
     if (!fresh && status === entry.effective) return;
@@ -361,13 +381,13 @@ export class HealthRegistry {
     entry.effective = status;
     entry.reason = reason;
     entry.since = time;
-    this.#emit({ service, previous, status, reason, time });
+    this.#emit({ service, previous, status, reason, source, time });
   }
 
-  #recomputeAll(reason: string): void {
+  #recomputeAll(reason: string, source: string): void {
     for (const [service, entry] of [...this.#entries]) {
       // A listener may have cleared it while an earlier service's event ran.
-      if (this.#entries.get(service) === entry) this.#recompute(service, entry, reason);
+      if (this.#entries.get(service) === entry) this.#recompute(service, entry, reason, source);
     }
   }
 

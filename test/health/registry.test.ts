@@ -42,9 +42,9 @@ t.test("set, get and clear emit events with old, new, reason and time", async (t
   registry.clear("a", "gone twice"); // unknown: nothing
   registry.clear("never");
   t.same(events, [
-    { service: "a", previous: undefined, status: Serving, reason: "boot", time: 1000 },
-    { service: "a", previous: Serving, status: NotServing, reason: "db down", time: 1005 },
-    { service: "a", previous: NotServing, status: undefined, reason: "gone", time: 1010 },
+    { service: "a", previous: undefined, status: Serving, reason: "boot", source: "set", time: 1000 },
+    { service: "a", previous: Serving, status: NotServing, reason: "db down", source: "set", time: 1005 },
+    { service: "a", previous: NotServing, status: undefined, reason: "gone", source: "clear", time: 1010 },
   ]);
   t.equal(registry.get("a"), undefined);
   t.notOk(registry.has("a"));
@@ -52,6 +52,35 @@ t.test("set, get and clear emit events with old, new, reason and time", async (t
   t.equal(registry.get("b"), Unknown);
   t.equal(events.at(-1)?.reason, "set");
 });
+
+t.test(
+  "each event names the layer that made it: a check's source, override, drain, resume, shutdown",
+  async (t) => {
+    const { registry, events } = clockedRegistry();
+    registry.markFailing("db", "tcp-probe", "tcp-probe: refused");
+    registry.markPassing("db", "tcp-probe", "tcp-probe: passing again");
+    registry.override("db", NotServing, "operator");
+    registry.override("db", undefined, "operator done");
+    registry.drain("draining by hand");
+    registry.resume("back");
+    registry.shutdown();
+    t.same(
+      events.map((e) => [e.service, e.source, e.reason]),
+      [
+        ["db", "tcp-probe", "tcp-probe: refused"],
+        ["db", "tcp-probe", "tcp-probe: passing again"],
+        ["db", "override", "operator"],
+        ["db", "override", "operator done"],
+        ["", "drain", "draining by hand"],
+        ["db", "drain", "draining by hand"],
+        ["", "resume", "back"],
+        ["db", "resume", "back"],
+        ["", "shutdown", "shutdown"],
+        ["db", "shutdown", "shutdown"],
+      ],
+    );
+  },
+);
 
 t.test("statuses that only Watch may send are refused", async (t) => {
   const registry = new HealthRegistry();

@@ -12,6 +12,8 @@ t.test("flags", async (t) => {
     port: 20000,
     admin: false,
     graceMs: 5000,
+    checks: [],
+    log: "text",
   });
   t.equal(parseServeArgs([], { PORT: "1234" }).port, 1234);
   t.same(
@@ -30,7 +32,16 @@ t.test("flags", async (t) => {
       ],
       {},
     ),
-    { sample: true, services: ["a.B", "c.D"], host: "::1", port: 0, admin: true, graceMs: 10 },
+    {
+      sample: true,
+      services: ["a.B", "c.D"],
+      host: "::1",
+      port: 0,
+      admin: true,
+      graceMs: 10,
+      checks: [],
+      log: "text",
+    },
   );
   t.equal(parseServeArgs(["-port", "7", "-grace-ms=70000"], {}).graceMs, 70000, "Go-style single dash too");
   t.throws(() => parseServeArgs(["--port", "x"], {}), /invalid value "x" for -port/);
