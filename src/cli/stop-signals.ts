@@ -1,7 +1,8 @@
-// SIGINT and SIGTERM for the commands that run until stopped: serve and proxy drain and close through
-// installSignalHandlers (the library's own sequence); watch ends its stream.
+// The commands that run until stopped (serve, proxy, tap): listening, and SIGINT/SIGTERM, which drain and close
+// through installSignalHandlers (the library's own sequence); watch ends its stream.
 import type { HealthRegistry } from "../health/registry.ts";
 import { installSignalHandlers } from "../health/signals.ts";
+import { CommandError, ExitCode } from "./command.ts";
 import { formatDuration } from "./flags.ts";
 import type { CommandIo } from "./main.ts";
 
@@ -11,6 +12,27 @@ const stopSignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 export interface StoppableHost {
   readonly health: HealthRegistry;
   close(options?: { graceMs?: number }): Promise<void>;
+}
+
+/**
+ * Listens `host` on `address`, resolving to what it bound (an IPv6 host in brackets, ready for a URL); when it
+ * cannot, closes it and throws exit 2, a network failure as for the client commands. @internal
+ */
+export async function listenOrFail(
+  host: StoppableHost & { listen(port: number, host: string): Promise<{ port: number; host: string }> },
+  address: { host: string; port: number },
+): Promise<{ host: string; port: number }> {
+  let bound: { port: number; host: string };
+  try {
+    bound = await host.listen(address.port, address.host);
+  } catch (error) {
+    await host.close({ graceMs: 0 });
+    throw new CommandError(
+      ExitCode.ConnectionFailure,
+      `cannot listen on ${address.host}:${address.port}: ${(error as Error).message}`,
+    );
+  }
+  return { host: bound.host.includes(":") ? `[${bound.host}]` : bound.host, port: bound.port };
 }
 
 /**

@@ -2,9 +2,9 @@
 import type { PickerEvent } from "../../client/picker-events.ts";
 import { servingStatusName } from "../../codec/health-types.ts";
 import { createTripleProxy, type TripleProxy } from "../../host/triple-proxy.ts";
-import { type Command, CommandError, ExitCode, linePrefix, rejectPositionals, runner } from "../command.ts";
+import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
-import { serveUntilStopped } from "../stop-signals.ts";
+import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
 
 const proxyFlags: FlagSpecs = {
   listen: {
@@ -156,19 +156,9 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
         io.stderr.write(`${new Date().toISOString()} ${describeEvent(event)}\n`);
       }
     });
-    let address: { host: string; port: number };
-    try {
-      address = await proxy.listen(listen.port, listen.host);
-    } catch (error) {
-      await proxy.close({ graceMs: 0 });
-      throw new CommandError(
-        ExitCode.ConnectionFailure,
-        `cannot listen on ${listen.host}:${listen.port}: ${(error as Error).message}`,
-      );
-    }
-    const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+    const { host, port } = await listenOrFail(proxy, listen);
     io.stdout.write(
-      `triple-health proxy on http://${host}:${address.port} (h2c, HTTP/1.1) → ${proxy.picker.endpoints.join(", ")}` +
+      `triple-health proxy on http://${host}:${port} (h2c, HTTP/1.1) → ${proxy.picker.endpoints.join(", ")}` +
         `${proxy.service === "" ? "" : ` for ${proxy.service}`}\n`,
     );
     return serveUntilStopped(proxy, io, { prefix: linePrefix(command), graceMs });

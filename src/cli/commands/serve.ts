@@ -15,9 +15,9 @@ import type { PlainHttpHandler } from "../../server/service-types.ts";
 import { adminToken, adminTokenFlag } from "../admin-flags.ts";
 import { jsonChangeLine, textChangeLine } from "../change-log.ts";
 import { type CheckFlag, checkProbe, parseCheckFlags } from "../check-flags.ts";
-import { type Command, CommandError, ExitCode, linePrefix, rejectPositionals, runner } from "../command.ts";
+import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs, formatDuration, parseFlags } from "../flags.ts";
-import { serveUntilStopped } from "../stop-signals.ts";
+import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
 
 interface ServeFlags {
   sample: boolean;
@@ -297,20 +297,11 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     } catch (error) {
       throw new FlagError((error as Error).message);
     }
-    let address: { port: number; host: string };
-    try {
-      address = await server.listen(options.port, options.host);
-    } catch (error) {
-      throw new CommandError(
-        ExitCode.ConnectionFailure,
-        `cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`,
-      );
-    }
-    const bound = address.host.includes(":") ? `[${address.host}]` : address.host;
+    const bound = await listenOrFail(server, options);
     const where =
       options.tls === undefined
-        ? `http://${bound}:${address.port} (h2c, HTTP/1.1)`
-        : `https://${bound}:${address.port} (TLS: h2, HTTP/1.1)`;
+        ? `http://${bound.host}:${bound.port} (h2c, HTTP/1.1)`
+        : `https://${bound.host}:${bound.port} (TLS: h2, HTTP/1.1)`;
     const token = options.adminToken === undefined ? "" : " (admin token required)";
     const keys = server.handler.exports.map((e) => serviceKey(e.service, e.group, e.version));
     lines.write(`triple-health serving ${keys.join(", ")} on ${where}${token}\n`);

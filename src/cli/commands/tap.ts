@@ -2,9 +2,9 @@
 import type protobuf from "protobufjs";
 import { createTripleTap, type TripleTap } from "../../host/triple-tap.ts";
 import { CallRecorder, loadTapTypes, type RecorderSink } from "../call-recorder.ts";
-import { type Command, CommandError, ExitCode, linePrefix, rejectPositionals, runner } from "../command.ts";
+import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
-import { serveUntilStopped } from "../stop-signals.ts";
+import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
 import { parseListen } from "./proxy.ts";
 
 const tapFlags: FlagSpecs = {
@@ -90,19 +90,9 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
     } catch (error) {
       throw new FlagError((error as Error).message);
     }
-    let address: { host: string; port: number };
-    try {
-      address = await tap.listen(listen.port, listen.host);
-    } catch (error) {
-      await tap.close({ graceMs: 0 });
-      throw new CommandError(
-        ExitCode.ConnectionFailure,
-        `cannot listen on ${listen.host}:${listen.port}: ${(error as Error).message}`,
-      );
-    }
-    const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+    const { host, port } = await listenOrFail(tap, listen);
     // stdout carries the calls (JSON lines with -json); what the tap says of itself goes to stderr.
-    io.stderr.write(`triple-health tap on http://${host}:${address.port} (h2c, HTTP/1.1) → ${upstream}\n`);
+    io.stderr.write(`triple-health tap on http://${host}:${port} (h2c, HTTP/1.1) → ${upstream}\n`);
     return serveUntilStopped(tap, { ...io, stdout: io.stderr }, { prefix: linePrefix(command), graceMs });
   },
 };
