@@ -1,8 +1,11 @@
 // `triple-health tap`: real peers (grpc-js, connect-node, curl) call through the tap and get exactly what
 // they get from the upstream directly, while the tap reports each call decoded.
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPromiseClient, type Transport } from "@connectrpc/connect";
 import {
@@ -25,6 +28,7 @@ import { createAdminHandler } from "../../src/health/admin-handler.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import { createTripleServer, type TripleServer } from "../../src/host/triple-server.ts";
 import { createTripleTap } from "../../src/host/triple-tap.ts";
+import { defineService } from "../../src/server/define-service.ts";
 import { EsHealthService, EsServingStatus } from "../fixtures/interop-health-es.ts";
 import { captureIo, startCli } from "../fixtures/run-cli.ts";
 import { unusedPort } from "../fixtures/start-server.ts";
@@ -321,6 +325,61 @@ t.test("gRPC-Web-Text is decoded from its base64, cut anywhere", async (t) => {
     trailers: { "grpc-status": "0" },
     code: 0,
   });
+});
+
+t.test("-proto: messages of the services a .proto declares, -type for other paths", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tap-proto-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "demo.proto");
+  writeFileSync(
+    file,
+    `syntax = "proto3";
+package demo;
+message CountRequest { int32 n = 1; }
+message CountReply { repeated string words = 1; }
+service Counter { rpc Count(CountRequest) returns (CountReply); }
+`,
+  );
+  const root = loadTapTypes([file]);
+  const server = createTripleServer();
+  server.addService(
+    "demo.Counter",
+    defineService(root, "demo.Counter", {
+      Count: (request: { n: number }) => ({ words: Array.from({ length: request.n }, (_, i) => `w${i}`) }),
+    }),
+  );
+  const { port } = await server.listen(0, "127.0.0.1");
+  t.teardown(() => server.close({ graceMs: 0 }));
+  const seen: TappedCall[] = [];
+  const lines: string[] = [];
+  let id = 0;
+  const tap = createTripleTap({
+    upstream: `http://127.0.0.1:${port}`,
+    observe: (head) =>
+      new CallRecorder(++id, head, {
+        root,
+        fallbackType: root.lookupType("demo.CountRequest"),
+        sink: { line: (text) => lines.push(text), message() {}, call: (call) => seen.push(call) },
+      }),
+  });
+  const { port: tapPort } = await tap.listen(0, "127.0.0.1");
+  t.teardown(() => tap.close({ graceMs: 0 }));
+  const request = Buffer.from(root.lookupType("demo.CountRequest").encode({ n: 2 }).finish());
+  for (const path of ["/demo.Counter/Count", "/demo.Other/Count"]) {
+    const session = http2.connect(`http://127.0.0.1:${tapPort}`);
+    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/proto" });
+    stream.end(request);
+    stream.resume();
+    await new Promise((resolve) => stream.on("close", resolve));
+    session.close();
+  }
+  await until(() => seen.length === 2, "two calls");
+  t.match(seen[0], { requestMessages: [{ n: 2 }], responseMessages: [{ words: ["w0", "w1"] }], code: 0 });
+  t.ok(
+    lines.some((line) => line === '#1 > demo.CountRequest {"n":2}'),
+    "named by its type",
+  );
+  t.match(seen[1], { requestMessages: [{ n: 2 }], code: 12 }, "-type decodes a path no .proto declares");
 });
 
 t.test("an upstream that is down: UNAVAILABLE, answered by the tap and reported so", async (t) => {
