@@ -6,7 +6,6 @@ import http from "node:http";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createPromiseClient, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
@@ -14,7 +13,6 @@ import {
   Http2SessionManager,
 } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import t, { type Test } from "tap";
 import {
   CallRecorder,
@@ -29,26 +27,14 @@ import { HealthRegistry } from "../../src/health/registry.ts";
 import { createTripleServer, type TripleServer } from "../../src/host/triple-server.ts";
 import { createTripleTap } from "../../src/host/triple-tap.ts";
 import { defineService } from "../../src/server/define-service.ts";
+import {
+  GrpcHealthClient as HealthClient,
+  type GrpcHealthStub as HealthStub,
+} from "../fixtures/grpc-health.ts";
 import { EsHealthService, EsServingStatus } from "../fixtures/interop-health-es.ts";
 import { captureIo, startCli } from "../fixtures/run-cli.ts";
 import { unusedPort } from "../fixtures/start-server.ts";
 import { needs } from "../fixtures/tools.ts";
-
-const protoPath = fileURLToPath(new URL("../../proto/health.proto", import.meta.url));
-const HealthClient = (
-  grpc.loadPackageDefinition(
-    protoLoader.loadSync(protoPath, { keepCase: true, enums: String, defaults: true }),
-  ) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }
-).grpc.health.v1.Health;
-
-type HealthStub = grpc.Client & {
-  check(
-    request: { service: string },
-    options: grpc.CallOptions,
-    callback: (error: grpc.ServiceError | null, response?: { status: string }) => void,
-  ): grpc.ClientUnaryCall;
-  watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
-};
 
 /** What the tap reported: its lines, message events and finished calls. */
 interface Recorded {

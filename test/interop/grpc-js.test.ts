@@ -1,38 +1,13 @@
 // @grpc/grpc-js as the peer: the gRPC client of Kubernetes-era Node services, over h2c.
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import t, { type Test } from "tap";
+import {
+  type CheckResponse,
+  GrpcHealthClient as HealthClient,
+  type GrpcHealthStub as HealthStub,
+} from "../fixtures/grpc-health.ts";
 import { startGrpcJsReference } from "../fixtures/interop-reference.ts";
 import { eventually, type InteropTarget, startTarget, watchDeadlineMs } from "../fixtures/interop-target.ts";
-
-const protoPath = fileURLToPath(new URL("../../proto/health.proto", import.meta.url));
-const definition = protoLoader.loadSync(protoPath, { keepCase: true, enums: String, defaults: true });
-const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-  grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-};
-const HealthClient = loaded.grpc.health.v1.Health;
-
-interface CheckResponse {
-  status: string;
-}
-
-type HealthStub = grpc.Client & {
-  check(
-    request: { service: string },
-    options: grpc.CallOptions,
-    callback: (error: grpc.ServiceError | null, response?: CheckResponse) => void,
-  ): grpc.ClientUnaryCall;
-  list(
-    request: object,
-    options: grpc.CallOptions,
-    callback: (
-      error: grpc.ServiceError | null,
-      response?: { statuses: Record<string, CheckResponse> },
-    ) => void,
-  ): grpc.ClientUnaryCall;
-  watch(request: { service: string }, options?: grpc.CallOptions): grpc.ClientReadableStream<CheckResponse>;
-};
 
 async function setup(t: Test): Promise<{ target: InteropTarget; client: HealthStub }> {
   const target = await startTarget(t, startGrpcJsReference);

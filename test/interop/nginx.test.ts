@@ -2,32 +2,17 @@
 // grpc_pass on an HTTP/2 listener to two servers; grpc-js's Check and Watch go through it.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
+import {
+  GrpcHealthClient as HealthClient,
+  type GrpcHealthStub as HealthStub,
+} from "../fixtures/grpc-health.ts";
 import { startForeground, tempDir, testedConfig, untilListening } from "../fixtures/load-balancer.ts";
 import { startServer, unusedPort } from "../fixtures/start-server.ts";
 import { needs } from "../fixtures/tools.ts";
-
-const protoPath = fileURLToPath(new URL("../../proto/health.proto", import.meta.url));
-const definition = protoLoader.loadSync(protoPath, { keepCase: true, enums: String, defaults: true });
-const HealthClient = (
-  grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-  }
-).grpc.health.v1.Health;
-
-type HealthStub = grpc.Client & {
-  check(
-    request: { service: string },
-    options: grpc.CallOptions,
-    callback: (error: grpc.ServiceError | null, response?: { status: string }) => void,
-  ): grpc.ClientUnaryCall;
-  watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
-};
 
 t.test("nginx grpc_pass: Check and Watch through it, Watch sees the flip", needs("nginx"), async (t) => {
   // Two servers answering from one registry: whichever nginx picks, a status set here is what it says.

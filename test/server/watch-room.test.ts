@@ -1,33 +1,18 @@
 // Issue 14 item 5: the default limits leave room for unary calls beside the Watch streams. A grpc-js client
 // (one channel, so one connection) holding as many Watch streams as a connection may hold still gets its
 // Check answered on that connection; before, maxConcurrentStreams (100) equalled the watcher limit (100).
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import t from "tap";
 import { defaultMaxWatchersPerConnection } from "../../src/health/health-service.ts";
 import { createTripleServer } from "../../src/host/triple-server.ts";
 import { http2Defaults } from "../../src/server/options.ts";
 import { ConfigError } from "../../src/wire/config-error.ts";
+import {
+  GrpcHealthClient as HealthClient,
+  type GrpcHealthStub as HealthStub,
+} from "../fixtures/grpc-health.ts";
 import { startServer } from "../fixtures/start-server.ts";
 import { until } from "./fixtures/helpers.ts";
-
-const protoPath = fileURLToPath(new URL("../../proto/health.proto", import.meta.url));
-const definition = protoLoader.loadSync(protoPath, { keepCase: true, enums: String, defaults: true });
-const HealthClient = (
-  grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-  }
-).grpc.health.v1.Health;
-
-type HealthStub = grpc.Client & {
-  check(
-    request: { service: string },
-    options: grpc.CallOptions,
-    callback: (error: grpc.ServiceError | null, response?: { status: string }) => void,
-  ): grpc.ClientUnaryCall;
-  watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
-};
 
 function check(client: HealthStub): Promise<string> {
   return new Promise((resolve, reject) =>
