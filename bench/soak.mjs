@@ -22,6 +22,7 @@ import {
   checkRequestGrpc,
   checkRequestJson,
   envelope,
+  grpcCheckOutcome,
   watchPath,
 } from "./lib/health-bytes.mjs";
 
@@ -74,35 +75,20 @@ function connect() {
   });
 }
 
-function grpcCheck(session) {
-  return new Promise((resolve) => {
-    let stream;
-    try {
-      stream = session.request(
-        { ":method": "POST", ":path": checkPath, "content-type": "application/grpc", te: "trailers" },
-        { endStream: false },
-      );
-    } catch {
-      resolve("request-refused");
-      return;
-    }
-    let status;
-    let body = 0;
-    stream.on("response", (head) => {
-      status ??= head["grpc-status"];
-    });
-    stream.on("trailers", (trailers) => {
-      status = trailers["grpc-status"];
-    });
-    stream.on("data", (chunk) => {
-      body += chunk.length;
-    });
-    stream.on("error", () => {});
-    stream.on("close", () =>
-      resolve(status === "0" && body === 7 ? undefined : `check-grpc-${status ?? "none"}`),
+async function grpcCheck(session) {
+  let stream;
+  try {
+    stream = session.request(
+      { ":method": "POST", ":path": checkPath, "content-type": "application/grpc", te: "trailers" },
+      { endStream: false },
     );
-    stream.end(checkRequestGrpc);
-  });
+  } catch {
+    return "request-refused";
+  }
+  const outcome = grpcCheckOutcome(stream);
+  stream.end(checkRequestGrpc);
+  const { status, bodyBytes } = await outcome;
+  return status === "0" && bodyBytes === 7 ? undefined : `check-grpc-${status ?? "none"}`;
 }
 
 async function checkLoop(session) {

@@ -6,7 +6,7 @@
 // Every attacker: `start(port, options)` → `{ name, stats, stop() }`; stop() closes everything it opened.
 import http2 from "node:http2";
 import net from "node:net";
-import { checkPath, checkRequestGrpc, envelope, watchPath } from "./health-bytes.mjs";
+import { checkPath, checkRequestGrpc, envelope, grpcCheckOutcome, watchPath } from "./health-bytes.mjs";
 
 const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 const grpcHead = {
@@ -206,27 +206,18 @@ export function idleConnections(port, { connections = 1000, reopenMs = 100 } = {
 export async function freshCheck(port, timeoutMs = 10_000) {
   const session = await connect(port);
   try {
-    return await new Promise((resolve) => {
-      const timer = setTimeout(() => resolve("timeout"), timeoutMs);
-      let status;
-      let body = 0;
-      const stream = session.request(grpcHead, { endStream: false });
-      stream.on("response", (head) => {
-        status ??= head["grpc-status"];
-      });
-      stream.on("trailers", (trailers) => {
-        status = trailers["grpc-status"];
-      });
-      stream.on("data", (chunk) => {
-        body += chunk.length;
-      });
-      stream.on("error", () => {});
-      stream.on("close", () => {
-        clearTimeout(timer);
-        resolve(status === "0" && body > 5 ? undefined : `check-${status ?? stream.rstCode}`);
-      });
-      stream.end(checkRequestGrpc);
+    const stream = session.request(grpcHead, { endStream: false });
+    const outcome = grpcCheckOutcome(stream);
+    stream.end(checkRequestGrpc);
+    let timer;
+    const timedOut = new Promise((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
     });
+    const ended = await Promise.race([outcome, timedOut]);
+    clearTimeout(timer);
+    if (ended === undefined) return "timeout";
+    const { status, bodyBytes, rstCode } = ended;
+    return status === "0" && bodyBytes > 5 ? undefined : `check-${status ?? rstCode}`;
   } finally {
     session.destroy();
   }

@@ -78,3 +78,25 @@ export const cases = [
     expect: { contentType: /^application\/proto/, body: checkResponseProto },
   },
 ];
+
+/**
+ * How a gRPC Check stream ended, once it closed: its grpc-status (trailers, or a Trailers-Only head), the
+ * response body bytes and the RST code. For the soak and the attackers' fresh-connection Check.
+ */
+export function grpcCheckOutcome(stream) {
+  return new Promise((resolve) => {
+    let status;
+    let bodyBytes = 0;
+    stream.on("response", (head) => {
+      status ??= head["grpc-status"];
+    });
+    stream.on("trailers", (trailers) => {
+      status = trailers["grpc-status"];
+    });
+    stream.on("data", (chunk) => {
+      bodyBytes += chunk.length;
+    });
+    stream.on("error", () => {});
+    stream.on("close", () => resolve({ status, bodyBytes, rstCode: stream.rstCode }));
+  });
+}
