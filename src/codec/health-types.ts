@@ -1,3 +1,4 @@
+import { frameOnce } from "../wire/envelope-encoder.ts";
 import { createMessageCodec, type MessageCodec } from "./message-codec.ts";
 import { loadProtoFiles } from "./proto-files.ts";
 
@@ -48,7 +49,8 @@ const root = loadProtoFiles("health.proto");
 
 /**
  * The Check/Watch reply has four possible values: encode each once, so answering a Check or notifying
- * thousands of watchers costs no serialization. The cached bytes are shared: never write into them.
+ * thousands of watchers costs no serialization, and frame each once (`frameOnce`), so that writing one
+ * allocates no envelope either. The cached bytes are shared: never write into them.
  */
 function withCachedReplies(codec: MessageCodec<HealthCheckResponse>): MessageCodec<HealthCheckResponse> {
   const statuses = [
@@ -59,6 +61,7 @@ function withCachedReplies(codec: MessageCodec<HealthCheckResponse>): MessageCod
   ];
   const binary = statuses.map((status) => codec.encodeBinary({ status }));
   const json = statuses.map((status) => codec.encodeJson({ status }));
+  for (const bytes of [...binary, ...json]) frameOnce(bytes);
   const cached: MessageCodec<HealthCheckResponse> = {
     ...codec,
     encode: (message, name) => (name === "json" ? cached.encodeJson(message) : cached.encodeBinary(message)),

@@ -6,11 +6,18 @@ import {
   healthCodecs,
   ServingStatus,
 } from "../codec/health-types.ts";
-import type { ServerStreamingMethod, ServiceMethods, UnaryMethod } from "../server/service-types.ts";
+import {
+  isHoldable,
+  type ServerStreamingMethod,
+  type ServiceMethods,
+  type UnaryMethod,
+} from "../server/service-types.ts";
 import { Code } from "../wire/code.ts";
 import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import type { HealthRegistry } from "./registry.ts";
+import { WatchSlots } from "./watch-slots.ts";
+import { type WatchHub, WatchStream } from "./watch-stream.ts";
 
 /** Options of {@link createHealthService}: List's limits and per-connection Watch limits. */
 export interface HealthServiceOptions {
@@ -25,6 +32,18 @@ export interface HealthServiceOptions {
    * value not below `maxConcurrentStreams` (ConfigError).
    */
   maxWatchersPerConnection?: number;
+  /**
+   * Most Watch streams one client address may hold, over all its connections (an IPv6 client counts by
+   * its /64); more → RESOURCE_EXHAUSTED. Default: half the registry's `maxWatchers`, so one client cannot
+   * take every slot. Clients that all arrive from one address (behind a sidecar proxy or a NAT) share
+   * it: raise it to `maxWatchers`, or `Infinity` to turn it off.
+   */
+  maxWatchersPerAddress?: number;
+}
+
+/** Default for {@link HealthServiceOptions.maxWatchersPerAddress}: half of `maxWatchers`. */
+export function defaultMaxWatchersPerAddress(maxWatchers: number): number {
+  return Math.max(1, Math.floor(maxWatchers / 2));
 }
 
 /** Default for {@link HealthServiceOptions.maxWatchersPerConnection}. */
@@ -80,9 +99,11 @@ export function createHealthService(
 ): ServiceMethods {
   const listLimit = options.listLimit ?? defaultListLimit;
   const listEnabled = options.listEnabled ?? true;
-  const maxPerConnection = options.maxWatchersPerConnection ?? defaultMaxWatchersPerConnection;
-  // Watch streams per connection; entries go with their connection objects.
-  const watchersOn = new WeakMap<object, number>();
+  const slots = new WatchSlots(
+    options.maxWatchersPerConnection ?? defaultMaxWatchersPerConnection,
+    options.maxWatchersPerAddress ?? defaultMaxWatchersPerAddress(registry.maxWatchers),
+  );
+  const hub: WatchHub = { registry, slots, reply };
 
   const check: UnaryMethod<HealthCheckRequest, HealthCheckResponse> = {
     kind: "unary",
@@ -99,29 +120,12 @@ export function createHealthService(
     kind: "server_streaming",
     input: healthCodecs.checkRequest,
     output: healthCodecs.checkResponse,
-    async handler(request, call) {
-      const connection = call.connection;
-      if (connection !== undefined) {
-        const open = watchersOn.get(connection) ?? 0;
-        if (open >= maxPerConnection) {
-          throw new RpcError(
-            Code.ResourceExhausted,
-            `too many Watch streams on one connection (limit ${maxPerConnection})`,
-          );
-        }
-        watchersOn.set(connection, open + 1);
-      }
-      try {
-        // Leaving the loop any way (abort, a send that rejects) calls return() and frees the watcher.
-        for await (const status of registry.watch(request.service, call.signal)) {
-          // After shutdown the stream stays open on NOT_SERVING: ended here, grpc-go's health client
-          // (which skips its backoff after any message) would re-open it at once on the same connection,
-          // over and over until GOAWAY. The host ends it after GOAWAY (issue 14 item 4).
-          await call.send(reply(status));
-        }
-      } finally {
-        if (connection !== undefined) watchersOn.set(connection, (watchersOn.get(connection) ?? 1) - 1);
-      }
+    handler(request, call) {
+      if (!isHoldable(call)) throw new RpcError(Code.Internal, "Watch needs a call that can be held open");
+      // After shutdown the stream stays open on NOT_SERVING: ended here, grpc-go's health client (which
+      // skips its backoff after any message) would re-open it at once on the same connection, over and over
+      // until GOAWAY. The host ends it after GOAWAY (issue 14 item 4).
+      new WatchStream(hub, call, request.service).start();
     },
   };
 

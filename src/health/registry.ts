@@ -105,7 +105,8 @@ export class HealthRegistry {
   readonly #entries = new Map<string, Entry>();
   readonly #listeners = new Set<HealthChangeListener>();
   readonly #modeListeners = new Set<HealthModeListener>();
-  readonly #watchers = new Map<string, Set<Watcher>>();
+  // Per service: each subscribed listener and the event number it subscribed at.
+  readonly #watchers = new Map<string, Map<StatusListener, number>>();
   readonly #now: () => number;
   readonly #maxWatchers: number;
   readonly #onListenerError: (error: unknown, event: HealthChangeEvent) => void;
@@ -248,35 +249,67 @@ export class HealthRegistry {
   }
 
   /**
-   * Watches one service: yields its current status at once (SERVICE_UNKNOWN while it is not
-   * registered — it may become so), then each change. A consumer slower than the changes gets the
-   * latest status, never a queue: what it sees last is always the current status. The iterator returns
-   * when `signal` aborts; its slot is freed at once on abort or `return()`.
+   * Subscribes `listener` to one service's status: it hears the current status at once, from inside this
+   * call (SERVICE_UNKNOWN while the service is not registered — it may become so), then each effective
+   * change, synchronously, until {@link unsubscribe}. This is what a Watch stream runs on: a listener
+   * object, no closure, promise, signal or iterator per watcher, so that 100,000 of them cost little more
+   * than their streams. One that throws on a change is reported through `onListenerError`; one that
+   * throws on the first call throws out of here, unsubscribed. Subscribing a listener again to the same
+   * service does nothing.
    *
    * @throws RpcError RESOURCE_EXHAUSTED when `maxWatchers` are already open.
    */
-  watch(service: string, signal: AbortSignal): AsyncIterableIterator<ServingStatus> {
-    const initial = this.get(service) ?? ServingStatus.ServiceUnknown;
-    if (signal.aborted) return new Watcher(initial, this.#seq, undefined, () => {}, true);
+  subscribe(service: string, listener: StatusListener): void {
+    let subscribers = this.#watchers.get(service);
+    if (subscribers?.has(listener)) return;
     if (this.#watcherCount >= this.#maxWatchers)
       throw new RpcError(
         Code.ResourceExhausted,
         `too many health watchers (limit ${this.#maxWatchers}); try again later`,
       );
-    let set = this.#watchers.get(service);
-    if (set === undefined) {
-      set = new Set();
-      this.#watchers.set(service, set);
+    if (subscribers === undefined) {
+      subscribers = new Map();
+      this.#watchers.set(service, subscribers);
     }
-    const watchers = set;
-    const watcher = new Watcher(initial, this.#seq, signal, (w) => {
-      watchers.delete(w);
-      if (watchers.size === 0 && this.#watchers.get(service) === watchers) this.#watchers.delete(service);
-      this.#watcherCount--;
-    });
-    watchers.add(watcher);
+    // Its event number: events queued before it are already in the status it hears now.
+    subscribers.set(listener, this.#seq);
     this.#watcherCount++;
-    return watcher;
+    try {
+      listener.onStatus(this.get(service) ?? ServingStatus.ServiceUnknown);
+    } catch (error) {
+      this.unsubscribe(service, listener);
+      throw error;
+    }
+  }
+
+  /** Ends a {@link subscribe}: the listener hears no more and its watcher slot is free at once. */
+  unsubscribe(service: string, listener: StatusListener): void {
+    const subscribers = this.#watchers.get(service);
+    if (subscribers === undefined || !subscribers.delete(listener)) return;
+    if (subscribers.size === 0) this.#watchers.delete(service);
+    this.#watcherCount--;
+  }
+
+  /**
+   * {@link subscribe} as an async iterator: the current status at once, then each change. A consumer
+   * slower than the changes gets the latest status, never a queue: what it sees last is always the
+   * current status. The iterator returns when `signal` aborts; its slot is freed at once on abort or
+   * `return()`.
+   *
+   * @throws RpcError RESOURCE_EXHAUSTED when `maxWatchers` are already open.
+   */
+  watch(service: string, signal: AbortSignal): AsyncIterableIterator<ServingStatus> {
+    const iterator = new StatusIterator(signal, () => this.unsubscribe(service, iterator));
+    if (!signal.aborted) {
+      this.subscribe(service, iterator);
+      iterator.start();
+    }
+    return iterator;
+  }
+
+  /** The most watchers it lets open at once (`maxWatchers`). */
+  get maxWatchers(): number {
+    return this.#maxWatchers;
   }
 
   /** Watchers open now, across all services. */
@@ -404,21 +437,33 @@ export class HealthRegistry {
   }
 
   #deliver({ seq, event }: QueuedEvent): void {
-    const watchers = this.#watchers.get(event.service);
-    if (watchers !== undefined) {
+    const subscribers = this.#watchers.get(event.service);
+    if (subscribers !== undefined) {
       const status = event.status ?? ServingStatus.ServiceUnknown;
-      for (const watcher of watchers) watcher.push(status, seq);
+      for (const [listener, since] of subscribers) {
+        // Events queued before it subscribed are already in the status it heard first.
+        if (since >= seq) continue;
+        try {
+          listener.onStatus(status);
+        } catch (error) {
+          this.#reportListenerError(error, event);
+        }
+      }
     }
     for (const listener of [...this.#listeners]) {
       try {
         listener(event);
       } catch (error) {
-        try {
-          this.#onListenerError(error, event);
-        } catch {
-          // An error reporter that throws must not stop the dispatch either.
-        }
+        this.#reportListenerError(error, event);
       }
+    }
+  }
+
+  #reportListenerError(error: unknown, event: HealthChangeEvent): void {
+    try {
+      this.#onListenerError(error, event);
+    } catch {
+      // An error reporter that throws must not stop the dispatch either.
     }
   }
 }
@@ -452,41 +497,41 @@ function warnListenerError(error: unknown, event: HealthChangeEvent): void {
   );
 }
 
+/**
+ * Hears one service's status: see {@link HealthRegistry.subscribe}. An object with a method rather than a
+ * function, so that a Watch stream is its own listener: no closure per watcher.
+ */
+export interface StatusListener {
+  onStatus(status: ServingStatus): void;
+}
+
 type Waiter = (result: IteratorResult<ServingStatus, undefined>) => void;
 
 /**
- * One watch: holds only the latest undelivered status (latest-value coalescing), so a consumer that
- * does not read costs a constant amount of memory however often the status flips.
+ * {@link HealthRegistry.watch}'s iterator over one subscription: holds only the latest undelivered status
+ * (latest-value coalescing), so a consumer that does not read costs a constant amount of memory however
+ * often the status flips.
  */
-class Watcher implements AsyncIterableIterator<ServingStatus> {
-  #latest: ServingStatus;
-  #delivered: ServingStatus | undefined;
-  readonly #createdAt: number;
-  readonly #signal: AbortSignal | undefined;
-  readonly #detach: (watcher: Watcher) => void;
+class StatusIterator implements AsyncIterableIterator<ServingStatus>, StatusListener {
+  #latest: ServingStatus | undefined = undefined;
+  #delivered: ServingStatus | undefined = undefined;
+  readonly #signal: AbortSignal;
+  readonly #unsubscribe: () => void;
   readonly #waiters: Waiter[] = [];
   #done: boolean;
 
-  constructor(
-    initial: ServingStatus,
-    createdAt: number,
-    signal: AbortSignal | undefined,
-    detach: (watcher: Watcher) => void,
-    done = false,
-  ) {
-    this.#latest = initial;
-    this.#delivered = undefined;
-    this.#createdAt = createdAt;
+  constructor(signal: AbortSignal, unsubscribe: () => void) {
     this.#signal = signal;
-    this.#detach = detach;
-    this.#done = done;
-    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.#unsubscribe = unsubscribe;
+    this.#done = signal.aborted;
   }
 
-  /** @internal Called by the registry for each event on this watcher's service. */
-  push(status: ServingStatus, seq: number): void {
-    // Events queued before this watcher existed are already reflected in its initial status.
-    if (this.#done || seq <= this.#createdAt) return;
+  /** Subscribed: ends with the signal from now on. */
+  start(): void {
+    this.#signal.addEventListener("abort", this.#finish, { once: true });
+  }
+
+  onStatus(status: ServingStatus): void {
     this.#latest = status;
     if (status === this.#delivered) return;
     const waiter = this.#waiters.shift();
@@ -497,9 +542,10 @@ class Watcher implements AsyncIterableIterator<ServingStatus> {
 
   next(): Promise<IteratorResult<ServingStatus, undefined>> {
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    if (this.#latest !== this.#delivered && this.#waiters.length === 0) {
-      this.#delivered = this.#latest;
-      return Promise.resolve({ value: this.#latest, done: false });
+    const latest = this.#latest;
+    if (latest !== undefined && latest !== this.#delivered && this.#waiters.length === 0) {
+      this.#delivered = latest;
+      return Promise.resolve({ value: latest, done: false });
     }
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
@@ -513,15 +559,11 @@ class Watcher implements AsyncIterableIterator<ServingStatus> {
     return this;
   }
 
-  readonly #onAbort = (): void => {
-    this.#finish();
-  };
-
-  #finish(): void {
+  readonly #finish = (): void => {
     if (this.#done) return;
     this.#done = true;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
-    this.#detach(this);
+    this.#signal.removeEventListener("abort", this.#finish);
+    this.#unsubscribe();
     for (const waiter of this.#waiters.splice(0)) waiter({ value: undefined, done: true });
-  }
+  };
 }

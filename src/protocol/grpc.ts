@@ -1,5 +1,5 @@
 import { Code } from "../wire/code.ts";
-import { encodeEnvelope, envelopeChunks } from "../wire/envelope-encoder.ts";
+import { encodeEnvelope, envelopeChunks, envelopeCopyThreshold } from "../wire/envelope-encoder.ts";
 import { grpcErrorTrailers, grpcTrailers } from "./grpc-status.ts";
 import { headerCache, withMetadata } from "./headers.ts";
 import type { ProtocolWriter } from "./protocol-writer.ts";
@@ -50,8 +50,9 @@ export const grpcWriter: ProtocolWriter = {
 
 /** Writes one uncompressed envelope; large payloads go by reference after their header. @internal */
 export function writeEnvelope(sink: ResponseSink, message: Uint8Array): boolean {
-  const chunks = envelopeChunks(0, message);
-  let ok = true;
-  for (const chunk of chunks) ok = sink.write(chunk);
-  return ok;
+  // The usual small message is one write of one buffer, and no array around it.
+  if (message.byteLength <= envelopeCopyThreshold) return sink.write(encodeEnvelope(0, message));
+  const [header, body] = envelopeChunks(0, message);
+  sink.write(header!);
+  return sink.write(body!);
 }

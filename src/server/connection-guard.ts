@@ -1,13 +1,14 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import type net from "node:net";
+import type { StreamTracker } from "./session-streams.ts";
 import { sweepPeriodMs, sweepsFor } from "./stream-watchdog.ts";
 
 /**
  * What the guard knows of one connection: what it has in flight, whether it ever opened a stream or sent a
  * request, when it was last used, and the session to close it through once it speaks HTTP/2.
  */
-class GuardedConnection {
+class GuardedConnection implements StreamTracker {
   readonly socket: net.Socket;
   session: http2.ServerHttp2Session | undefined;
   // HTTP/2 streams open.
@@ -32,10 +33,15 @@ class GuardedConnection {
     this.guard = guard;
   }
 
-  // One bound function per connection, not a closure per stream.
-  readonly onStreamClosed = (): void => {
+  /** A stream opened on its session (the session's {@link StreamTracker}). */
+  streamOpened(): void {
+    this.guard.started(this);
+    this.streams++;
+  }
+
+  streamClosed(): void {
     if (--this.streams === 0) this.lastUsed = this.guard.tick();
-  };
+  }
 
   /** The first HTTP/1.1 response still being written, after dropping those that are done. */
   currentResponse(): http.ServerResponse | undefined {
@@ -143,25 +149,20 @@ export class ConnectionGuard {
     return true;
   }
 
-  /** Follows the streams of an HTTP/2 session on an admitted connection. */
-  watchSession(session: http2.ServerHttp2Session): void {
+  /** The tracker of an HTTP/2 session's streams on an admitted connection (undefined for one not admitted). */
+  watchSession(session: http2.ServerHttp2Session): StreamTracker | undefined {
     // session.socket is node's proxy of the socket; it reads the socket's own properties through.
     const connection = (session.socket as GuardedSocket | undefined)?.[kGuarded];
-    if (connection === undefined) return;
+    if (connection === undefined) return undefined;
     connection.session = session;
-    session.on("stream", (stream: http2.ServerHttp2Stream) => {
-      this.#started(connection);
-      connection.streams++;
-      // `on`, not `once` (which wraps the listener per call): a stream closes once.
-      stream.on("close", connection.onStreamClosed);
-    });
+    return connection;
   }
 
   /** Counts an HTTP/1.1 request until its response is finished or abandoned. */
   requestStarted(request: http.IncomingMessage, response: http.ServerResponse): void {
     const connection = (request.socket as GuardedSocket)[kGuarded];
     if (connection === undefined) return;
-    this.#started(connection);
+    this.started(connection);
     connection.currentResponse();
     if (connection.responses === undefined) connection.responses = [];
     connection.responses.push(response);
@@ -218,7 +219,8 @@ export class ConnectionGuard {
     return (socket as GuardedSocket)[kGuarded]?.currentResponse()?.headersSent === true;
   }
 
-  #started(connection: GuardedConnection): void {
+  /** @internal A request or stream started on `connection`. */
+  started(connection: GuardedConnection): void {
     connection.lastUsed = this.tick();
     if (!connection.opened) {
       connection.opened = true;

@@ -63,6 +63,13 @@ export interface Exchange extends ResponseSink {
    * failure behind it), HTTP/1.1 destroys the socket.
    */
   destroy(broken?: boolean): void;
+  /**
+   * Lets go of a request read to its end once nothing reads it again: its listeners, and the head (the
+   * header object, the raw list) on HTTP/2, where a held stream's header strings are a good part of what
+   * it keeps for hours. Reads after it see no headers. HTTP/1.1's head is node's request object's, kept
+   * while the exchange lives.
+   */
+  forgetRequest(): void;
   /** Marks the connection for closing after this response (HTTP/1.1 `Connection: close`). */
   closeConnectionAfter(): void;
 }
@@ -127,6 +134,12 @@ export class NodeExchange {
 
   pauseRequest(): void {
     this.#request.pause();
+  }
+
+  /** Removes the body listeners of a request that has ended (its 'end' listener is otherwise an array of two). */
+  protected detachRequest(): void {
+    this.#request.removeListener("data", forwardData);
+    this.#request.removeListener("end", forwardEnd);
   }
 
   resumeRequest(): void {

@@ -55,6 +55,10 @@ export class H1Exchange extends NodeExchange implements Exchange {
   get connection(): object | undefined {
     return this.req.socket;
   }
+  forgetRequest(): void {
+    // The head belongs to node's request object, which lives as long as the exchange anyway.
+    this.detachRequest();
+  }
   get remoteAddress(): string | undefined {
     return this.req.socket?.remoteAddress;
   }

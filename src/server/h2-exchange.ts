@@ -52,6 +52,9 @@ function releaseRequest(stream: Stream): void {
 // listener only keeps an unhandled 'error' event from throwing.
 function ignoreError(): void {}
 
+// What a released exchange reads as its head: nothing.
+const releasedHead: IncomingHeaders = Object.freeze(Object.create(null));
+
 function head(status: number, headers: OutgoingHeaders, extra: OutgoingHeaders | undefined): OutgoingHeaders {
   if (extra !== undefined) return { ...headers, ...extra, ":status": String(status) };
   return status === 200 ? headers : { ...headers, ":status": String(status) };
@@ -64,8 +67,8 @@ function head(status: number, headers: OutgoingHeaders, extra: OutgoingHeaders |
 export class H2Exchange extends NodeExchange implements Exchange {
   readonly httpVersion = "2" as const;
   readonly stream: Stream;
-  readonly headers: IncomingHeaders;
-  readonly rawHeaders: readonly string[] | undefined;
+  headers: IncomingHeaders;
+  rawHeaders: readonly string[] | undefined;
   headersSent = false;
   /**
    * The trailers `wantTrailers` will send. Kept here, not on the node:http2 stream: every property added
@@ -145,6 +148,12 @@ export class H2Exchange extends NodeExchange implements Exchange {
 
   destroy(broken?: boolean): void {
     if (!this.stream.destroyed) this.stream.close(broken === true ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
+  }
+
+  forgetRequest(): void {
+    this.headers = releasedHead;
+    this.rawHeaders = undefined;
+    this.detachRequest();
   }
 
   closeConnectionAfter(): void {

@@ -2,7 +2,7 @@ import { headerValue } from "../protocol/request-head.ts";
 import { metadataFromHeaders } from "../wire/metadata.ts";
 import type { Metadata } from "../wire/rpc-error.ts";
 import type { ServerCall } from "./server-call.ts";
-import type { ProtocolName, ServerStreamCall } from "./service-types.ts";
+import type { HoldableStreamCall, ProtocolName, StreamHolder } from "./service-types.ts";
 
 /**
  * A call as its handler sees it ({@link CallContext}, and `send` for server streams): read-only views
@@ -11,7 +11,7 @@ import type { ProtocolName, ServerStreamCall } from "./service-types.ts";
  * lifecycle, nor move the deadline. Values are read from the engine on use, never copied.
  * @internal
  */
-export class HandlerCall implements ServerStreamCall<object> {
+export class HandlerCall implements HoldableStreamCall<object> {
   readonly #call: ServerCall;
   #requestMetadata: Metadata | undefined = undefined;
 
@@ -64,5 +64,15 @@ export class HandlerCall implements ServerStreamCall<object> {
 
   send(message: object): Promise<void> {
     return this.#call.send(message);
+  }
+
+  /** @internal The engine's {@link ServerCall.hold}: the stream stays open until the call ends. */
+  hold(holder: StreamHolder): void {
+    this.#call.hold(holder);
+  }
+
+  /** @internal The engine's {@link ServerCall.write}: send() without a promise, for a holder. */
+  write(message: object): boolean {
+    return this.#call.write(message);
   }
 }

@@ -13,6 +13,7 @@ import {
   http1Defaults,
   http2Defaults,
 } from "./options.ts";
+import { type StreamTracker, trackStreams } from "./session-streams.ts";
 import { StreamWatchdog } from "./stream-watchdog.ts";
 
 /** Key material for TLS; ALPN offers `h2` and `http/1.1`. */
@@ -80,9 +81,9 @@ function closeEmptySession(session: http2.ServerHttp2Session): void {
 /**
  * Closes a session that has had no open stream for `timeoutMs`. (hardening H3) Streams only count up
  * and down and note when the last one closed; the one timer per session is re-armed lazily when it
- * fires. A busy session thus costs no timer work, and a stream only a listener its session shares.
+ * fires. A busy session thus costs no timer work.
  */
-class EmptySessionTimer {
+class EmptySessionTimer implements StreamTracker {
   readonly #session: http2.ServerHttp2Session;
   readonly #timeoutMs: number;
   #timer: NodeJS.Timeout;
@@ -95,18 +96,16 @@ class EmptySessionTimer {
     this.#emptySince = Date.now();
     this.#timer = setTimeout(onEmptySessionTimer, timeoutMs, this);
     this.#timer.unref();
-    session.on("stream", this.#onStream);
     session.once("close", () => clearTimeout(this.#timer));
   }
 
-  // One function per session (not per stream), and nothing stored on node's stream objects.
-  readonly #onStream = (stream: http2.ServerHttp2Stream): void => {
+  streamOpened(): void {
     this.#open++;
-    stream.on("close", this.#onStreamClose);
-  };
-  readonly #onStreamClose = (): void => {
+  }
+
+  streamClosed(): void {
     if (--this.#open === 0) this.#emptySince = Date.now();
-  };
+  }
 
   check(): void {
     const session = this.#session;
@@ -215,14 +214,20 @@ export class PortListener {
     this.h2server.on("stream", limitHeaderList(h2.maxHeaderListSize, onStream));
     this.h2server.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
-      this.guard.watchSession(session);
       budget?.open(session);
       session.on("error", ignoreError);
-      if (h2.emptySessionTimeoutMs > 0) new EmptySessionTimer(session, h2.emptySessionTimeoutMs);
+      const trackers: StreamTracker[] = [];
+      const guarded = this.guard.watchSession(session);
+      if (guarded !== undefined) trackers.push(guarded);
+      if (h2.emptySessionTimeoutMs > 0)
+        trackers.push(new EmptySessionTimer(session, h2.emptySessionTimeoutMs));
       if (StreamWatchdog.wanted(h2.requestBodyTimeoutMs, h2.writeStallTimeoutMs))
-        new StreamWatchdog(session, h2.requestBodyTimeoutMs, h2.writeStallTimeoutMs, () =>
-          this.guard.destroySession(session),
+        trackers.push(
+          new StreamWatchdog(session, h2.requestBodyTimeoutMs, h2.writeStallTimeoutMs, () =>
+            this.guard.destroySession(session),
+          ),
         );
+      trackStreams(session, trackers);
       session.once("close", () => this.sessions.delete(session));
     });
     // node:http2 servers time sessions out after 2 minutes by default; health Watch streams must outlive that.

@@ -10,6 +10,7 @@ import { accountOf, type BudgetHolder, type ConnectionAccount, largeWriteBytes }
 import type { Exchange, ExchangeListener } from "./exchange.ts";
 import { HandlerCall } from "./handler-call.ts";
 import type { Route } from "./router.ts";
+import type { StreamHolder } from "./service-types.ts";
 
 /** Limits a call is read under. @internal */
 export interface CallLimits {
@@ -75,6 +76,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
   #drain: Promise<void> | undefined = undefined;
   #drainResolve: (() => void) | undefined = undefined;
   #drainReject: ((reason: RpcError) => void) | undefined = undefined;
+  #awaitingDrain = false;
+  #holder: StreamHolder | undefined = undefined;
   #tracked = false;
   /** Bytes charged to the connection's byte budget: the request buffered so far, or the response queued. */
   budgetBytes = 0;
@@ -227,12 +230,14 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
   }
 
   onDrain(): void {
+    this.#awaitingDrain = false;
     if (this.budgetBytes !== 0) this.#release();
     const resolve = this.#drainResolve;
     this.#drain = undefined;
     this.#drainResolve = undefined;
     this.#drainReject = undefined;
     resolve?.();
+    if (this.#state === State.Running) this.#holder?.onWritable();
   }
 
   /**
@@ -291,36 +296,73 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
   /** HandlerCall's send(): encodes and writes one message of a server stream. */
   send(message: object): Promise<void> {
     if (this.#state !== State.Running) return this.#rejected(this.#abortReason ?? ended());
-    const definition = this.route.definition;
-    let bytes: Uint8Array;
-    try {
-      bytes = definition.output.encode(message, this.type.codec);
-    } catch (cause) {
-      return this.#rejected(
-        new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause }),
-      );
-    }
-    const exchange = this.exchange;
-    try {
-      if (!exchange.headersSent) this.#writer.startStream(exchange, this.type, this.#responseMetadata);
-      if (this.#writer.writeMessage(exchange, this.type, bytes)) return resolved;
-    } catch (cause) {
-      const error = RpcError.from(cause, Code.Internal);
-      this.fail(error);
-      return this.#rejected(error);
-    }
-    // The transport pushes back: what it queues now counts against the budget until it drains.
-    this.#chargeQueued();
-    if (this.#state !== State.Running) return this.#rejected(this.#abortReason ?? ended());
+    const written = this.#writeMessage(message);
+    if (written === true) return resolved;
+    if (written !== false) return this.#rejected(written);
     if (this.#drain === undefined) {
       this.#drain = new Promise<void>((resolve, reject) => {
         this.#drainResolve = resolve;
         this.#drainReject = reject;
       });
       this.#drain.catch(noop);
-      exchange.waitDrain();
     }
     return this.#drain;
+  }
+
+  /**
+   * Keeps a server stream open past its handler's return, without a promise: the stream ends only when
+   * the call does (the client leaves, the deadline passes, the server ends it), which `holder` hears. For
+   * the Watch stream; a handler that holds must call this before it returns, having read what it needs of
+   * the request head (which is let go: see {@link Exchange.forgetRequest}).
+   */
+  hold(holder: StreamHolder): void {
+    this.#holder = holder;
+    // Held after the request ended, and the holder has read from the head what it needs: its call's
+    // metadata and group/version read empty from now on.
+    this.exchange.forgetRequest();
+  }
+
+  /**
+   * {@link send} without a promise, for a holder: true while the transport takes more, false when it pushed
+   * back (the holder hears `onWritable` once it drains) or the call has ended (the holder heard
+   * `onCallEnd`, or hears it now for an encoding failure).
+   */
+  write(message: object): boolean {
+    if (this.#state !== State.Running) return false;
+    const written = this.#writeMessage(message);
+    if (typeof written === "boolean") return written;
+    this.fail(written);
+    return false;
+  }
+
+  /**
+   * Encodes and writes one message: true when taken, false when the transport pushed back (one `onDrain`
+   * is asked for), else why not (a failed write has failed the call; an encoding failure is the caller's).
+   */
+  #writeMessage(message: object): boolean | RpcError {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.route.definition.output.encode(message, this.type.codec);
+    } catch (cause) {
+      return new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause });
+    }
+    const exchange = this.exchange;
+    try {
+      if (!exchange.headersSent) this.#writer.startStream(exchange, this.type, this.#responseMetadata);
+      if (this.#writer.writeMessage(exchange, this.type, bytes)) return true;
+    } catch (cause) {
+      const error = RpcError.from(cause, Code.Internal);
+      this.fail(error);
+      return error;
+    }
+    // The transport pushes back: what it queues now counts against the budget until it drains.
+    this.#chargeQueued();
+    if (this.#state !== State.Running) return this.#abortReason ?? ended();
+    if (!this.#awaitingDrain) {
+      this.#awaitingDrain = true;
+      exchange.waitDrain();
+    }
+    return false;
   }
 
   // ---- internals ----
@@ -442,6 +484,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
       this.fail(error);
       return;
     }
+    // A holder ends with the call, not with its handler's return.
+    if (this.#holder !== undefined) return;
     Promise.resolve(result).then(
       () => this.#finishStream(),
       (error: unknown) => this.fail(error),
@@ -519,6 +563,11 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     if (this.#tracked) {
       this.#tracked = false;
       this.#owner.untrackStream(this);
+    }
+    const holder = this.#holder;
+    if (holder !== undefined) {
+      this.#holder = undefined;
+      holder.onCallEnd();
     }
   }
 

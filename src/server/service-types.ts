@@ -41,6 +41,43 @@ export interface ServerStreamCall<O> extends CallContext {
   send(message: O): Promise<void>;
 }
 
+/**
+ * What a handler that holds its stream open ({@link HoldableStreamCall.hold}) hears instead of promises.
+ * @internal
+ */
+export interface StreamHolder {
+  /** The transport takes more again after a `write()` that returned false. */
+  onWritable(): void;
+  /** The call has ended (client gone, deadline, server closing, a failure); writes do nothing from now on. */
+  onCallEnd(): void;
+}
+
+/**
+ * What the server's own stream calls add for a handler that keeps its stream open past its return without
+ * a promise: the health Watch, which lives as long as its client wants, up to 100,000 at a time, and must
+ * cost little more than the HTTP/2 stream under it.
+ * @internal
+ */
+export interface HoldableStreamCall<O> extends ServerStreamCall<O> {
+  /**
+   * Keeps the stream open after the handler returns: it ends only when the call does (the client leaves,
+   * the deadline passes, the server ends it), which `holder` hears. Called before the handler returns,
+   * having read what it needs of the request head, which is let go.
+   */
+  hold(holder: StreamHolder): void;
+  /**
+   * `send()` without a promise: true while the transport takes more, false when it pushed back (the holder
+   * hears `onWritable` once it drains) or the call has ended (the holder hears `onCallEnd`).
+   */
+  write(message: O): boolean;
+}
+
+/** @internal True for a call that offers {@link HoldableStreamCall}'s two methods (the server's own do). */
+export function isHoldable<O>(call: ServerStreamCall<O>): call is HoldableStreamCall<O> {
+  const holdable = call as Partial<HoldableStreamCall<O>>;
+  return typeof holdable.hold === "function" && typeof holdable.write === "function";
+}
+
 /** Answers one request with one message (or a promise of it); a thrown `RpcError` is the call's status. */
 export type UnaryHandler<I, O> = (request: I, call: CallContext) => O | Promise<O>;
 /** Sends messages with `call.send`; the call ends OK when it returns (or its promise resolves), else with what it threw. */

@@ -1,5 +1,6 @@
 import http2 from "node:http2";
 import { type ExchangeListener, kExchange } from "./exchange.ts";
+import type { StreamTracker } from "./session-streams.ts";
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -32,8 +33,8 @@ interface Stall {
  * `stallTimeoutMs` is reset with RST_STREAM(CANCEL), which frees them; a session whose socket has had bytes
  * queued and drained none of them for `stallTimeoutMs` is destroyed.
  *
- * Cheap on the hot path: a stream costs one Map entry (its opening sweep number, not a clock read) and one
- * `close` listener; no timer per call. One unref'd interval per session runs while the
+ * Cheap on the hot path: a stream costs one Map entry (its opening sweep number, not a clock read); no
+ * timer per call. One unref'd interval per session runs while the
  * session has streams and stops at the first sweep that finds none. Ages are counted in sweeps, so a
  * timeout fires between its value and one sweep period later (never early).
  *
@@ -42,7 +43,7 @@ interface Stall {
  * CANCELLED, while ENHANCE_YOUR_CALM would read as RESOURCE_EXHAUSTED, a verdict on the peer's traffic.
  * @internal
  */
-export class StreamWatchdog {
+export class StreamWatchdog implements StreamTracker {
   readonly #session: http2.ServerHttp2Session;
   readonly #destroyConnection: () => void;
   readonly #periodMs: number;
@@ -69,7 +70,6 @@ export class StreamWatchdog {
     this.#periodMs = sweepPeriodMs(bodyTimeoutMs, stallTimeoutMs);
     this.#bodySweeps = sweepsFor(bodyTimeoutMs, this.#periodMs);
     this.#stallSweeps = sweepsFor(stallTimeoutMs, this.#periodMs);
-    session.on("stream", this.#onStream);
     session.once("close", () => this.#stop());
   }
 
@@ -78,16 +78,19 @@ export class StreamWatchdog {
     return bodyTimeoutMs > 0 || stallTimeoutMs > 0;
   }
 
-  readonly #onStream = (stream: WatchedStream): void => {
+  /** A stream opened on its session (the session's {@link StreamTracker}). */
+  streamOpened(stream: WatchedStream): void {
     this.#streams.set(stream, this.#sweep);
-    // A closure per stream: by 'close' node has cleared stream.session, so a shared listener could not
-    // find its watchdog; a closed stream left in the map until the next sweep would be kept alive by it.
-    stream.on("close", () => this.#forget(stream));
     if (this.#timer === undefined) {
       this.#timer = setInterval(onSweep, this.#periodMs, this);
       this.#timer.unref();
     }
-  };
+  }
+
+  // Forgotten at once: a closed stream left in the map until the next sweep would be kept alive by it.
+  streamClosed(stream: WatchedStream): void {
+    this.#forget(stream);
+  }
 
   #forget(stream: WatchedStream): void {
     this.#streams.delete(stream);

@@ -35,11 +35,35 @@ export function encodeEnvelopeHeader(flags: number, length: number): Buffer {
   return header;
 }
 
+// Payloads written over and over (the cached health replies), each framed once: payload → its envelope.
+const framed = new WeakMap<Uint8Array, Buffer>();
+
 /**
- * One envelope in one buffer: header and a copy of the payload. Envelopes up to 2 KiB are cut
- * from a shared 16 KiB slab, like Buffer.allocUnsafe's pool: copy one you keep for long.
+ * Frames a constant payload once and for all: from then on the envelope (flags 0) of this very bytes object
+ * is one shared buffer, not a fresh copy per write. For the four health replies, which a flip writes to
+ * every watcher and every Check answers with: a buffer object per write was half of a flip's garbage.
+ * Never write into either.
+ */
+export function frameOnce(payload: Uint8Array): void {
+  const length = payload.byteLength;
+  checkHeader(0, length);
+  const out = Buffer.allocUnsafeSlow(envelopeHeaderBytes + length);
+  writeHeader(out, 0, 0, length);
+  copyBytes(payload, 0, length, out, envelopeHeaderBytes);
+  framed.set(payload, out);
+}
+
+/**
+ * One envelope in one buffer: header and a copy of the payload (the shared envelope of a payload given to
+ * {@link frameOnce}). Envelopes up to 2 KiB are cut from a shared 16 KiB slab, like Buffer.allocUnsafe's
+ * pool: copy one you keep for long, and never write into one.
  */
 export function encodeEnvelope(flags: number, payload: Uint8Array): Buffer {
+  // A miss costs little: a fresh buffer has no identity hash yet, so the lookup ends there.
+  if (flags === 0) {
+    const shared = framed.get(payload);
+    if (shared !== undefined) return shared;
+  }
   const length = payload.byteLength;
   checkHeader(flags, length);
   const out = allocateBytes(envelopeHeaderBytes + length);

@@ -4,8 +4,10 @@ import { createHealthService } from "../../src/health/health-service.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import type {
   CallContext,
+  HoldableStreamCall,
   ServerStreamCall,
   ServerStreamingMethod,
+  StreamHolder,
   UnaryMethod,
 } from "../../src/server/service-types.ts";
 import { Code } from "../../src/wire/code.ts";
@@ -15,8 +17,8 @@ const { Serving, NotServing, ServiceUnknown } = ServingStatus;
 
 function callContext(
   method: string,
-  signal = new AbortController().signal,
   connection: object | undefined = undefined,
+  remoteAddress = "127.0.0.1",
 ): CallContext {
   return {
     service: "grpc.health.v1.Health",
@@ -25,45 +27,72 @@ function callContext(
     httpVersion: "2",
     requestMetadata: new Map(),
     deadline: undefined,
-    signal,
+    signal: new AbortController().signal,
     serviceGroup: undefined,
     serviceVersion: undefined,
-    remoteAddress: "127.0.0.1",
+    remoteAddress,
     connection,
     responseMetadata: new Map(),
     trailerMetadata: new Map(),
   };
 }
 
-/** A stream call whose send() hands each message to the test and can be held back like a full window. */
-function streamCall(signal: AbortSignal, connection?: object) {
+/**
+ * A held stream call as the engine gives the Watch: write() hands each message to the test and can push
+ * back like a full window; end() is the call ending (client gone, deadline, server closing).
+ */
+function heldCall(connection?: object, remoteAddress?: string) {
   const sent: ServingStatus[] = [];
-  let gate: Promise<void> = Promise.resolve();
-  let open: () => void = () => {};
-  const call: ServerStreamCall<HealthCheckResponse> = {
-    ...callContext("Watch", signal, connection),
-    async send(message) {
-      if (signal.aborted) throw new RpcError(Code.Canceled, "call ended");
+  let holder: StreamHolder | undefined;
+  let full = false;
+  let ended = false;
+  const call: HoldableStreamCall<HealthCheckResponse> = {
+    ...callContext("Watch", connection, remoteAddress),
+    send: () => Promise.reject(new Error("the Watch writes, it does not send")),
+    hold(h) {
+      holder = h;
+    },
+    write(message) {
+      if (ended) return false;
       sent.push(message.status);
-      await gate;
+      return !full;
     },
   };
   return {
     call,
     sent,
+    get held() {
+      return holder !== undefined && !ended;
+    },
     block() {
-      gate = new Promise((resolve) => {
-        open = resolve;
-      });
+      full = true;
     },
     unblock() {
-      open();
-      gate = Promise.resolve();
+      full = false;
+      holder?.onWritable();
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      holder?.onCallEnd();
     },
   };
 }
 
-const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** Runs the Watch handler as the engine does: a throw ends the call (which the holder hears). */
+function runWatch(
+  watch: ServerStreamingMethod,
+  service: string,
+  stream: ReturnType<typeof heldCall>,
+): unknown {
+  try {
+    const result = watch.handler({ service }, stream.call);
+    return result;
+  } catch (error) {
+    stream.end();
+    return error;
+  }
+}
 
 t.test("method table: kinds and codecs", async (t) => {
   const methods = createHealthService(new HealthRegistry());
@@ -101,78 +130,85 @@ t.test("Check answers the status, NOT_FOUND for an unknown service", async (t) =
 t.test("Watch sends the current status, each change, and ends when the call does", async (t) => {
   const registry = new HealthRegistry();
   const watch = createHealthService(registry).Watch as ServerStreamingMethod;
-  const controller = new AbortController();
-  const stream = streamCall(controller.signal);
-  const done = watch.handler({ service: "a" }, stream.call);
-  await tick();
+  const stream = heldCall({});
+  t.equal(runWatch(watch, "a", stream), undefined, "the handler returns at once");
+  t.ok(stream.held, "the stream is held open past the handler's return");
   t.same(stream.sent, [ServiceUnknown]);
   t.equal(registry.watcherCount, 1);
   registry.set("a", Serving);
-  await tick();
   registry.set("a", NotServing);
-  await tick();
   registry.clear("a");
-  await tick();
-  t.same(stream.sent, [ServiceUnknown, Serving, NotServing, ServiceUnknown]);
-  controller.abort();
-  await done;
+  t.same(stream.sent, [ServiceUnknown, Serving, NotServing, ServiceUnknown], "each change, synchronously");
+  stream.end();
   t.equal(registry.watcherCount, 0, "watcher freed at the end of the call");
+  registry.set("a", Serving);
+  t.equal(stream.sent.length, 4, "nothing after the end");
 });
 
 t.test("Watch on a full window coalesces to the latest status", async (t) => {
   const registry = new HealthRegistry();
   registry.set("a", Serving);
   const watch = createHealthService(registry).Watch as ServerStreamingMethod;
-  const controller = new AbortController();
-  const stream = streamCall(controller.signal);
+  const stream = heldCall();
   stream.block();
-  const done = watch.handler({ service: "a" }, stream.call);
-  await tick();
+  runWatch(watch, "a", stream);
   for (let i = 0; i < 10_000; i++) registry.set("a", i % 2 === 0 ? NotServing : Serving);
   registry.set("a", NotServing);
-  await tick();
   t.same(stream.sent, [Serving], "the reader is stuck behind the first message");
   stream.unblock();
-  await tick();
   t.same(stream.sent, [Serving, NotServing], "then gets only the latest");
-  controller.abort();
-  await done;
+  stream.block();
+  registry.set("a", Serving);
+  t.same(stream.sent, [Serving, NotServing, Serving]);
+  registry.set("a", NotServing);
+  registry.set("a", Serving);
+  stream.unblock();
+  t.same(stream.sent, [Serving, NotServing, Serving], "flips that end where the client is write nothing");
+  stream.end();
   t.equal(registry.watcherCount, 0);
 });
 
-t.test("Watch frees its watcher when send() rejects", async (t) => {
+t.test("Watch ended while the window is full frees its watcher and writes nothing more", async (t) => {
   const registry = new HealthRegistry();
   const watch = createHealthService(registry).Watch as ServerStreamingMethod;
-  const call: ServerStreamCall<HealthCheckResponse> = {
-    ...callContext("Watch"),
-    send: async () => {
-      throw new RpcError(Code.Canceled, "reset by peer");
-    },
-  };
-  await t.rejects(async () => watch.handler({ service: "" }, call), { code: Code.Canceled });
+  const stream = heldCall();
+  stream.block();
+  runWatch(watch, "", stream);
+  registry.set("", NotServing);
+  stream.end();
   t.equal(registry.watcherCount, 0);
+  stream.unblock();
+  t.same(stream.sent, [Serving]);
 });
 
-t.test("Watch refuses past maxWatchers with RESOURCE_EXHAUSTED", async (t) => {
-  const registry = new HealthRegistry({ maxWatchers: 1 });
-  const watch = createHealthService(registry).Watch as ServerStreamingMethod;
-  const controller = new AbortController();
-  const first = watch.handler({ service: "" }, streamCall(controller.signal).call);
-  await t.rejects(async () => watch.handler({ service: "" }, streamCall(controller.signal).call), {
-    code: Code.ResourceExhausted,
-  });
-  controller.abort();
-  await first;
-  t.equal(registry.watcherCount, 0);
-});
+t.test(
+  "Watch refuses past maxWatchers with RESOURCE_EXHAUSTED, and the refused call frees its slots",
+  async (t) => {
+    const registry = new HealthRegistry({ maxWatchers: 1 });
+    const watch = createHealthService(registry, { maxWatchersPerAddress: 5 }).Watch as ServerStreamingMethod;
+    const connection = {};
+    const first = heldCall(connection);
+    runWatch(watch, "", first);
+    const refused = heldCall(connection);
+    const error = runWatch(watch, "", refused);
+    t.match(error, { code: Code.ResourceExhausted, rawMessage: /too many health watchers \(limit 1\)/ });
+    t.same(refused.sent, []);
+    first.end();
+    t.equal(registry.watcherCount, 0);
+    // Its connection and address slots came back: five more fit after the refusal.
+    const more = Array.from({ length: 5 }, () => heldCall({}));
+    const roomy = createHealthService(new HealthRegistry({ maxWatchers: 10 }), { maxWatchersPerAddress: 1 });
+    t.equal(runWatch(roomy.Watch as ServerStreamingMethod, "", more[0]!), undefined);
+    t.match(runWatch(roomy.Watch as ServerStreamingMethod, "", more[1]!), { code: Code.ResourceExhausted });
+    more[0]!.end();
+    t.equal(runWatch(roomy.Watch as ServerStreamingMethod, "", more[2]!), undefined, "freed with its call");
+  },
+);
 
-t.test("Watch on an already ended call returns at once", async (t) => {
-  const registry = new HealthRegistry();
-  const watch = createHealthService(registry).Watch as ServerStreamingMethod;
-  const stream = streamCall(AbortSignal.abort());
-  await watch.handler({ service: "" }, stream.call);
-  t.same(stream.sent, []);
-  t.equal(registry.watcherCount, 0);
+t.test("Watch needs a call that can be held open", async (t) => {
+  const watch = createHealthService(new HealthRegistry()).Watch as ServerStreamingMethod;
+  const plain: ServerStreamCall<HealthCheckResponse> = { ...callContext("Watch"), send: async () => {} };
+  t.throws(() => watch.handler({ service: "" }, plain), { code: Code.Internal });
 });
 
 t.test("List answers every status, within its limit, unless disabled", async (t) => {
@@ -217,52 +253,84 @@ t.test("after shutdown, Watch tells NOT_SERVING and stays open until the call en
   const registry = new HealthRegistry();
   registry.set("a", Serving);
   const watch = createHealthService(registry).Watch as ServerStreamingMethod;
-  const calls = [new AbortController(), new AbortController(), new AbortController()];
-  const stream = streamCall(calls[0]!.signal);
-  const done = Promise.resolve(watch.handler({ service: "a" }, stream.call));
-  await tick();
+  const stream = heldCall();
+  runWatch(watch, "a", stream);
   registry.shutdown("closing");
-  await tick();
   t.same(stream.sent, [Serving, NotServing]);
-  const late = streamCall(calls[1]!.signal);
-  const lateDone = Promise.resolve(watch.handler({ service: "a" }, late.call));
-  const unknown = streamCall(calls[2]!.signal);
-  const unknownDone = Promise.resolve(watch.handler({ service: "nope" }, unknown.call));
-  await tick();
+  const late = heldCall();
+  runWatch(watch, "a", late);
+  const unknown = heldCall();
+  runWatch(watch, "nope", unknown);
   t.same(late.sent, [NotServing], "a watch opened after shutdown gets NOT_SERVING");
   t.same(unknown.sent, [ServiceUnknown], "an unknown service SERVICE_UNKNOWN");
   t.equal(registry.watcherCount, 3, "all three still open");
-  for (const call of calls) call.abort();
-  await Promise.all([done, lateDone, unknownDone]);
+  t.ok(stream.held && late.held && unknown.held);
+  for (const call of [stream, late, unknown]) call.end();
   t.equal(registry.watcherCount, 0, "each ends with its call");
 });
 
 t.test("Watch streams per connection are limited, and freed when they end", async (t) => {
   const registry = new HealthRegistry();
   registry.set("a", Serving);
-  const watch = createHealthService(registry, { maxWatchersPerConnection: 2 })[
-    "Watch"
-  ] as ServerStreamingMethod;
+  const watch = createHealthService(registry, { maxWatchersPerConnection: 2 }).Watch as ServerStreamingMethod;
   const connection = {};
-  const controllers = [new AbortController(), new AbortController()];
-  const running = controllers.map((c) =>
-    watch.handler({ service: "a" }, streamCall(c.signal, connection).call),
-  );
-  await t.rejects(
-    Promise.resolve(
-      watch.handler({ service: "a" }, streamCall(new AbortController().signal, connection).call),
-    ),
-    { code: Code.ResourceExhausted, message: /too many Watch streams on one connection \(limit 2\)/ },
-  );
-  const other = new AbortController();
-  const elsewhere = watch.handler({ service: "a" }, streamCall(other.signal, {}).call);
+  const running = [heldCall(connection), heldCall(connection)];
+  for (const stream of running) runWatch(watch, "a", stream);
+  t.match(runWatch(watch, "a", heldCall(connection)), {
+    code: Code.ResourceExhausted,
+    message: /too many Watch streams on one connection \(limit 2\)/,
+  });
+  const elsewhere = heldCall({});
+  runWatch(watch, "a", elsewhere);
   t.equal(registry.watcherCount, 3, "another connection is not affected");
-  controllers[0]!.abort();
-  await Promise.allSettled([running[0]]);
-  const again = new AbortController();
-  const reopened = watch.handler({ service: "a" }, streamCall(again.signal, connection).call);
+  running[0]!.end();
+  const reopened = heldCall(connection);
+  t.equal(runWatch(watch, "a", reopened), undefined);
   t.equal(registry.watcherCount, 3, "an ended stream frees its slot");
-  for (const c of [controllers[1]!, other, again]) c.abort();
-  await Promise.allSettled([running[1], elsewhere, reopened]);
+  for (const stream of [running[1]!, elsewhere, reopened]) stream.end();
   t.equal(registry.watcherCount, 0);
+});
+
+t.test("Watch streams per client address: a share of maxWatchers, IPv6 by its /64", async (t) => {
+  const perAddress = "too many Watch streams from one client address";
+  const registry = new HealthRegistry({ maxWatchers: 8 });
+  const watch = createHealthService(registry).Watch as ServerStreamingMethod;
+  const open = (address: string, method = watch) => {
+    const stream = heldCall({}, address);
+    return { stream, result: runWatch(method, "", stream) };
+  };
+  // The default share is half of maxWatchers: 4 of 8.
+  const first = [1, 2, 3, 4].map(() => open("10.0.0.1"));
+  t.ok(first.every((w) => w.result === undefined));
+  t.match(open("10.0.0.1").result, { code: Code.ResourceExhausted, rawMessage: `${perAddress} (limit 4)` });
+  t.match(
+    open("::ffff:10.0.0.1").result,
+    { rawMessage: `${perAddress} (limit 4)` },
+    "IPv4-mapped is the same client",
+  );
+  t.equal(registry.watcherCount, 4, "one client holds half the slots, no more");
+  t.equal(open("10.0.0.2").result, undefined, "another client still gets a slot");
+  first[0]!.stream.end();
+  t.equal(open("10.0.0.1").result, undefined, "an ended stream gives its address its slot back");
+
+  const three = createHealthService(new HealthRegistry({ maxWatchers: 100 }), { maxWatchersPerAddress: 3 })
+    .Watch as ServerStreamingMethod;
+  const v6 = ["2001:db8:1:2::1", "2001:db8:1:2:aaaa::9", "2001:0db8:0001:0002:ffff::1"].map((a) =>
+    open(a, three),
+  );
+  t.ok(v6.every((w) => w.result === undefined));
+  t.match(
+    open("2001:db8:1:2:ffff:ffff:ffff:ffff", three).result,
+    { rawMessage: `${perAddress} (limit 3)` },
+    "one /64 is one client",
+  );
+  t.equal(open("2001:db8:1:3::1", three).result, undefined, "the next /64 is another");
+
+  const off = createHealthService(new HealthRegistry({ maxWatchers: 4 }), { maxWatchersPerAddress: Infinity })
+    .Watch as ServerStreamingMethod;
+  const all = [1, 2, 3, 4].map(() => open("10.0.0.1", off).result);
+  t.ok(
+    all.every((result) => result === undefined),
+    "Infinity turns the share off: maxWatchers alone limits",
+  );
 });
