@@ -480,3 +480,72 @@ t.test("clearing an override unregisters a service only the override registered"
     registry.clear("owned");
   }
 });
+
+t.test("subscribe: the current status from inside the call, then each change, synchronously", async (t) => {
+  const registry = new HealthRegistry({ maxWatchers: 2 });
+  const seen: ServingStatus[] = [];
+  const listener = { onStatus: (status: ServingStatus) => seen.push(status) };
+  registry.subscribe("a", listener);
+  t.same(seen, [ServiceUnknown], "heard before subscribe returns");
+  t.equal(registry.watcherCount, 1);
+  registry.subscribe("a", listener);
+  t.equal(registry.watcherCount, 1, "the same listener again does nothing");
+  t.same(seen, [ServiceUnknown]);
+  registry.set("a", Serving);
+  registry.set("b", NotServing);
+  registry.clear("a");
+  t.same(seen, [ServiceUnknown, Serving, ServiceUnknown], "its service only, in order");
+  const other = { onStatus() {} };
+  registry.subscribe("b", other);
+  t.throws(() => registry.subscribe("c", { onStatus() {} }), { code: Code.ResourceExhausted });
+  registry.unsubscribe("a", listener);
+  registry.unsubscribe("a", listener);
+  t.equal(registry.watcherCount, 1, "unsubscribe frees the slot once");
+  registry.set("a", NotServing);
+  t.equal(seen.length, 3, "nothing after unsubscribe");
+  registry.unsubscribe("b", other);
+  t.equal(registry.watcherCount, 0);
+});
+
+t.test("subscribe: a listener that throws at once is not subscribed; later throws are reported", async (t) => {
+  const errors: unknown[] = [];
+  const registry = new HealthRegistry({ onListenerError: (error) => errors.push(error) });
+  t.throws(
+    () =>
+      registry.subscribe("a", {
+        onStatus() {
+          throw new Error("first");
+        },
+      }),
+    { message: "first" },
+  );
+  t.equal(registry.watcherCount, 0);
+  let calls = 0;
+  const seen: ServingStatus[] = [];
+  registry.subscribe("a", {
+    onStatus() {
+      if (calls++ > 0) throw new Error("later");
+    },
+  });
+  registry.subscribe("a", { onStatus: (status) => seen.push(status) });
+  registry.set("a", Serving);
+  t.same(errors.map((e) => (e as Error).message), ["later"]);
+  t.same(seen, [ServiceUnknown, Serving], "the other listener still heard it");
+});
+
+t.test("subscribe from inside a change: queued events it already reflects are not heard again", async (t) => {
+  const registry = new HealthRegistry();
+  const seen: ServingStatus[] = [];
+  let once = true;
+  registry.onChange((event) => {
+    if (once && event.service === "a" && event.status === Serving) {
+      once = false;
+      registry.set("a", NotServing, "flip inside a listener");
+      registry.subscribe("a", { onStatus: (status) => seen.push(status) });
+    }
+  });
+  registry.set("a", Serving);
+  t.same(seen, [NotServing], "the current status once, not the queued NOT_SERVING again");
+  registry.set("a", Serving);
+  t.same(seen, [NotServing, Serving]);
+});
