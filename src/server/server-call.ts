@@ -484,8 +484,11 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
       this.fail(error);
       return;
     }
-    // A holder ends with the call, not with its handler's return.
-    if (this.#holder !== undefined) return;
+    // A holder ends with the call, not with its handler's return (only a rejection still counts).
+    if (this.#holder !== undefined) {
+      if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(error));
+      return;
+    }
     Promise.resolve(result).then(
       () => this.#finishStream(),
       (error: unknown) => this.fail(error),

@@ -507,31 +507,37 @@ t.test("subscribe: the current status from inside the call, then each change, sy
   t.equal(registry.watcherCount, 0);
 });
 
-t.test("subscribe: a listener that throws at once is not subscribed; later throws are reported", async (t) => {
-  const errors: unknown[] = [];
-  const registry = new HealthRegistry({ onListenerError: (error) => errors.push(error) });
-  t.throws(
-    () =>
-      registry.subscribe("a", {
-        onStatus() {
-          throw new Error("first");
-        },
-      }),
-    { message: "first" },
-  );
-  t.equal(registry.watcherCount, 0);
-  let calls = 0;
-  const seen: ServingStatus[] = [];
-  registry.subscribe("a", {
-    onStatus() {
-      if (calls++ > 0) throw new Error("later");
-    },
-  });
-  registry.subscribe("a", { onStatus: (status) => seen.push(status) });
-  registry.set("a", Serving);
-  t.same(errors.map((e) => (e as Error).message), ["later"]);
-  t.same(seen, [ServiceUnknown, Serving], "the other listener still heard it");
-});
+t.test(
+  "subscribe: a listener that throws at once is not subscribed; later throws are reported",
+  async (t) => {
+    const errors: unknown[] = [];
+    const registry = new HealthRegistry({ onListenerError: (error) => errors.push(error) });
+    t.throws(
+      () =>
+        registry.subscribe("a", {
+          onStatus() {
+            throw new Error("first");
+          },
+        }),
+      { message: "first" },
+    );
+    t.equal(registry.watcherCount, 0);
+    let calls = 0;
+    const seen: ServingStatus[] = [];
+    registry.subscribe("a", {
+      onStatus() {
+        if (calls++ > 0) throw new Error("later");
+      },
+    });
+    registry.subscribe("a", { onStatus: (status) => seen.push(status) });
+    registry.set("a", Serving);
+    t.same(
+      errors.map((e) => (e as Error).message),
+      ["later"],
+    );
+    t.same(seen, [ServiceUnknown, Serving], "the other listener still heard it");
+  },
+);
 
 t.test("subscribe from inside a change: queued events it already reflects are not heard again", async (t) => {
   const registry = new HealthRegistry();
