@@ -17,7 +17,7 @@ import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import type { HealthRegistry } from "./registry.ts";
 import { WatchSlots } from "./watch-slots.ts";
-import { type WatchHub, WatchStream } from "./watch-stream.ts";
+import { WatchHub, WatchStream } from "./watch-stream.ts";
 
 /** Options of {@link createHealthService}: List's limits and per-connection Watch limits. */
 export interface HealthServiceOptions {
@@ -103,7 +103,7 @@ export function createHealthService(
     options.maxWatchersPerConnection ?? defaultMaxWatchersPerConnection,
     options.maxWatchersPerAddress ?? defaultMaxWatchersPerAddress(registry.maxWatchers),
   );
-  const hub: WatchHub = { registry, slots, reply };
+  const hub = new WatchHub(registry, slots, reply);
 
   const check: UnaryMethod<HealthCheckRequest, HealthCheckResponse> = {
     kind: "unary",

@@ -84,6 +84,6 @@ function expandIPv6(address: string): string[] {
   const rightCount = right.reduce((n, group) => n + (group.includes(".") ? 2 : 1), 0);
   const zeros = Array.from({ length: Math.max(0, 8 - left.length - rightCount) }, () => "0");
   return [...left, ...zeros, ...right].map((group) =>
-    group.includes(".") ? group : String(Number.parseInt(group, 16).toString(16)),
+    group.includes(".") ? group : Number.parseInt(group, 16).toString(16),
   );
 }

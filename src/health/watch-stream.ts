@@ -3,11 +3,56 @@ import type { HoldableStreamCall, StreamHolder } from "../server/service-types.t
 import type { HealthRegistry, StatusListener } from "./registry.ts";
 import type { WatchSlots } from "./watch-slots.ts";
 
-/** What every Watch stream of one Health service shares. @internal */
-export interface WatchHub {
+/**
+ * What every Watch stream of one Health service shares: the registry, the slots, the replies, and the
+ * turns of the event loop. A stream writes the first change of a turn at once (a flip reaches every watcher
+ * in one synchronous pass) and the last of any further changes in that turn at the start of the next: a
+ * burst of changes (a flapping check, a script setting statuses in a loop) costs a watcher two messages
+ * per turn, not one per change, while the transport would take them all. One `setImmediate` per turn in
+ * which anything was written, not one per stream.
+ * @internal
+ */
+export class WatchHub {
   readonly registry: HealthRegistry;
   readonly slots: WatchSlots;
   readonly reply: (status: ServingStatus) => HealthCheckResponse;
+  /** Advances once per turn of the event loop in which a stream wrote. */
+  turn = 0;
+  #scheduled = false;
+  // Streams holding a change for the next turn.
+  #waiting = new Set<WatchStream>();
+
+  constructor(
+    registry: HealthRegistry,
+    slots: WatchSlots,
+    reply: (status: ServingStatus) => HealthCheckResponse,
+  ) {
+    this.registry = registry;
+    this.slots = slots;
+    this.reply = reply;
+  }
+
+  /** A stream wrote in this turn: the next one must come. */
+  wrote(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(WatchHub.#nextTurn, this);
+  }
+
+  /** `stream` holds a change for the next turn. */
+  later(stream: WatchStream): void {
+    this.#waiting.add(stream);
+    this.wrote();
+  }
+
+  static #nextTurn(hub: WatchHub): void {
+    hub.#scheduled = false;
+    hub.turn++;
+    const waiting = hub.#waiting;
+    if (waiting.size === 0) return;
+    hub.#waiting = new Set();
+    for (const stream of waiting) stream.flush();
+  }
 }
 
 // #state bits.
@@ -35,6 +80,8 @@ export class WatchStream implements StatusListener, StreamHolder {
   // The newest status not yet written, while the transport pushes back.
   #pending: ServingStatus | undefined = undefined;
   #state = 0;
+  // The hub's turn of this stream's last write (-1: none yet).
+  #turn = -1;
 
   /** Takes a watcher slot (RESOURCE_EXHAUSTED when its connection or address has none left). */
   constructor(hub: WatchHub, call: HoldableStreamCall<HealthCheckResponse>, service: string) {
@@ -55,15 +102,28 @@ export class WatchStream implements StatusListener, StreamHolder {
   onStatus(status: ServingStatus): void {
     const state = this.#state;
     if (state & ended) return;
-    if (state & blocked) this.#pending = status;
-    else this.#write(status);
+    if (state & blocked) {
+      this.#pending = status;
+    } else if (this.#turn === this.#hub.turn) {
+      // Written already in this turn: the latest change goes out at the start of the next.
+      if (this.#pending === undefined) this.#hub.later(this);
+      this.#pending = status;
+    } else {
+      this.#write(status);
+    }
   }
 
   onWritable(): void {
     this.#state &= ~blocked;
+    this.flush();
+  }
+
+  /** Writes the change held back (by push-back or by the turn), if any. */
+  flush(): void {
     const pending = this.#pending;
+    if (pending === undefined || this.#state !== 0) return;
     this.#pending = undefined;
-    if (pending !== undefined) this.#write(pending);
+    this.#write(pending);
   }
 
   onCallEnd(): void {
@@ -76,6 +136,9 @@ export class WatchStream implements StatusListener, StreamHolder {
   #write(status: ServingStatus): void {
     if (status === this.#written) return;
     this.#written = status;
-    if (!this.#call.write(this.#hub.reply(status))) this.#state |= blocked;
+    const hub = this.#hub;
+    this.#turn = hub.turn;
+    hub.wrote();
+    if (!this.#call.write(hub.reply(status))) this.#state |= blocked;
   }
 }

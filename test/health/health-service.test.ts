@@ -13,7 +13,7 @@ import type {
 import { Code } from "../../src/wire/code.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
 
-const { Serving, NotServing, ServiceUnknown } = ServingStatus;
+const { Unknown, Serving, NotServing, ServiceUnknown } = ServingStatus;
 
 function callContext(
   method: string,
@@ -127,6 +127,12 @@ t.test("Check answers the status, NOT_FOUND for an unknown service", async (t) =
   t.same(await check.handler({ service: "" }, callContext("Check")), { status: NotServing });
 });
 
+// Two turns of the event loop: the hub's next turn (it may have begun in the current one) has begun.
+const nextTurn = async () => {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+};
+
 t.test("Watch sends the current status, each change, and ends when the call does", async (t) => {
   const registry = new HealthRegistry();
   const watch = createHealthService(registry).Watch as ServerStreamingMethod;
@@ -135,14 +141,55 @@ t.test("Watch sends the current status, each change, and ends when the call does
   t.ok(stream.held, "the stream is held open past the handler's return");
   t.same(stream.sent, [ServiceUnknown]);
   t.equal(registry.watcherCount, 1);
+  await nextTurn();
   registry.set("a", Serving);
+  t.same(stream.sent, [ServiceUnknown, Serving], "a change is written at once, from inside set()");
+  await nextTurn();
   registry.set("a", NotServing);
+  await nextTurn();
   registry.clear("a");
-  t.same(stream.sent, [ServiceUnknown, Serving, NotServing, ServiceUnknown], "each change, synchronously");
+  t.same(stream.sent, [ServiceUnknown, Serving, NotServing, ServiceUnknown], "each change");
   stream.end();
   t.equal(registry.watcherCount, 0, "watcher freed at the end of the call");
+  await nextTurn();
   registry.set("a", Serving);
+  await nextTurn();
   t.equal(stream.sent.length, 4, "nothing after the end");
+});
+
+t.test("Watch: a burst of changes in one turn is the first and, a turn later, the last", async (t) => {
+  const registry = new HealthRegistry();
+  registry.set("a", Serving);
+  const watch = createHealthService(registry).Watch as ServerStreamingMethod;
+  const streams = [heldCall(), heldCall()];
+  for (const stream of streams) runWatch(watch, "a", stream);
+  await nextTurn();
+  for (let i = 0; i < 1_000; i++) registry.set("a", i % 2 === 0 ? NotServing : Serving);
+  registry.set("a", Unknown);
+  for (const stream of streams) t.same(stream.sent, [Serving, NotServing], "the first change at once");
+  await nextTurn();
+  for (const stream of streams) t.same(stream.sent, [Serving, NotServing, Unknown], "the latest in the next turn");
+  await nextTurn();
+  registry.set("a", Serving);
+  registry.set("a", Unknown);
+  await nextTurn();
+  for (const stream of streams)
+    t.same(stream.sent, [Serving, NotServing, Unknown, Serving, Unknown], "then again the first and the last");
+  await nextTurn();
+  registry.set("a", Serving);
+  registry.set("a", NotServing);
+  registry.set("a", Serving);
+  await nextTurn();
+  t.same(streams[0]!.sent.slice(5), [Serving], "a burst that ends where its first change was: that one only");
+  await nextTurn();
+  registry.set("a", NotServing);
+  registry.set("a", Serving);
+  streams[0]!.end();
+  await nextTurn();
+  t.same(streams[0]!.sent.slice(6), [NotServing], "an ended stream writes nothing it held for the next turn");
+  t.same(streams[1]!.sent.slice(6), [NotServing, Serving]);
+  streams[1]!.end();
+  t.equal(registry.watcherCount, 0);
 });
 
 t.test("Watch on a full window coalesces to the latest status", async (t) => {
@@ -159,7 +206,8 @@ t.test("Watch on a full window coalesces to the latest status", async (t) => {
   t.same(stream.sent, [Serving, NotServing], "then gets only the latest");
   stream.block();
   registry.set("a", Serving);
-  t.same(stream.sent, [Serving, NotServing, Serving]);
+  await nextTurn();
+  t.same(stream.sent, [Serving, NotServing, Serving], "written a turn later: NOT_SERVING went out in this one");
   registry.set("a", NotServing);
   registry.set("a", Serving);
   stream.unblock();
@@ -255,6 +303,7 @@ t.test("after shutdown, Watch tells NOT_SERVING and stays open until the call en
   const watch = createHealthService(registry).Watch as ServerStreamingMethod;
   const stream = heldCall();
   runWatch(watch, "a", stream);
+  await nextTurn();
   registry.shutdown("closing");
   t.same(stream.sent, [Serving, NotServing]);
   const late = heldCall();
