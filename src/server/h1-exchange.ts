@@ -24,7 +24,9 @@ function flatten(headers: OutgoingHeaders, chunked: boolean): string[] {
  * @internal
  */
 export class H1Exchange extends NodeExchange implements Exchange {
-  readonly httpVersion = "1.1" as const;
+  get httpVersion(): "1.1" {
+    return "1.1";
+  }
   readonly req: http.IncomingMessage;
   readonly res: http.ServerResponse;
 

@@ -65,7 +65,10 @@ function head(status: number, headers: OutgoingHeaders, extra: OutgoingHeaders |
  * @internal
  */
 export class H2Exchange extends NodeExchange implements Exchange {
-  readonly httpVersion = "2" as const;
+  // A getter, not a field: every field is a word in each of the exchanges a server holds (a Watch's, for hours).
+  get httpVersion(): "2" {
+    return "2";
+  }
   readonly stream: Stream;
   headers: IncomingHeaders;
   rawHeaders: readonly string[] | undefined;

@@ -73,9 +73,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
   #abortReason: RpcError | undefined = undefined;
   #responseMetadata: Metadata | undefined = undefined;
   #trailerMetadata: Metadata | undefined = undefined;
-  #drain: Promise<void> | undefined = undefined;
-  #drainResolve: (() => void) | undefined = undefined;
-  #drainReject: ((reason: RpcError) => void) | undefined = undefined;
+  // send()'s promise while the transport pushes back, with its settlers: one field, made only then.
+  #drain: DrainWait | undefined = undefined;
   #awaitingDrain = false;
   #holder: StreamHolder | undefined = undefined;
   #tracked = false;
@@ -232,11 +231,9 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
   onDrain(): void {
     this.#awaitingDrain = false;
     if (this.budgetBytes !== 0) this.#release();
-    const resolve = this.#drainResolve;
+    const drain = this.#drain;
     this.#drain = undefined;
-    this.#drainResolve = undefined;
-    this.#drainReject = undefined;
-    resolve?.();
+    drain?.resolve();
     if (this.#state === State.Running) this.#holder?.onWritable();
   }
 
@@ -299,14 +296,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     const written = this.#writeMessage(message);
     if (written === true) return resolved;
     if (written !== false) return this.#rejected(written);
-    if (this.#drain === undefined) {
-      this.#drain = new Promise<void>((resolve, reject) => {
-        this.#drainResolve = resolve;
-        this.#drainReject = reject;
-      });
-      this.#drain.catch(noop);
-    }
-    return this.#drain;
+    this.#drain ??= drainWait();
+    return this.#drain.promise;
   }
 
   /**
@@ -556,12 +547,10 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
       this.#abortReason = reason;
       this.#controller?.abort(reason);
     }
-    const reject = this.#drainReject;
-    if (reject !== undefined) {
+    const drain = this.#drain;
+    if (drain !== undefined) {
       this.#drain = undefined;
-      this.#drainResolve = undefined;
-      this.#drainReject = undefined;
-      reject(reason ?? ended());
+      drain.reject(reason ?? ended());
     }
     if (this.#tracked) {
       this.#tracked = false;
@@ -579,6 +568,23 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     promise.catch(noop);
     return promise;
   }
+}
+
+interface DrainWait {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(reason: RpcError): void;
+}
+
+function drainWait(): DrainWait {
+  let resolve: () => void = noop;
+  let reject: (reason: RpcError) => void = noop;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(noop);
+  return { promise, resolve, reject };
 }
 
 function ended(): RpcError {
