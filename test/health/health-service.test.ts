@@ -168,13 +168,18 @@ t.test("Watch: a burst of changes in one turn is the first and, a turn later, th
   registry.set("a", Unknown);
   for (const stream of streams) t.same(stream.sent, [Serving, NotServing], "the first change at once");
   await nextTurn();
-  for (const stream of streams) t.same(stream.sent, [Serving, NotServing, Unknown], "the latest in the next turn");
+  for (const stream of streams)
+    t.same(stream.sent, [Serving, NotServing, Unknown], "the latest in the next turn");
   await nextTurn();
   registry.set("a", Serving);
   registry.set("a", Unknown);
   await nextTurn();
   for (const stream of streams)
-    t.same(stream.sent, [Serving, NotServing, Unknown, Serving, Unknown], "then again the first and the last");
+    t.same(
+      stream.sent,
+      [Serving, NotServing, Unknown, Serving, Unknown],
+      "then again the first and the last",
+    );
   await nextTurn();
   registry.set("a", Serving);
   registry.set("a", NotServing);
@@ -207,7 +212,11 @@ t.test("Watch on a full window coalesces to the latest status", async (t) => {
   stream.block();
   registry.set("a", Serving);
   await nextTurn();
-  t.same(stream.sent, [Serving, NotServing, Serving], "written a turn later: NOT_SERVING went out in this one");
+  t.same(
+    stream.sent,
+    [Serving, NotServing, Serving],
+    "written a turn later: NOT_SERVING went out in this one",
+  );
   registry.set("a", NotServing);
   registry.set("a", Serving);
   stream.unblock();
