@@ -4,6 +4,7 @@
 // bare node:http2 loop ("ceiling") of the same run. With --churn, watchers keep being cancelled and re-opened
 // while the statuses flip, and memory is measured again after the churn. Against this project's server,
 // grpc-js's grpc-health-check and the ceiling. `node bench/watch-fanout.mjs --help`.
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,6 +42,10 @@ const spec = {
     default: 5000,
     help: "with --churn: churn at least this long (the flips run at its start), then measure memory",
   },
+  "settle-ms": {
+    default: 0,
+    help: "with --churn: measure memory once more after this long idle (V8 gives back heap pages slowly)",
+  },
   smoke: { default: false, help: "tiny run: 200 watchers, 2 flips (with --churn: churn for 1 s)" },
 };
 
@@ -66,6 +71,17 @@ async function main() {
   const perConnection = options["per-connection"];
   const rounds = Math.max(1, Math.floor(options.rounds));
   for (const id of options.servers) if (!serverScripts[id]) throw new Error(`unknown server ${id}`);
+  // One socket per connection in the client and in the server: 100k watchers at 100 per connection are 1,000
+  // descriptors each, beyond the common soft limit of 1,024 once node's own are counted.
+  const limit = openFileLimit();
+  for (const count of counts) {
+    const needed = Math.ceil(count / perConnection) + 100;
+    if (needed > limit)
+      throw new Error(
+        `${count} watchers at ${perConnection} per connection need about ${needed} open files in the client and ` +
+          `in the server; the limit here is ${limit}: raise it (ulimit -n ${needed}) or --per-connection`,
+      );
+  }
   const results = [];
   let failed = false;
   for (const count of counts) {
@@ -81,6 +97,7 @@ async function main() {
     }
   }
   const churning = options.churn > 0;
+  const settling = churning && options["settle-ms"] > 0;
   const groups = [];
   for (const count of counts) for (const id of options.servers) groups.push(aggregate(results, id, count));
   const header = [
@@ -95,8 +112,16 @@ async function main() {
     "RSS − ceiling",
     "heap/watcher",
     ...(churning
-      ? ["churned", "RSS/watcher churned", "RSS − ceiling churned", "ΔRSS churn", "Δheap churn"]
+      ? [
+          "churned",
+          "RSS/watcher churned",
+          "RSS − ceiling churned",
+          "ΔRSS churn",
+          "Δheap churn",
+          "ΔheapTotal churn",
+        ]
       : []),
+    ...(settling ? ["RSS − ceiling settled", "ΔRSS settled"] : []),
     "notes",
   ];
   const rows = groups.map((g) => {
@@ -120,8 +145,10 @@ async function main() {
             vs ? formatSignedKiB(g.rssExtraChurned) : "",
             formatSignedMiB(s.churnRssDelta),
             formatSignedMiB(s.churnHeapDelta),
+            formatSignedMiB(s.churnHeapTotalDelta),
           ]
         : []),
+      ...(settling ? [vs ? formatSignedKiB(g.rssExtraSettled) : "", formatSignedMiB(s.settledRssDelta)] : []),
       g.problems.join("; "),
     ];
   });
@@ -139,12 +166,26 @@ async function main() {
         ? ` Churn: ${formatCount(options.churn)} streams/s cancelled and re-opened from before the first flip for` +
           ` at least ${options["churn-ms"]} ms, so the flips ran under churn and are timed over the watchers` +
           ' open for the whole flip; "churned" columns: memory after the churn (N watchers open again) minus' +
-          " before any, Δ: after churn minus after open (whole process)."
+          " before any, Δ: after churn minus after open (whole process; heapTotal: the heap V8 holds, used or" +
+          " not)."
+        : "") +
+      (settling
+        ? ` "Settled": memory once more after ${options["settle-ms"]} ms idle after the churn, minus after open.`
         : ""),
   );
   for (const line of targets(groups, churning ? options.churn : 0)) console.log(line);
   for (const r of results) console.log(JSON.stringify({ bench: "watch-fanout", ...r, ...summarize(r) }));
   return failed ? 1 : 0;
+}
+
+/** The soft limit on open files of this process (its children inherit it); Infinity when unknown. */
+function openFileLimit() {
+  try {
+    const match = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return match ? Number(match[1]) : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 function summarize(result) {
@@ -167,6 +208,11 @@ function summarize(result) {
       : Number.NaN,
     churnRssDelta: churned ? churned.rss - memory.after.rss : Number.NaN,
     churnHeapDelta: churned ? churned.heapUsed - memory.after.heapUsed : Number.NaN,
+    churnHeapTotalDelta: churned ? churned.heapTotal - memory.after.heapTotal : Number.NaN,
+    rssPerWatcherSettled: memory?.settled
+      ? (memory.settled.rss - memory.before.rss) / result.watchers
+      : Number.NaN,
+    settledRssDelta: memory?.settled ? memory.settled.rss - memory.after.rss : Number.NaN,
   };
 }
 
@@ -196,6 +242,7 @@ function aggregate(results, id, count) {
     p99Ratio: pairMedian((o, c) => o.p99Ms / c.p99Ms),
     rssExtra: pairMedian((o, c) => o.rssPerWatcher - c.rssPerWatcher),
     rssExtraChurned: pairMedian((o, c) => o.rssPerWatcherChurned - c.rssPerWatcherChurned),
+    rssExtraSettled: pairMedian((o, c) => o.rssPerWatcherSettled - c.rssPerWatcherSettled),
     problems: [
       ...new Set(
         runs.flatMap((r) => problems(r).map((p) => (runs.length > 1 ? `round ${r.round}: ${p}` : p))),
@@ -247,7 +294,11 @@ function targets(groups, churnRate) {
           ` ${formatKiB(s.rssPerWatcherChurned)} − ceiling ${formatKiB(c.rssPerWatcherChurned)} =` +
           ` ${formatSignedKiB(g.rssExtraChurned)} — ${verdict(g.rssExtraChurned <= rssMarginBytes)}; after open →` +
           ` after churn: ours RSS ${formatSignedMiB(s.churnRssDelta)}, heapUsed ${formatSignedMiB(s.churnHeapDelta)};` +
-          ` ceiling RSS ${formatSignedMiB(c.churnRssDelta)}, heapUsed ${formatSignedMiB(c.churnHeapDelta)}.`,
+          ` ceiling RSS ${formatSignedMiB(c.churnRssDelta)}, heapUsed ${formatSignedMiB(c.churnHeapDelta)}` +
+          (Number.isFinite(g.rssExtraSettled)
+            ? `; RSS/watcher ours − ceiling once settled ${formatSignedKiB(g.rssExtraSettled)} —` +
+              ` ${verdict(g.rssExtraSettled <= rssMarginBytes)}.`
+            : "."),
       );
   }
   return lines;
@@ -334,6 +385,10 @@ async function runOne(id, count, round, perConnection, options) {
       result.churn = { requestedRate: options.churn, ...churn };
       await new Promise((resolve) => setTimeout(resolve, 300));
       result.memory.afterChurn = await server.request({ cmd: "mem" });
+      if (options["settle-ms"] > 0) {
+        await new Promise((resolve) => setTimeout(resolve, options["settle-ms"]));
+        result.memory.settled = await server.request({ cmd: "mem" });
+      }
     }
   } catch (error) {
     result.error = String(error.message).split("\n")[0];
