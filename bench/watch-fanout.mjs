@@ -284,7 +284,7 @@ function targets(groups, churnRate) {
     );
     lines.push(
       `Target: flip spread (p99) within 1.1x the bare loop${churnRate > 0 ? " (under churn)" : ""}, ${what}:` +
-        ` ours ${formatMs(s.p99Ms)} ms ÷ ceiling ${formatMs(c.p99Ms)} ms = ${formatRatio(g.p99Ratio)} —` +
+        ` ours ${formatMs(s.p99Ms)} ms ÷ ceiling ${formatMs(c.p99Ms)} ms = ${g.p99Ratio.toFixed(3)}x —` +
         ` ${verdict(g.p99Ratio <= p99Factor)}.`,
     );
     if (churnRate > 0 && Number.isFinite(s.rssPerWatcherChurned) && Number.isFinite(c.rssPerWatcherChurned))
