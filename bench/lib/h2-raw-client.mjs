@@ -17,6 +17,8 @@ const FLAG_END_STREAM = 0x1;
 const FLAG_ACK = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const FLAG_PADDED = 0x8;
+/** RST_STREAM error code CANCEL: what a client sends when it no longer wants a stream. */
+export const CANCEL = 0x8;
 const maxWindow = 0x7fffffff;
 
 function frame(type, flags, streamId, payload) {
@@ -135,9 +137,20 @@ export function connectRaw({ port, host = "127.0.0.1", onData, onStreamEnd, onEr
     request(headerBlock, body) {
       const streamId = nextStreamId;
       nextStreamId += 2;
+      socket.cork();
       socket.write(frame(FRAME_HEADERS, FLAG_END_HEADERS, streamId, headerBlock));
       socket.write(frame(FRAME_DATA, FLAG_END_STREAM, streamId, body));
+      socket.uncork();
       return streamId;
+    },
+    /**
+     * Resets a stream (RST_STREAM, CANCEL by default). Frames the server had already sent on it still
+     * arrive afterwards: the caller must ignore what comes for a stream id it no longer knows.
+     */
+    cancel(streamId, code = CANCEL) {
+      const payload = Buffer.allocUnsafe(4);
+      payload.writeUInt32BE(code);
+      socket.write(frame(FRAME_RST_STREAM, 0, streamId, payload));
     },
     close() {
       socket.destroy();

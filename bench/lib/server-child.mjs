@@ -31,8 +31,16 @@ export function runServerChild(server) {
         // Two passes: the first may only schedule finalizers.
         globalThis.gc?.();
         globalThis.gc?.();
-        const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
-        reply({ id, rss, heapUsed, external, arrayBuffers, gc: typeof globalThis.gc === "function" });
+        const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+        reply({
+          id,
+          rss,
+          heapTotal,
+          heapUsed,
+          external,
+          arrayBuffers,
+          gc: typeof globalThis.gc === "function",
+        });
         break;
       }
       case "rss": {

@@ -8,6 +8,14 @@ import { childFlag, runServerChild } from "../lib/server-child.mjs";
 const from = childFlag("from", "dist");
 const maxStreams = Number(childFlag("max-streams", "1000"));
 const maxWatchers = Number(childFlag("max-watchers", "100000"));
+// The Watch shares: per client address (default half of maxWatchers; every bench client comes from 127.0.0.1,
+// so the watch bench passes Infinity) and per connection (default 100, below maxStreams). Unset: the defaults.
+const healthService = {};
+const perAddress = childFlag("max-watchers-per-address", undefined);
+const perConnectionWatchers = childFlag("max-watchers-per-connection", undefined);
+if (perAddress !== undefined) healthService.maxWatchersPerAddress = Number(perAddress);
+if (perConnectionWatchers !== undefined)
+  healthService.maxWatchersPerConnection = Number(perConnectionWatchers);
 // The byte budgets: the server's defaults unless given (0 turns one off).
 const connections = {};
 const perConnection = childFlag("max-connection-buffered", undefined);
@@ -21,7 +29,12 @@ const { HealthRegistry } = await import(new URL(`health/registry.${ext}`, base).
 const { ServingStatus, parseServingStatus } = await import(new URL(`codec/health-types.${ext}`, base).href);
 
 const health = new HealthRegistry({ maxWatchers });
-const server = createTripleServer({ health, http2: { maxConcurrentStreams: maxStreams }, connections });
+const server = createTripleServer({
+  health,
+  http2: { maxConcurrentStreams: maxStreams },
+  connections,
+  healthService,
+});
 server.health.set(benchService, ServingStatus.Serving);
 const { port } = await server.listen(0, "127.0.0.1");
 runServerChild({

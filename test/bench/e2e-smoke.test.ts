@@ -1,6 +1,6 @@
 // Smoke test of the bench harnesses (bench/e2e.mjs, bench/watch-fanout.mjs): every server starts, answers the
-// correctness probe, survives a tiny h2load / wrk run, a status flip reaches every watcher, and the tables and
-// JSON lines come out. Speed is never asserted here. The peers are the real grpc-js, connect-node, node:http2 and
+// correctness probe, survives a tiny h2load / wrk run, a status flip reaches every watcher (also with watchers
+// cancelled and re-opened meanwhile: --churn), and the tables and JSON lines come out. Speed is never asserted here. The peers are the real grpc-js, connect-node, node:http2 and
 // node:http servers. The e2e harness loads them with h2load (nghttp2-client) and wrk: without both on PATH
 // (.ci/run installs them) its test is skipped, saying so; the watch fan-out harness needs neither.
 //
@@ -45,12 +45,19 @@ function jsonLines(stdout: string): E2eLine[] {
     .map((line) => JSON.parse(line) as E2eLine);
 }
 
-// Both harnesses run at once (each is mostly waiting on its children) to keep the file well under 20 s; the
+// The harnesses run at once (each is mostly waiting on its children) to keep the file well under 20 s; the
 // e2e one not at all when its load generators are missing.
 const e2eTools = needs("h2load", "wrk");
 const e2eRun =
   e2eTools.skip === undefined ? runBench("bench/e2e.mjs", ["--smoke", `--ours-from=${from}`]) : undefined;
 const watchRun = runBench("bench/watch-fanout.mjs", ["--smoke", `--ours-from=${from}`]);
+// The churn path: 200 watchers, 200 of them cancelled and re-opened per second for 1 s while the statuses flip.
+const churnRun = runBench("bench/watch-fanout.mjs", [
+  "--smoke",
+  "--churn=200",
+  "--servers=ours,ceiling",
+  `--ours-from=${from}`,
+]);
 
 t.test("e2e harness: probes pass and every server is loaded", e2eTools, async (t) => {
   const run = await (e2eRun as Promise<NodeRun>);
@@ -113,12 +120,44 @@ t.test("watch fan-out harness: a flip reaches every watcher", async (t) => {
   }
 });
 
+t.test("watch fan-out harness under churn: every flip reaches every stable watcher", async (t) => {
+  const run = await churnRun;
+  t.equal(
+    run.code,
+    0,
+    "exit code",
+    run.code === 0 ? {} : { stderr: run.stderr.slice(-3000), stdout: run.stdout.slice(-3000) },
+  );
+  t.match(
+    run.stdout,
+    /^\| watchers +\| server +\|.*\| churned +\|/m,
+    "markdown table header with churn columns",
+  );
+  const lines = stdoutLines(run.stdout);
+  t.same(lines.map((line) => line.server).sort(), ["ceiling", "ours"]);
+  for (const line of lines) {
+    t.equal(line.error, undefined, `${line.server}: no error`);
+    t.equal(line.flips.length, 2, `${line.server}: two flips`);
+    for (const flip of line.flips) {
+      t.ok(flip.stable > 0, `${line.server}: some watchers stayed open through the flip`);
+      t.equal(flip.received, flip.stable, `${line.server}: flip reached every stable watcher`);
+      t.equal(flip.errors, 0, `${line.server}: no stream errors during the flip`);
+    }
+    t.ok((line.churn?.churned ?? 0) > 0, `${line.server}: streams were cancelled and re-opened`);
+    t.equal(line.churn?.errors, 0, `${line.server}: no stream errors under churn`);
+    t.equal(line.churn?.settled, true, `${line.server}: every re-opened watcher got its first status`);
+    t.type(line.memory?.afterChurn?.rss, "number", `${line.server}: memory measured after the churn`);
+  }
+});
+
 interface WatchLine {
   server: string;
   watchers: number;
   error?: string;
-  flips: { received: number }[];
+  flips: { received: number; stable: number; errors: number }[];
   rssPerWatcher: number;
+  churn?: { churned: number; errors: number; settled: boolean };
+  memory?: { afterChurn?: { rss: number } };
 }
 
 function stdoutLines(stdout: string): WatchLine[] {
