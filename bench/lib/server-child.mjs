@@ -1,5 +1,6 @@
 // The child side of a server under test: announces its ports on stdout as one JSON line, then answers
-// JSON-line commands on stdin (CPU time, memory after GC or RSS as is, flipping the bench service's status, exit).
+// JSON-line commands on stdin (CPU time, memory after GC or RSS as is, a heap snapshot, flipping the bench
+// service's status, exit).
 // Clock values are process.hrtime (CLOCK_MONOTONIC), comparable between processes on one machine.
 import { createInterface } from "node:readline";
 
@@ -55,6 +56,13 @@ export function runServerChild(server) {
         // t1: when the synchronous part of the flip returned (for servers that write to every watcher in a loop,
         // the time spent queueing the writes).
         reply({ id, t0: t0.toString(), t1: process.hrtime.bigint().toString() });
+        break;
+      }
+      case "heap": {
+        // A heap snapshot after GC, written to command.path (bench/watch-heap.mjs reads it).
+        globalThis.gc?.();
+        globalThis.gc?.();
+        import("node:v8").then((v8) => reply({ id, path: v8.writeHeapSnapshot(command.path) }));
         break;
       }
       case "exit":

@@ -51,6 +51,7 @@ const e2eTools = needs("h2load", "wrk");
 const e2eRun =
   e2eTools.skip === undefined ? runBench("bench/e2e.mjs", ["--smoke", `--ours-from=${from}`]) : undefined;
 const watchRun = runBench("bench/watch-fanout.mjs", ["--smoke", `--ours-from=${from}`]);
+const heapRun = runBench("bench/watch-heap.mjs", ["--watchers=200", `--ours-from=${from}`]);
 // The churn path: 200 watchers, 200 of them cancelled and re-opened per second for 1 s while the statuses flip.
 const churnRun = runBench("bench/watch-fanout.mjs", [
   "--smoke",
@@ -166,3 +167,21 @@ function stdoutLines(stdout: string): WatchLine[] {
     .filter((line) => line.startsWith("{"))
     .map((line) => JSON.parse(line) as WatchLine);
 }
+
+t.test(
+  "watch heap breakdown: both servers measured, our engine's objects per watcher in the table",
+  async (t) => {
+    const run = await heapRun;
+    t.equal(run.code, 0, run.stderr);
+    const rows = run.stdout.split("\n").filter((line) => line.startsWith("| "));
+    t.ok(
+      rows.some((row) => row.startsWith("| object: ServerCall") && row.includes("(1.00)")),
+      "one ServerCall per watcher",
+    );
+    t.ok(
+      rows.some((row) => row.startsWith("| object: WatchStream")),
+      "one WatchStream per watcher",
+    );
+    t.match(run.stdout, /\| all \(code excepted\) +\| \d+ B +\| \d+ B +\| -?\d+ B/, "the totals row");
+  },
+);
