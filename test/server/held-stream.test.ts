@@ -9,7 +9,7 @@ import { Code } from "../../src/wire/code.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
 import { grpcHeaders, h2exchange } from "../fixtures/h2-request.ts";
 import { startServer } from "../fixtures/start-server.ts";
-import { checkRequestBytes, envelope, envelopes, until } from "./fixtures/helpers.ts";
+import { checkRequestBytes, envelope, envelopes, statusRefusing99, until } from "./fixtures/helpers.ts";
 
 interface Held {
   ends: number;
@@ -25,14 +25,7 @@ const methods: ServiceMethods = {
   Hold: {
     kind: "server_streaming",
     input: healthCodecs.checkRequest,
-    output: {
-      ...healthCodecs.checkResponse,
-      // status 99 stands for a message the codec refuses.
-      encode(message: { status: number }, codec: "proto" | "json") {
-        if (message.status === 99) throw new Error("cannot encode 99");
-        return healthCodecs.checkResponse.encode(message, codec);
-      },
-    },
+    output: statusRefusing99,
     handler(request: { service: string }, call) {
       if (!isHoldable(call)) throw new Error("not holdable");
       const record: Held = { ends: 0, writable: 0, writesUntilFull: 0, afterEnd: undefined, metadata: "" };
