@@ -125,7 +125,7 @@ export function createHealthService(
       // After shutdown the stream stays open on NOT_SERVING: ended here, grpc-go's health client (which
       // skips its backoff after any message) would re-open it at once on the same connection, over and over
       // until GOAWAY. The host ends it after GOAWAY (issue 14 item 4).
-      new WatchStream(hub, call, request.service).start();
+      WatchStream.open(hub, call, request.service);
     },
   };
 

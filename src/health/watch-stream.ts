@@ -1,5 +1,5 @@
 import type { HealthCheckResponse, ServingStatus } from "../codec/health-types.ts";
-import type { HoldableStreamCall, StreamHolder } from "../server/service-types.ts";
+import type { HeldStream, HoldableStreamCall, StreamHolder } from "../server/service-types.ts";
 import type { HealthRegistry, StatusListener } from "./registry.ts";
 import type { WatchSlots } from "./watch-slots.ts";
 
@@ -71,7 +71,8 @@ const ended = 2;
  */
 export class WatchStream implements StatusListener, StreamHolder {
   readonly #hub: WatchHub;
-  readonly #call: HoldableStreamCall<HealthCheckResponse>;
+  // What the call hands over when held: the call itself is not kept (nor is the engine's call behind it).
+  #stream: HeldStream<HealthCheckResponse> | undefined = undefined;
   readonly #service: string;
   // Its slot: the connection and the client address share it is charged to.
   readonly #connection: object | undefined;
@@ -83,20 +84,28 @@ export class WatchStream implements StatusListener, StreamHolder {
   // The hub's turn of this stream's last write (-1: none yet).
   #turn = -1;
 
-  /** Takes a watcher slot (RESOURCE_EXHAUSTED when its connection or address has none left). */
-  constructor(hub: WatchHub, call: HoldableStreamCall<HealthCheckResponse>, service: string) {
-    this.#hub = hub;
-    this.#call = call;
-    this.#service = service;
-    this.#connection = call.connection;
-    this.#address = hub.slots.acquire(this.#connection, call.remoteAddress);
+  /**
+   * Opens the Watch of `service` on `call`: takes a watcher slot (RESOURCE_EXHAUSTED when its connection or
+   * address has none left), holds the call's stream open and subscribes; the call's end unsubscribes and
+   * frees the slot.
+   */
+  static open(hub: WatchHub, call: HoldableStreamCall<HealthCheckResponse>, service: string): void {
+    const stream = new WatchStream(hub, call.connection, call.remoteAddress, service);
+    // Held first: whatever happens next (a refused subscription too), the call's end frees the slot.
+    stream.#stream = call.hold(stream);
+    hub.registry.subscribe(service, stream);
   }
 
-  /** Holds the call's stream open and subscribes; the call's end unsubscribes and frees the slot. */
-  start(): void {
-    // Held first: whatever happens next (a refused subscription too), the call's end frees the slot.
-    this.#call.hold(this);
-    this.#hub.registry.subscribe(this.#service, this);
+  private constructor(
+    hub: WatchHub,
+    connection: object | undefined,
+    remoteAddress: string | undefined,
+    service: string,
+  ) {
+    this.#hub = hub;
+    this.#service = service;
+    this.#connection = connection;
+    this.#address = hub.slots.acquire(connection, remoteAddress);
   }
 
   onStatus(status: ServingStatus): void {
@@ -139,6 +148,6 @@ export class WatchStream implements StatusListener, StreamHolder {
     const hub = this.#hub;
     this.#turn = hub.turn;
     hub.wrote();
-    if (!this.#call.write(hub.reply(status))) this.#state |= blocked;
+    if (!this.#stream!.write(hub.reply(status))) this.#state |= blocked;
   }
 }

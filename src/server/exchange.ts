@@ -47,6 +47,8 @@ export interface Exchange extends ResponseSink {
   extraHeaders: OutgoingHeaders | undefined;
   /** Starts delivering body and lifecycle events to `listener`. */
   attach(listener: ExchangeListener): void;
+  /** Delivers the events from now on to `listener` instead (a held stream taking over from its call). */
+  handOver(listener: ExchangeListener): void;
   /** Stops `onData` until {@link resumeRequest}: backpressure from wherever the body goes. */
   pauseRequest(): void;
   resumeRequest(): void;
@@ -130,6 +132,10 @@ export class NodeExchange {
     this.listener = listener;
     this.#request.on("data", forwardData);
     this.#request.on("end", forwardEnd);
+  }
+
+  handOver(listener: ExchangeListener): void {
+    this.listener = listener;
   }
 
   pauseRequest(): void {

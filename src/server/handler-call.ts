@@ -2,7 +2,7 @@ import { headerValue } from "../protocol/request-head.ts";
 import { metadataFromHeaders } from "../wire/metadata.ts";
 import type { Metadata } from "../wire/rpc-error.ts";
 import type { ServerCall } from "./server-call.ts";
-import type { HoldableStreamCall, ProtocolName, StreamHolder } from "./service-types.ts";
+import type { HeldStream, HoldableStreamCall, ProtocolName, StreamHolder } from "./service-types.ts";
 
 /**
  * A call as its handler sees it ({@link CallContext}, and `send` for server streams): read-only views
@@ -67,12 +67,7 @@ export class HandlerCall implements HoldableStreamCall<object> {
   }
 
   /** @internal The engine's {@link ServerCall.hold}: the stream stays open until the call ends. */
-  hold(holder: StreamHolder): void {
-    this.#call.hold(holder);
-  }
-
-  /** @internal The engine's {@link ServerCall.write}: send() without a promise, for a holder. */
-  write(message: object): boolean {
-    return this.#call.write(message);
+  hold(holder: StreamHolder): HeldStream<object> {
+    return this.#call.hold(holder);
   }
 }

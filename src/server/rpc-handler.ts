@@ -14,7 +14,7 @@ import { H1Exchange } from "./h1-exchange.ts";
 import { H2Exchange } from "./h2-exchange.ts";
 import { answerPlainHttp } from "./plain-http.ts";
 import { type ExportInfo, type PathEntry, Router, type ServiceExport, selectRoute } from "./router.ts";
-import { type CallLimits, type CallOwner, ServerCall } from "./server-call.ts";
+import { type CallLimits, type CallOwner, ServerCall, type TrackedStream } from "./server-call.ts";
 import type { PlainHttpHandler, ServiceMethods } from "./service-types.ts";
 
 /** Options of {@link createRpcHandler}. */
@@ -64,7 +64,7 @@ const unsupportedMediaBody = Buffer.from(
  */
 export class RpcHandler implements CallOwner {
   readonly #router = new Router();
-  readonly #streams = new Set<ServerCall>();
+  readonly #streams = new Set<TrackedStream>();
   readonly #limits: CallLimits;
   readonly #cors: Cors | undefined;
   readonly #answerAll: boolean;
@@ -165,11 +165,11 @@ export class RpcHandler implements CallOwner {
   }
 
   /** @internal */
-  trackStream(call: ServerCall): void {
+  trackStream(call: TrackedStream): void {
     this.#streams.add(call);
   }
   /** @internal */
-  untrackStream(call: ServerCall): void {
+  untrackStream(call: TrackedStream): void {
     this.#streams.delete(call);
   }
 

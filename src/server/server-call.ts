@@ -9,6 +9,7 @@ import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { accountOf, type BudgetHolder, type ConnectionAccount, largeWriteBytes } from "./byte-budget.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
 import { HandlerCall } from "./handler-call.ts";
+import { callTrailers, HeldCall } from "./held-call.ts";
 import type { Route } from "./router.ts";
 import type { StreamHolder } from "./service-types.ts";
 
@@ -18,12 +19,17 @@ export interface CallLimits {
   readonly maxMetadataBytes: number;
 }
 
+/** A server stream in flight, as its owner sees it: something a closing server can end. @internal */
+export interface TrackedStream {
+  fail(reason: unknown): void;
+}
+
 /** Keeps track of the server streams in flight, so that a closing server can end them. @internal */
 export interface CallOwner {
   /** True while the server closes: answers then carry dubbo-go's `closing: true` trailer. */
   readonly closing: boolean;
-  trackStream(call: ServerCall): void;
-  untrackStream(call: ServerCall): void;
+  trackStream(call: TrackedStream): void;
+  untrackStream(call: TrackedStream): void;
 }
 
 enum State {
@@ -76,7 +82,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
   // send()'s promise while the transport pushes back, with its settlers: one field, made only then.
   #drain: DrainWait | undefined = undefined;
   #awaitingDrain = false;
-  #holder: StreamHolder | undefined = undefined;
+  // The held stream this call handed over to (see hold()).
+  #held: HeldCall | undefined = undefined;
   #tracked = false;
   /** Bytes charged to the connection's byte budget: the request buffered so far, or the response queued. */
   budgetBytes = 0;
@@ -234,7 +241,6 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     const drain = this.#drain;
     this.#drain = undefined;
     drain?.resolve();
-    if (this.#state === State.Running) this.#holder?.onWritable();
   }
 
   /**
@@ -301,29 +307,38 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
   }
 
   /**
-   * Keeps a server stream open past its handler's return, without a promise: the stream ends only when
-   * the call does (the client leaves, the deadline passes, the server ends it), which `holder` hears. For
-   * the Watch stream; a handler that holds must call this before it returns, having read what it needs of
-   * the request head (which is let go: see {@link Exchange.forgetRequest}).
+   * Keeps a server stream open past its handler's return, without a promise: hands the exchange, the
+   * owner's tracking and the deadline over to a {@link HeldCall}, which writes from now on and ends only
+   * when the call does (the client leaves, the deadline passes, the server ends it), which `holder` hears.
+   * This call is done with then, and dropped: a Watch lives for hours. Called from the handler, after the
+   * request ended and before any send(); the request head is let go (see {@link Exchange.forgetRequest}).
    */
-  hold(holder: StreamHolder): void {
-    this.#holder = holder;
-    // Held after the request ended, and the holder has read from the head what it needs: its call's
-    // metadata and group/version read empty from now on.
-    this.exchange.forgetRequest();
-  }
-
-  /**
-   * {@link send} without a promise, for a holder: true while the transport takes more, false when it pushed
-   * back (the holder hears `onWritable` once it drains) or the call has ended (the holder heard
-   * `onCallEnd`, or hears it now for an encoding failure).
-   */
-  write(message: object): boolean {
-    if (this.#state !== State.Running) return false;
-    const written = this.#writeMessage(message);
-    if (typeof written === "boolean") return written;
-    this.fail(written);
-    return false;
+  hold(holder: StreamHolder): HeldCall {
+    const exchange = this.exchange;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#tracked) {
+      this.#tracked = false;
+      this.#owner.untrackStream(this);
+    }
+    this.#state = State.Done;
+    exchange.forgetRequest();
+    const held = new HeldCall({
+      exchange,
+      type: this.type,
+      output: this.route.definition.output,
+      writer: this.#writer,
+      owner: this.#owner,
+      holder,
+      responseMetadata: this.#responseMetadata,
+      trailerMetadata: this.#trailerMetadata,
+      deadline: this.#deadline,
+    });
+    this.#held = held;
+    exchange.handOver(held);
+    return held;
   }
 
   /**
@@ -472,12 +487,14 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     try {
       result = definition.handler(request, call);
     } catch (error) {
-      this.fail(error);
+      if (this.#held === undefined) this.fail(error);
+      else this.#held.fail(error);
       return;
     }
-    // A holder ends with the call, not with its handler's return (only a rejection still counts).
-    if (this.#holder !== undefined) {
-      if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(error));
+    // A held stream ends with the call, not with its handler's return (only a rejection still counts).
+    const held = this.#held;
+    if (held !== undefined) {
+      if (isThenable(result)) result.then(undefined, (error: unknown) => held.fail(error));
       return;
     }
     Promise.resolve(result).then(
@@ -526,13 +543,10 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     if (this.#account !== undefined && exchange.queuedBytes >= largeWriteBytes) this.#chargeQueued();
   }
 
-  // The trailers to answer with: the handler's, plus dubbo-go's graceful-shutdown attachment while the
-  // owner closes (dubbo-go's provider filter adds `closing: "true"` to each result, which its triple
-  // layer writes as a trailer: HTTP/2 trailer, gRPC-Web trailer frame, triple `Trailer-Closing`).
+  // The trailers to answer with (see callTrailers); made here when the owner adds one.
   #trailers(): Metadata | undefined {
-    if (!this.#owner.closing) return this.#trailerMetadata;
-    const trailers = this.trailerMetadata;
-    trailers.set("closing", ["true"]);
+    const trailers = callTrailers(this.#owner, this.#trailerMetadata);
+    this.#trailerMetadata = trailers;
     return trailers;
   }
 
@@ -555,11 +569,6 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     if (this.#tracked) {
       this.#tracked = false;
       this.#owner.untrackStream(this);
-    }
-    const holder = this.#holder;
-    if (holder !== undefined) {
-      this.#holder = undefined;
-      holder.onCallEnd();
     }
   }
 

@@ -46,10 +46,19 @@ export interface ServerStreamCall<O> extends CallContext {
  * @internal
  */
 export interface StreamHolder {
-  /** The transport takes more again after a `write()` that returned false. */
+  /** The transport takes more again after a {@link HeldStream.write} that returned false. */
   onWritable(): void;
   /** The call has ended (client gone, deadline, server closing, a failure); writes do nothing from now on. */
   onCallEnd(): void;
+}
+
+/** What {@link HoldableStreamCall.hold} hands back: the held stream's writer. @internal */
+export interface HeldStream<O> {
+  /**
+   * `send()` without a promise: true while the transport takes more, false when it pushed back (the holder
+   * hears `onWritable` once it drains) or the call has ended (the holder hears `onCallEnd`).
+   */
+  write(message: O): boolean;
 }
 
 /**
@@ -61,21 +70,16 @@ export interface StreamHolder {
 export interface HoldableStreamCall<O> extends ServerStreamCall<O> {
   /**
    * Keeps the stream open after the handler returns: it ends only when the call does (the client leaves,
-   * the deadline passes, the server ends it), which `holder` hears. Called before the handler returns,
-   * having read what it needs of the request head, which is let go.
+   * the deadline passes, the server ends it), which `holder` hears; writes go through what this returns.
+   * Called before the handler returns and before any `send()`, having read what it needs of the call: the
+   * request head is let go, and this call object (its signal, its metadata) is done with from here on.
    */
-  hold(holder: StreamHolder): void;
-  /**
-   * `send()` without a promise: true while the transport takes more, false when it pushed back (the holder
-   * hears `onWritable` once it drains) or the call has ended (the holder hears `onCallEnd`).
-   */
-  write(message: O): boolean;
+  hold(holder: StreamHolder): HeldStream<O>;
 }
 
-/** @internal True for a call that offers {@link HoldableStreamCall}'s two methods (the server's own do). */
+/** @internal True for a call that offers {@link HoldableStreamCall.hold} (the server's own do). */
 export function isHoldable<O>(call: ServerStreamCall<O>): call is HoldableStreamCall<O> {
-  const holdable = call as Partial<HoldableStreamCall<O>>;
-  return typeof holdable.hold === "function" && typeof holdable.write === "function";
+  return typeof (call as Partial<HoldableStreamCall<O>>).hold === "function";
 }
 
 /** Answers one request with one message (or a promise of it); a thrown `RpcError` is the call's status. */

@@ -38,8 +38,8 @@ function callContext(
 }
 
 /**
- * A held stream call as the engine gives the Watch: write() hands each message to the test and can push
- * back like a full window; end() is the call ending (client gone, deadline, server closing).
+ * A held stream call as the engine gives the Watch: the writer hold() returns hands each message to the
+ * test and can push back like a full window; end() is the call ending (client gone, deadline, server closing).
  */
 function heldCall(connection?: object, remoteAddress?: string) {
   const sent: ServingStatus[] = [];
@@ -51,11 +51,13 @@ function heldCall(connection?: object, remoteAddress?: string) {
     send: () => Promise.reject(new Error("the Watch writes, it does not send")),
     hold(h) {
       holder = h;
-    },
-    write(message) {
-      if (ended) return false;
-      sent.push(message.status);
-      return !full;
+      return {
+        write(message) {
+          if (ended) return false;
+          sent.push(message.status);
+          return !full;
+        },
+      };
     },
   };
   return {

@@ -5,14 +5,13 @@ import { envelope, envelopes, startProbeServer } from "./fixtures/helpers.ts";
 
 const { url, calls } = await startProbeServer(t);
 
-// Everything a handler may read or call (hold and write are the internal HoldableStreamCall the Watch
-// runs on); the engine's members (exchange, writer, owner, route, limits, start, fail, expire, onData,
-// onEnd, onClose, onDrain, done) must not be among them.
+// Everything a handler may read or call (hold is the internal HoldableStreamCall the Watch runs on); the
+// engine's members (exchange, writer, owner, route, limits, start, fail, expire, onData, onEnd, onClose,
+// onDrain, done) must not be among them.
 const surface = [
   "connection",
   "deadline",
   "hold",
-  "write",
   "httpVersion",
   "method",
   "protocol",

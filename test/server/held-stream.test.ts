@@ -4,7 +4,12 @@
 import http2 from "node:http2";
 import t from "tap";
 import { healthCodecs } from "../../src/codec/health-types.ts";
-import { isHoldable, type ServiceMethods, type StreamHolder } from "../../src/server/service-types.ts";
+import {
+  type HeldStream,
+  isHoldable,
+  type ServiceMethods,
+  type StreamHolder,
+} from "../../src/server/service-types.ts";
 import { Code } from "../../src/wire/code.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
 import { grpcHeaders, h2exchange } from "../fixtures/h2-request.ts";
@@ -17,6 +22,7 @@ interface Held {
   writesUntilFull: number;
   afterEnd: boolean | undefined;
   metadata: string;
+  metadataBefore: string;
 }
 
 const held: Held[] = [];
@@ -28,33 +34,43 @@ const methods: ServiceMethods = {
     output: statusRefusing99,
     handler(request: { service: string }, call) {
       if (!isHoldable(call)) throw new Error("not holdable");
-      const record: Held = { ends: 0, writable: 0, writesUntilFull: 0, afterEnd: undefined, metadata: "" };
+      const record: Held = {
+        ends: 0,
+        writable: 0,
+        writesUntilFull: 0,
+        afterEnd: undefined,
+        metadata: "",
+        metadataBefore: "",
+      };
       held.push(record);
+      let stream: HeldStream<object> | undefined;
       const holder: StreamHolder = {
         onWritable() {
           record.writable++;
         },
         onCallEnd() {
           record.ends++;
-          record.afterEnd = call.write({ status: 1 });
+          record.afterEnd = stream?.write({ status: 1 });
         },
       };
-      call.hold(holder);
+      // The group only: requestMetadata, once read, stays what it was.
+      record.metadataBefore = `${call.serviceGroup}`;
+      stream = call.hold(holder);
       const spec = request.service;
       record.metadata = `${call.requestMetadata.size}|${call.serviceGroup}`;
       if (spec === "reject") return Promise.reject(new RpcError(Code.DataLoss, "lost after holding"));
       if (spec === "badwrite") {
-        call.write({ status: 99 });
+        stream.write({ status: 99 });
         return undefined;
       }
       if (spec === "flood") {
         // Messages until the stream's buffer (16 KiB by default) pushes back.
         const message = { status: 1 };
-        while (record.writesUntilFull < 10_000 && call.write(message)) record.writesUntilFull++;
+        while (record.writesUntilFull < 10_000 && stream.write(message)) record.writesUntilFull++;
         return undefined;
       }
-      call.write({ status: 1 });
-      call.write({ status: 2 });
+      stream.write({ status: 1 });
+      stream.write({ status: 2 });
       return undefined;
     },
   },
@@ -86,6 +102,7 @@ t.test(
     t.equal(response.trailers, undefined, "no end of stream");
     await until(() => held[0]?.ends === 1);
     t.equal(held[0]!.afterEnd, false, "write() after the end: false, nothing sent");
+    t.equal(held[0]!.metadataBefore, "g", "before hold: the call's group");
     t.equal(held[0]!.metadata, "0|undefined", "the head is let go once held: no metadata, no group");
     t.equal(server.health.watcherCount, 0);
   },
@@ -108,7 +125,7 @@ t.test("held: a message that cannot be encoded ends the call INTERNAL", async (t
 });
 
 t.test("held: write() reports push-back; the holder hears when the client reads again", async (t) => {
-  const session = http2.connect(url, { settings: { initialWindowSize: 65_535 } });
+  const session = http2.connect(url, { settings: { initialWindowSize: 16 } });
   t.teardown(() => session.destroy());
   const stream = session.request(grpcHeaders(path));
   stream.pause();
