@@ -62,7 +62,8 @@ const ended = 2;
 /**
  * One Watch call: the registry's listener and the server stream's holder in one object, plain method
  * calls, no closure, promise, signal or iterator, because a server may hold 100,000 of these for hours
- * (issue 16): this object is all a watcher adds to its call and HTTP/2 stream.
+ * (issue 16): this object and the engine's held call (HeldCall) are what a watcher adds to its exchange
+ * and HTTP/2 stream.
  *
  * Latest-value coalescing: while the transport pushes back, only the newest status is kept, and written
  * once it drains unless it is the one the client already has. A client that does not read costs a
