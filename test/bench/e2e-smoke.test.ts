@@ -169,17 +169,21 @@ function stdoutLines(stdout: string): WatchLine[] {
 }
 
 t.test(
-  "watch heap breakdown: both servers measured, our engine's objects per watcher in the table",
+  "watch heap breakdown: both servers measured, the held call and the Watch per watcher in the table",
   async (t) => {
     const run = await heapRun;
     t.equal(run.code, 0, run.stderr);
     const rows = run.stdout.split("\n").filter((line) => line.startsWith("| "));
     t.ok(
-      rows.some((row) => row.startsWith("| object: ServerCall") && row.includes("(1.00)")),
-      "one ServerCall per watcher",
+      rows.some((row) => row.startsWith("| object: HeldCall") && row.includes("(1.00)")),
+      "one HeldCall per watcher",
+    );
+    t.notOk(
+      rows.some((row) => /^\| object: ServerCall +\| \d+ B \((0\.[5-9]|[1-9])/.test(row)),
+      "the full call it took over from is not kept",
     );
     t.ok(
-      rows.some((row) => row.startsWith("| object: WatchStream")),
+      rows.some((row) => row.startsWith("| object: WatchStream") && row.includes("(1.00)")),
       "one WatchStream per watcher",
     );
     t.match(run.stdout, /\| all \(code excepted\) +\| \d+ B +\| \d+ B +\| -?\d+ B/, "the totals row");
