@@ -4,22 +4,10 @@ import type { ProtocolWriter } from "../protocol/protocol-writer.ts";
 import { Code } from "../wire/code.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { accountOf, type BudgetHolder, type ConnectionAccount } from "./byte-budget.ts";
+import { callTrailers, encodeResponse, writeStreamMessage } from "./call-response.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
 import type { CallOwner } from "./server-call.ts";
 import type { HeldStream, StreamHolder } from "./service-types.ts";
-
-/**
- * The trailers a call answers with: the handler's, plus dubbo-go's graceful-shutdown attachment while the
- * owner closes (dubbo-go's provider filter adds `closing: "true"` to each result, which its triple layer
- * writes as a trailer: HTTP/2 trailer, gRPC-Web trailer frame, triple `Trailer-Closing`).
- * @internal
- */
-export function callTrailers(owner: CallOwner, trailers: Metadata | undefined): Metadata | undefined {
-  if (!owner.closing) return trailers;
-  const withClosing: Metadata = trailers ?? new Map();
-  withClosing.set("closing", ["true"]);
-  return withClosing;
-}
 
 /** What a {@link HeldCall} takes over from the call that ran its handler. @internal */
 export interface HeldCallParts {
@@ -73,26 +61,18 @@ export class HeldCall implements ExchangeListener, BudgetHolder, HeldStream<obje
     parts.owner.trackStream(this);
   }
 
-  /** True once the call has ended. */
-  get done(): boolean {
-    return this.#done;
-  }
-
   write(message: object): boolean {
     if (this.#done) return false;
     const exchange = this.#exchange;
-    let bytes: Uint8Array;
-    try {
-      bytes = this.#output.encode(message, this.#type.codec);
-    } catch (cause) {
-      this.fail(new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause }));
+    const bytes = encodeResponse(this.#output, this.#type, message);
+    if (bytes instanceof RpcError) {
+      this.fail(bytes);
       return false;
     }
     try {
-      if (!exchange.headersSent) this.#writer.startStream(exchange, this.#type, this.#responseMetadata);
-      if (this.#writer.writeMessage(exchange, this.#type, bytes)) return true;
-    } catch (cause) {
-      this.fail(RpcError.from(cause, Code.Internal));
+      if (writeStreamMessage(exchange, this.#writer, this.#type, this.#responseMetadata, bytes)) return true;
+    } catch (error) {
+      this.fail(error);
       return false;
     }
     // The transport pushes back: what it queues now counts against the budget until it drains.
@@ -164,8 +144,4 @@ export class HeldCall implements ExchangeListener, BudgetHolder, HeldStream<obje
     this.#owner.untrackStream(this);
     this.#holder.onCallEnd();
   }
-}
-
-function errorText(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
 }

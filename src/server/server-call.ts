@@ -7,9 +7,10 @@ import { type Compression, identity } from "../wire/compression.ts";
 import { EnvelopeDecoder, EnvelopeFlag, envelopeHeaderBytes } from "../wire/envelope.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { accountOf, type BudgetHolder, type ConnectionAccount, largeWriteBytes } from "./byte-budget.ts";
+import { type ClosingOwner, callTrailers, encodeResponse, writeStreamMessage } from "./call-response.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
 import { HandlerCall } from "./handler-call.ts";
-import { callTrailers, HeldCall } from "./held-call.ts";
+import { HeldCall } from "./held-call.ts";
 import type { Route } from "./router.ts";
 import type { StreamHolder } from "./service-types.ts";
 
@@ -25,9 +26,7 @@ export interface TrackedStream {
 }
 
 /** Keeps track of the server streams in flight, so that a closing server can end them. @internal */
-export interface CallOwner {
-  /** True while the server closes: answers then carry dubbo-go's `closing: true` trailer. */
-  readonly closing: boolean;
+export interface CallOwner extends ClosingOwner {
   trackStream(call: TrackedStream): void;
   untrackStream(call: TrackedStream): void;
 }
@@ -346,20 +345,14 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
    * is asked for), else why not (a failed write has failed the call; an encoding failure is the caller's).
    */
   #writeMessage(message: object): boolean | RpcError {
-    let bytes: Uint8Array;
-    try {
-      bytes = this.route.definition.output.encode(message, this.type.codec);
-    } catch (cause) {
-      return new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause });
-    }
+    const bytes = encodeResponse(this.route.definition.output, this.type, message);
+    if (bytes instanceof RpcError) return bytes;
     const exchange = this.exchange;
     try {
-      if (!exchange.headersSent) this.#writer.startStream(exchange, this.type, this.#responseMetadata);
-      if (this.#writer.writeMessage(exchange, this.type, bytes)) return true;
-    } catch (cause) {
-      const error = RpcError.from(cause, Code.Internal);
+      if (writeStreamMessage(exchange, this.#writer, this.type, this.#responseMetadata, bytes)) return true;
+    } catch (error) {
       this.fail(error);
-      return error;
+      return error as RpcError;
     }
     // The transport pushes back: what it queues now counts against the budget until it drains.
     this.#chargeQueued();
@@ -505,11 +498,9 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
 
   #finishUnary(output: unknown): void {
     if (this.#state !== State.Running) return;
-    let bytes: Uint8Array;
-    try {
-      bytes = this.route.definition.output.encode(output as object, this.type.codec);
-    } catch (cause) {
-      this.fail(new RpcError(Code.Internal, `cannot encode the response: ${errorText(cause)}`, { cause }));
+    const bytes = encodeResponse(this.route.definition.output, this.type, output as object);
+    if (bytes instanceof RpcError) {
+      this.fail(bytes);
       return;
     }
     try {
@@ -598,8 +589,4 @@ function drainWait(): DrainWait {
 
 function ended(): RpcError {
   return new RpcError(Code.Canceled, "the call has ended");
-}
-
-function errorText(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
 }
