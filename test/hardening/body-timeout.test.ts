@@ -5,11 +5,11 @@
 // for triple unary and plain HTTP, as HTTP/1.1 answers) and is reset; what it had buffered is freed.
 import http2 from "node:http2";
 import t from "tap";
-import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createTripleProxy } from "../../src/host/triple-proxy.ts";
 import { createTripleServer } from "../../src/host/triple-server.ts";
 import { http1Defaults, http2Defaults } from "../../src/server/options.ts";
 import { Code } from "../../src/wire/code.ts";
+import { alwaysServing } from "../fixtures/always-serving.ts";
 import { connect, grpcHeaders, h2exchange } from "../fixtures/h2-request.ts";
 import { listenLocal, startServer } from "../fixtures/start-server.ts";
 import {
@@ -176,16 +176,7 @@ t.test("through a proxy: answered DEADLINE_EXCEEDED before the upstream answers,
     upstreams: [upstream.url],
     service: "greet.GreetService",
     picker: {
-      healthSource: () => ({
-        watch: (_service, { signal }) => ({
-          async *[Symbol.asyncIterator]() {
-            yield ServingStatus.Serving;
-            await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-          },
-        }),
-        check: async () => ServingStatus.Serving,
-        close: async () => {},
-      }),
+      healthSource: alwaysServing,
       outlier: { consecutiveFailures: 0 },
     },
     http2: { requestBodyTimeoutMs: timeoutMs },

@@ -3,30 +3,17 @@
 // health scripted so only the forwarding is under test.
 import http2 from "node:http2";
 import t, { type Test } from "tap";
-import type { RemoteHealthSource } from "../../src/client/health-follower.ts";
-import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createTripleProxy, type TripleProxy } from "../../src/host/triple-proxy.ts";
 import {
   endsWithTrailers,
   forwardedResponseHeaders,
   upstreamRequestHeaders,
 } from "../../src/proxy/hop-headers.ts";
+import { alwaysServing } from "../fixtures/always-serving.ts";
 import { h2exchange } from "../fixtures/h2-request.ts";
 import { listenLocal } from "../fixtures/start-server.ts";
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
-
-/** Always SERVING, never changing: the stream stays open until the picker closes. */
-const alwaysServing = (): RemoteHealthSource => ({
-  watch: (_service, { signal }) => ({
-    async *[Symbol.asyncIterator]() {
-      yield ServingStatus.Serving;
-      await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-    },
-  }),
-  check: async () => ServingStatus.Serving,
-  close: async () => {},
-});
 
 interface RawUpstream {
   readonly url: string;
