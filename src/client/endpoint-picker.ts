@@ -1,8 +1,11 @@
 import { type Clock, systemClock, type TimerHandle } from "../clock.ts";
 import { ServingStatus, servingStatusName } from "../codec/health-types.ts";
+import { serviceKey } from "../health/service-key.ts";
 import { Code } from "../wire/code.ts";
 import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
+import { parseTarget } from "./call-client.ts";
+import type { EndpointSource } from "./endpoint-source.ts";
 import { createHealthClient, type HealthClientOptions } from "./health-client.ts";
 import {
   type FollowerListener,
@@ -28,10 +31,26 @@ export type PickPolicy = "round-robin" | "least-outstanding";
 
 /** Options of {@link createEndpointPicker}. */
 export interface EndpointPickerOptions {
-  /** Upstream addresses (`http://host:port`, `host:port`, `tri://host:port`); duplicates are ignored. */
-  endpoints: readonly string[];
-  /** The health service name to watch on each endpoint; `""` (default) is each server as a whole. */
+  /**
+   * A fixed list of upstream addresses (`http://host:port`, `host:port`, `tri://host:port`); duplicates
+   * are ignored. Give this or `discovery`.
+   */
+  endpoints?: readonly string[];
+  /**
+   * A changing set of upstreams instead of a fixed list (a registry's providers of the service): each
+   * endpoint is followed from when the source adds it to when it removes it. The picker does not own
+   * the source (closing the picker only unsubscribes). Give this or `endpoints`.
+   */
+  discovery?: EndpointSource;
+  /**
+   * The service: with `group` and `version`, each endpoint's health is watched under the Dubbo service
+   * key `group/service:version` (what dubbo-go consumers watch). `""` (default) is each server as a whole.
+   */
   service?: string;
+  /** Dubbo group of the service (part of the service key watched). Default none. */
+  group?: string;
+  /** Dubbo version of the service (part of the service key watched; `0.0.0` is none). Default none. */
+  version?: string;
   /** `round-robin` (default) or `least-outstanding` (fewest calls in flight; ties taken in turn). */
   policy?: PickPolicy;
   /** Keep one Watch stream per endpoint (default), or `poll` with Check every `pollIntervalMs`. */
@@ -74,7 +93,7 @@ export type CallOutcome = "success" | "failure" | "cancelled";
 
 /** One call's hold on an endpoint: call `done()` exactly once when the call ends (later calls are ignored). */
 export interface PickedEndpoint {
-  /** The endpoint to send the call to, as given in `endpoints`. */
+  /** The endpoint to send the call to, as given in `endpoints` (or by the discovery source). */
   readonly endpoint: string;
   /** True when the endpoint was picked in panic mode (not necessarily healthy). */
   readonly panic: boolean;
@@ -167,7 +186,10 @@ class Lease implements PickedEndpoint {
 }
 
 /**
- * Health-aware endpoint picking for a fixed set of upstreams of one service.
+ * Health-aware endpoint picking over the upstreams of one service: a fixed list, or a set that changes
+ * as an {@link EndpointSource} (discovery) says. An endpoint removed from the set takes no new calls at
+ * once; calls already picked on it finish and report as usual. A source that loses its registry keeps
+ * its last set, so health alone goes on deciding.
  *
  * One `grpc.health.v1.Health/Watch` stream per endpoint (or a Check every `pollIntervalMs`) tells
  * which endpoints are SERVING; a lost stream is reopened with exponential backoff and jitter, and the
@@ -177,10 +199,10 @@ class Lease implements PickedEndpoint {
  * change is a {@link PickerEvent}.
  */
 export class EndpointPicker {
-  /** The service watched on every endpoint (`""`: each server as a whole). */
+  /** The health service name watched on every endpoint: the service key (`""`: each server as a whole). */
   readonly service: string;
   readonly policy: PickPolicy;
-  readonly #entries: Entry[];
+  #entries: Entry[] = [];
   readonly #byEndpoint = new Map<string, Entry>();
   readonly #clock: Clock;
   readonly #outlier: ResolvedOutlier;
@@ -193,13 +215,18 @@ export class EndpointPicker {
   #healthyCount = 0;
   #next = 0;
   #closed = false;
+  readonly #follow: FollowerOptions;
+  readonly #makeSource: (endpoint: string) => RemoteHealthSource;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(options: EndpointPickerOptions) {
-    const endpoints = [
-      ...new Set(options.endpoints.map((endpoint) => endpoint.trim()).filter((e) => e !== "")),
-    ];
-    if (endpoints.length === 0) throw new ConfigError("endpoint picker: no endpoints given");
-    this.service = options.service ?? "";
+    const discovery = options.discovery;
+    if ((discovery === undefined) === (options.endpoints === undefined))
+      throw new ConfigError("endpoint picker: give either endpoints or discovery");
+    const endpoints = cleanEndpoints(discovery?.endpoints ?? options.endpoints ?? []);
+    if (discovery === undefined && endpoints.length === 0)
+      throw new ConfigError("endpoint picker: no endpoints given");
+    this.service = serviceKey(options.service ?? "", options.group ?? "", options.version ?? "");
     this.policy = options.policy ?? "round-robin";
     if (this.policy !== "round-robin" && this.policy !== "least-outstanding") {
       throw new ConfigError(`unknown pick policy ${JSON.stringify(this.policy)}`);
@@ -209,7 +236,7 @@ export class EndpointPicker {
     this.#outlier = resolveOutlier(options.outlier);
     this.#graceMs = nonNegative(options.lostStreamGraceMs ?? 1000, "lostStreamGraceMs");
     // One set of follower options for every endpoint: how to watch, poll and reconnect.
-    const follow: FollowerOptions = {
+    this.#follow = {
       mode: options.healthMode === "poll" ? "poll" : "watch",
       backoff,
       pollIntervalMs: nonNegative(options.pollIntervalMs ?? 1000, "pollIntervalMs"),
@@ -220,18 +247,70 @@ export class EndpointPicker {
     this.#panicThreshold = options.panicThreshold ?? 0.5;
     if (!(this.#panicThreshold >= 0 && this.#panicThreshold <= 1))
       throw new ConfigError("panicThreshold must be within 0..1");
-    const makeSource =
+    this.#makeSource =
       options.healthSource ?? ((endpoint: string) => createHealthClient(endpoint, options.healthClient));
-    // Sources are made up front so a bad address fails here, not in a background loop.
-    this.#entries = endpoints.map(
-      (endpoint) => new Entry(endpoint, makeSource(endpoint), this.service, follow, this.#listen),
-    );
+    if (discovery === undefined) {
+      // Sources are made up front so a bad address in a fixed list fails here, not in a background loop.
+      this.#entries = endpoints.map(this.#newEntry);
+    } else {
+      this.#unsubscribe = discovery.subscribe({
+        changed: (added, removed) => this.#change(cleanEndpoints(added), cleanEndpoints(removed)),
+        outage: (down, reason) => this.#emit({ type: "source", down, reason, time: this.#clock.now() }),
+      });
+      this.#entries = endpoints.flatMap((endpoint) => this.#tryEntry(endpoint));
+    }
     for (const entry of this.#entries) this.#byEndpoint.set(entry.endpoint, entry);
     this.#recompute();
     for (const entry of this.#entries) entry.follower.follow();
   }
 
-  /** The endpoints, in the order given. */
+  readonly #newEntry = (endpoint: string): Entry => {
+    parseTarget(endpoint); // an address no call could go to fails here, whatever makes the health source
+    return new Entry(endpoint, this.#makeSource(endpoint), this.service, this.#follow, this.#listen);
+  };
+
+  /** An entry for an endpoint a source gave, or none (reported) when its address is unusable. */
+  #tryEntry(endpoint: string): Entry[] {
+    try {
+      return [this.#newEntry(endpoint)];
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#emit({ type: "invalid", endpoint, reason, time: this.#clock.now() });
+      return [];
+    }
+  }
+
+  /** The source's set changed: followers start for the added, stop for the removed. */
+  #change(added: readonly string[], removed: readonly string[]): void {
+    if (this.#closed) return;
+    const gone = removed.flatMap((endpoint) => {
+      const entry = this.#byEndpoint.get(endpoint);
+      return entry === undefined ? [] : [entry];
+    });
+    const fresh = added
+      .filter((endpoint) => !this.#byEndpoint.has(endpoint))
+      .flatMap((e) => this.#tryEntry(e));
+    if (gone.length + fresh.length === 0) return;
+    for (const entry of gone) {
+      this.#byEndpoint.delete(entry.endpoint);
+      entry.follower.close(new RpcError(Code.Canceled, "endpoint removed"));
+      this.#clearTimers(entry);
+      void entry.source.close?.().catch(() => {});
+    }
+    const goneSet = new Set(gone);
+    this.#entries = [...this.#entries.filter((entry) => !goneSet.has(entry)), ...fresh];
+    for (const entry of fresh) this.#byEndpoint.set(entry.endpoint, entry);
+    const time = this.#clock.now();
+    for (const entry of gone)
+      this.#emit({ type: "removed", endpoint: entry.endpoint, outstanding: entry.outstanding, time });
+    for (const entry of fresh) this.#emit({ type: "added", endpoint: entry.endpoint, time });
+    this.#recompute();
+    for (const entry of fresh) entry.follower.follow();
+    // A removed endpoint may have been the last one ready() waited for.
+    this.#wakeIfSettled();
+  }
+
+  /** The endpoints, in the order given (added ones last). */
   get endpoints(): readonly string[] {
     return this.#entries.map((entry) => entry.endpoint);
   }
@@ -271,7 +350,10 @@ export class EndpointPicker {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Resolves once every endpoint has answered or failed at least once (or the picker closed). */
+  /**
+   * Resolves once every endpoint has answered or failed at least once (or the picker closed). With a
+   * discovery source: the endpoints it has at the time; wait for the source's own first read before.
+   */
   ready(): Promise<void> {
     if (this.#closed || this.#entries.every((entry) => entry.settled)) return Promise.resolve();
     return new Promise((resolve) => this.#readyWaiters.push(resolve));
@@ -304,6 +386,7 @@ export class EndpointPicker {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unsubscribe?.();
     for (const entry of this.#entries) {
       entry.follower.close(new RpcError(Code.Canceled, "endpoint picker closed"));
       this.#clearTimers(entry);
@@ -317,7 +400,8 @@ export class EndpointPicker {
       recordSuccess(entry.outlier);
       return;
     }
-    if (outcome !== "failure" || this.#closed) return;
+    // A removed endpoint's calls still finish; their failures no longer concern anyone.
+    if (outcome !== "failure" || this.#closed || this.#byEndpoint.get(entry.endpoint) !== entry) return;
     const now = this.#clock.now();
     const ejectedNow = this.#entries.filter((e) => e.ejected).length;
     const duration = recordFailure(entry.outlier, this.#outlier, now, ejectedNow, this.#entries.length);
@@ -407,6 +491,10 @@ export class EndpointPicker {
   #settle(entry: Entry): void {
     if (entry.settled) return;
     entry.settled = true;
+    this.#wakeIfSettled();
+  }
+
+  #wakeIfSettled(): void {
     if (this.#entries.every((e) => e.settled)) for (const wake of this.#readyWaiters.splice(0)) wake();
   }
 
@@ -452,6 +540,10 @@ export class EndpointPicker {
   }
 }
 
+function cleanEndpoints(endpoints: readonly string[]): string[] {
+  return [...new Set(endpoints.map((endpoint) => endpoint.trim()).filter((e) => e !== ""))];
+}
+
 function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
   return a.length === b.length && a.every((entry, i) => entry === b[i]);
 }
@@ -463,11 +555,13 @@ function nonNegative(value: number, name: string): number {
 }
 
 /**
- * A health-aware picker over `options.endpoints`; it starts watching at once. Close it when done.
+ * A health-aware picker over `options.endpoints`, or over what `options.discovery` finds; it starts
+ * watching at once. Close it when done.
  *
  * ```ts
  * const picker = createEndpointPicker({ endpoints: ["http://10.0.0.1:20000", "http://10.0.0.2:20000"], service: "greet.GreetService" });
  * await picker.ready();
+ * // or, following a registry: createEndpointPicker({ discovery, service: "greet.GreetService", group: "g1", version: "1.0.0" })
  * const picked = picker.pick(); // undefined when nothing is routable
  * try { await callTo(picked.endpoint); picked.done("success"); } catch { picked.done("failure"); }
  * ```

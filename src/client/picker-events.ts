@@ -50,6 +50,21 @@ export type PickerEvent =
       readonly total: number;
       readonly time: number;
     }
+  /** The discovery source added an endpoint: it is followed from now on. */
+  | { readonly type: "added"; readonly endpoint: string; readonly time: number }
+  /**
+   * The discovery source removed an endpoint: it takes no new calls; the `outstanding` calls on it finish.
+   */
+  | {
+      readonly type: "removed";
+      readonly endpoint: string;
+      readonly outstanding: number;
+      readonly time: number;
+    }
+  /** The discovery source gave an address the picker cannot use: skipped. */
+  | { readonly type: "invalid"; readonly endpoint: string; readonly reason: string; readonly time: number }
+  /** The discovery source lost its registry (`down`) or has it back; the endpoints stay as they were. */
+  | { readonly type: "source"; readonly down: boolean; readonly reason: string; readonly time: number }
   /** The set of endpoints calls go to changed. */
   | {
       readonly type: "routable";

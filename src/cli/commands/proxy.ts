@@ -94,6 +94,16 @@ export function describeEvent(event: PickerEvent): string {
       return `${event.endpoint} ejected for ${event.durationMs} ms (ejection ${event.ejections})`;
     case "restored":
       return `${event.endpoint} back from ejection (${event.reason})`;
+    case "added":
+      return `${event.endpoint} discovered`;
+    case "removed":
+      return `${event.endpoint} gone from the registry (${event.outstanding} calls in flight finish)`;
+    case "invalid":
+      return `${event.endpoint} skipped: ${event.reason}`;
+    case "source":
+      return event.down
+        ? `registry lost (${event.reason}): keeping the last known upstreams`
+        : `registry back (${event.reason})`;
     case "panic":
       return event.active
         ? `panic: ${event.healthy} of ${event.total} healthy, routing to every reachable upstream`
