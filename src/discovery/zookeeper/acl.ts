@@ -1,0 +1,31 @@
+import { createHash } from "node:crypto";
+import { Perm } from "./op-codes.ts";
+
+/** One ACL entry: permission bits for an id of a scheme (`world:anyone`, `digest:user:hash`). */
+export interface Acl {
+  perms: number;
+  scheme: string;
+  id: string;
+}
+
+/**
+ * The id the digest scheme gives `user:password`: `user:base64(sha1("user:password"))`
+ * (`DigestAuthenticationProvider.generateDigest` in apache/zookeeper; what `addauth digest` maps to).
+ */
+export function digestId(user: string, password: string): string {
+  return `${user}:${createHash("sha1").update(`${user}:${password}`).digest("base64")}`;
+}
+
+/** `world:anyone` with every right (`ZooDefs.Ids.OPEN_ACL_UNSAFE`). */
+export const openAcl: ReadonlyArray<Acl> = [{ perms: Perm.all, scheme: "world", id: "anyone" }];
+
+/**
+ * Every right for the digest user, read for everyone: what Dubbo's ZooKeeper registry writes when it
+ * has credentials, so consumers without them still read the providers.
+ */
+export function creatorAcl(user: string, password: string): Acl[] {
+  return [
+    { perms: Perm.all, scheme: "digest", id: digestId(user, password) },
+    { perms: Perm.read, scheme: "world", id: "anyone" },
+  ];
+}
