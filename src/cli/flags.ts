@@ -69,7 +69,8 @@ export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFla
       help = true;
       continue;
     }
-    if (key === "version") {
+    // A command with a -version flag of its own (a Dubbo service version) takes it as that flag.
+    if (key === "version" && !byName.has("version")) {
       version = true;
       continue;
     }

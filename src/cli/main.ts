@@ -34,6 +34,7 @@ const commands: Record<string, string> = {
   set: "set one service's status (admin surface)",
   proxy: "forward calls to healthy upstreams",
   tap: "pass calls through to one upstream, printing each one decoded",
+  discover: "list a service's providers in a ZooKeeper registry with their health",
 };
 
 function usage(): string {

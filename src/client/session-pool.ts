@@ -182,6 +182,18 @@ export class SessionPool {
     await raceSignal(this.#session(authority).ready, signal);
   }
 
+  /**
+   * Lets go of `authority`'s session: GOAWAY now, no new stream on it, the streams open on it finish
+   * (an upstream removed from a proxy's set). The next request to it opens a new session.
+   */
+  release(authority: string): void {
+    const pooled = this.#sessions.get(authority);
+    if (pooled === undefined) return;
+    this.#sessions.delete(authority);
+    if (pooled.handshaken) pooled.session.close();
+    else void pooled.close(0);
+  }
+
   /** Closes every session (GOAWAY); streams still open after `graceMs` are cancelled. */
   async close(graceMs = 0): Promise<void> {
     this.#closed = true;

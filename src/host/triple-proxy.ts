@@ -5,6 +5,7 @@ import {
   type EndpointPicker,
   type EndpointPickerOptions,
 } from "../client/endpoint-picker.ts";
+import type { EndpointSource } from "../client/endpoint-source.ts";
 import { ServingStatus } from "../codec/health-types.ts";
 import type { HealthServiceOptions } from "../health/health-service.ts";
 import { HealthRegistry } from "../health/registry.ts";
@@ -21,15 +22,27 @@ import { HostBase, type PortListeners } from "./host-base.ts";
 
 /** Options of {@link createTripleProxy}. */
 export interface TripleProxyOptions {
-  /** Upstream servers: `http://host:port`, `host:port`, `tri://host:port`, `https://host:port`. */
-  upstreams: readonly string[];
+  /**
+   * Upstream servers: `http://host:port`, `host:port`, `tri://host:port`, `https://host:port`. Give
+   * this or `discovery`.
+   */
+  upstreams?: readonly string[];
+  /**
+   * Upstreams that change (a registry's providers of `service`, e.g. a `ProviderDiscovery`): routed to
+   * as they come and go. The proxy does not close the source. Give this or `upstreams`.
+   */
+  discovery?: EndpointSource;
+  /** Dubbo group of `service`: upstreams are watched under the service key `group/service:version`. */
+  group?: string;
+  /** Dubbo version of `service` (see `group`). */
+  version?: string;
   /**
    * The service the upstreams serve: watched on each (`grpc.health.v1.Health/Watch`) to route, and
    * reported by the proxy's own health. `""` (default) watches each upstream as a whole.
    */
   service?: string;
   /** Picker settings (policy, panic threshold, health mode, backoff, outlier ejection…). */
-  picker?: Omit<EndpointPickerOptions, "endpoints" | "service">;
+  picker?: Omit<EndpointPickerOptions, "endpoints" | "discovery" | "service" | "group" | "version">;
   /** The registry the proxy's own `grpc.health.v1.Health` answers from; a new one by default. */
   health?: HealthRegistry;
   /** Options of the proxy's health service. */
@@ -91,11 +104,18 @@ export class TripleProxy extends HostBase {
     this.#rpc = rpc;
     this.#isLocalPath = localPathMatcher([...defaultLocalPaths, ...(options.localPaths ?? [])]);
     this.service = options.service ?? "";
-    this.#sessions = new UpstreamSessions(options.upstreams, options.upstream);
+    this.#sessions = new UpstreamSessions(options.upstreams ?? [], options.upstream);
     this.picker = createEndpointPicker({
       ...options.picker,
       endpoints: options.upstreams,
+      discovery: options.discovery,
       service: this.service,
+      group: options.group,
+      version: options.version,
+    });
+    // An upstream gone from the registry: its connection closes once its calls in flight finish.
+    this.picker.on((event) => {
+      if (event.type === "removed") this.#sessions.release(event.endpoint);
     });
     const maxAttempts = options.maxAttempts ?? 3;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1)

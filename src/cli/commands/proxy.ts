@@ -3,6 +3,12 @@ import type { PickerEvent } from "../../client/picker-events.ts";
 import { servingStatusName } from "../../codec/health-types.ts";
 import { createTripleProxy, type TripleProxy } from "../../host/triple-proxy.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
+import {
+  describeDiscoveryEvent,
+  discoveryFlags,
+  type RegistryDiscovery,
+  startDiscovery,
+} from "../discovery-flags.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
 import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
 
@@ -15,8 +21,9 @@ const proxyFlags: FlagSpecs = {
   upstream: {
     kind: "list",
     hint: "url,url,…",
-    description: "upstream servers, comma-separated or repeated (required)",
+    description: "upstream servers, comma-separated or repeated (or -registry)",
   },
+  ...discoveryFlags,
   service: {
     kind: "string",
     hint: "name",
@@ -118,9 +125,11 @@ export const command: Command = {
   name: "proxy",
   host: true,
   usage: `usage: triple-health proxy -listen host:port -upstream url,url,… [-service name] [flags]
+       triple-health proxy -listen host:port -registry zookeeper://h:p,… -service name [-group G -version V] [flags]
 
 Forwards every gRPC, gRPC-Web, triple and Connect call (HTTP/2 and HTTP/1.1) to a healthy upstream, bytes,
-headers and trailers passed through. Hosts its own grpc.health.v1.Health: SERVING while one upstream is.
+headers and trailers passed through. With -registry, the upstreams are the providers of the service key
+group/service:version found in ZooKeeper (both Dubbo levels), followed as they come and go. Hosts its own grpc.health.v1.Health: SERVING while one upstream is.
 Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 invalid arguments,
 2 cannot listen.
 `,
@@ -130,15 +139,26 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
     const upstreams = ((values["upstream"] as string[] | undefined) ?? [])
       .flatMap((list) => list.split(","))
       .map((u) => u.trim());
-    if (upstreams.filter((u) => u !== "").length === 0) throw new FlagError("-upstream is required");
+    const fromRegistry = values["registry"] !== undefined;
+    if (fromRegistry && upstreams.length > 0)
+      throw new FlagError("-upstream and -registry exclude each other");
+    if (fromRegistry && !values["service"]) throw new FlagError("-service is required with -registry");
+    if (!fromRegistry && upstreams.filter((u) => u !== "").length === 0)
+      throw new FlagError("-upstream or -registry is required");
     const listen = parseListen((values["listen"] as string | undefined) ?? "127.0.0.1:20001");
     const graceMs = (values["grace"] as number | undefined) ?? 5000;
     const verbose = values["verbose"] === true;
     const ejectTime = values["eject-time"] as number | undefined;
     let proxy: TripleProxy;
+    const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    const found: RegistryDiscovery | undefined = fromRegistry
+      ? startDiscovery(values, values["service"] as string, (event) => log(describeDiscoveryEvent(event)))
+      : undefined;
     try {
       proxy = createTripleProxy({
-        upstreams,
+        ...(found === undefined ? { upstreams } : { discovery: found.discovery }),
+        group: values["group"] as string | undefined,
+        version: values["version"] as string | undefined,
         service: (values["service"] as string | undefined) ?? "",
         picker: {
           policy: values["policy"] as "round-robin" | "least-outstanding" | undefined,
@@ -157,6 +177,7 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
         },
       });
     } catch (error) {
+      await found?.close();
       if (error instanceof FlagError) throw error;
       // The proxy's own checks of its options (an upstream URL it cannot use): bad arguments too.
       throw new FlagError(error instanceof Error ? error.message : String(error));
@@ -166,12 +187,23 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
         io.stderr.write(`${new Date().toISOString()} ${describeEvent(event)}\n`);
       }
     });
-    const { host, port } = await listenOrFail(proxy, listen);
+    let listening: { host: string; port: number };
+    try {
+      listening = await listenOrFail(proxy, listen);
+    } catch (error) {
+      await found?.close();
+      throw error;
+    }
+    const { host, port } = listening;
+    const target =
+      found === undefined ? proxy.picker.endpoints.join(", ") : `the providers in ${found.registry}`;
     io.stdout.write(
-      `triple-health proxy on http://${host}:${port} (h2c, HTTP/1.1) → ${proxy.picker.endpoints.join(", ")}` +
-        `${proxy.service === "" ? "" : ` for ${proxy.service}`}\n`,
+      `triple-health proxy on http://${host}:${port} (h2c, HTTP/1.1) → ${target}` +
+        `${proxy.service === "" ? "" : ` for ${proxy.picker.service}`}\n`,
     );
-    return serveUntilStopped(proxy, io, { prefix: linePrefix(command), graceMs });
+    const code = await serveUntilStopped(proxy, io, { prefix: linePrefix(command), graceMs });
+    await found?.close();
+    return code;
   },
 };
 
