@@ -23,6 +23,7 @@ export declare class ZooKeeperEnsemble {
   readonly root: string | undefined;
   get servers(): Array<{ host: string; port: number }>;
   get connectString(): string;
+  prepare(): Promise<void>;
   start(): Promise<void>;
   startMember(i: number): void;
   running(i: number): boolean;

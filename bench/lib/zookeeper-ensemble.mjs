@@ -89,8 +89,12 @@ export class ZooKeeperEnsemble {
     return this.servers.map((s) => `${s.host}:${s.port}`).join(",");
   }
 
-  /** Allocates ports, writes the configs and starts every member (does not wait for a quorum: see ready()). */
-  async start() {
+  /**
+   * Allocates the ports and writes the configs without starting anything, so a client can be given the
+   * addresses of an ensemble that is not up yet. start() calls it when it was not called.
+   */
+  async prepare() {
+    if (this.root) return;
     this.root = mkdtempSync(join(tmpdir(), "zk-ensemble-"));
     for (let i = 0; i < this.size; i++) {
       this.members.push({
@@ -107,7 +111,12 @@ export class ZooKeeperEnsemble {
       writeFileSync(join(m.dir, "data", "myid"), `${i + 1}\n`);
       writeFileSync(join(m.dir, "zoo.cfg"), this.#config(m));
     });
-    for (let i = 0; i < this.size; i++) this.startMember(i);
+  }
+
+  /** prepare(), then starts every member (does not wait for a quorum: see ready()). */
+  async start() {
+    await this.prepare();
+    this.startAll();
   }
 
   #config(member) {
