@@ -31,24 +31,28 @@ export class JuteWriter {
   }
 
   int(value: number): this {
-    this.#buffer.writeInt32BE(value, this.#reserve(4));
+    const at = this.#reserve(4); // first: it may replace the buffer
+    this.#buffer.writeInt32BE(value, at);
     return this;
   }
 
   long(value: bigint): this {
-    this.#buffer.writeBigInt64BE(value, this.#reserve(8));
+    const at = this.#reserve(8);
+    this.#buffer.writeBigInt64BE(value, at);
     return this;
   }
 
   bool(value: boolean): this {
-    this.#buffer[this.#reserve(1)] = value ? 1 : 0;
+    const at = this.#reserve(1);
+    this.#buffer[at] = value ? 1 : 0;
     return this;
   }
 
   buffer(value: Uint8Array | null): this {
     if (value === null) return this.int(-1);
     this.int(value.length);
-    this.#buffer.set(value, this.#reserve(value.length));
+    const at = this.#reserve(value.length);
+    this.#buffer.set(value, at);
     return this;
   }
 
@@ -56,7 +60,8 @@ export class JuteWriter {
     if (value === null) return this.int(-1);
     const bytes = Buffer.byteLength(value);
     this.int(bytes);
-    this.#buffer.write(value, this.#reserve(bytes), "utf8");
+    const at = this.#reserve(bytes);
+    this.#buffer.write(value, at, "utf8");
     return this;
   }
 
