@@ -97,7 +97,7 @@ export class Registrar {
     this.#metadata = buildMetadataInfo([], options.identity);
   }
 
-  /** Starts following health and the session; the client is started if it was not. */
+  /** Starts following health and the session, and starts the client (a no-op when it runs). */
   start(): void {
     const { health, client } = this.#options;
     this.#unsubscribe.push(
@@ -105,7 +105,7 @@ export class Registrar {
       health.onModeChange(() => this.reconcile()),
       client.onState((state, { newSession }) => this.#onState(state, newSession)),
     );
-    if (client.state === "connecting" || client.state === "closed") client.start();
+    client.start();
     this.reconcile();
   }
 
@@ -215,17 +215,28 @@ export class Registrar {
       for (const [path, data] of desired) {
         const existing = this.#nodes.get(path);
         if (existing === data) continue;
-        if (existing !== undefined) {
-          await client.setData(path, Buffer.from(data), -1);
-          this.#nodes.set(path, data);
-          this.#event({ kind: "registered", path });
-        } else await this.#create(path, data);
+        if (existing !== undefined && (await this.#update(path, data))) continue;
+        await this.#create(path, data);
       }
       if (this.#options.mode !== "interface" && !this.#stopped) await this.#mapExports();
       this.#lastError = undefined;
     } catch (error) {
       this.#failed(error);
     }
+  }
+
+  // The instance republished in place (a new revision); false when the node is gone (deleted by hand).
+  async #update(path: string, data: string): Promise<boolean> {
+    try {
+      await this.#options.client.setData(path, Buffer.from(data), -1);
+    } catch (error) {
+      if (zooKeeperCode(error) !== "NONODE") throw error;
+      this.#nodes.delete(path);
+      return false;
+    }
+    this.#nodes.set(path, data);
+    this.#event({ kind: "registered", path });
+    return true;
   }
 
   async #delete(path: string): Promise<void> {

@@ -17,12 +17,18 @@ import {
 import { PortListener, type PortListenerOptions, type TlsOptions } from "../server/port-listener.ts";
 import type { RpcHandler } from "../server/rpc-handler.ts";
 import { Code } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 
 /** Options of {@link TripleServer.close} and {@link TripleProxy.close}. */
 export interface CloseOptions {
   /** How long in-flight calls may run on after GOAWAY, ms; then connections are destroyed. Default 5000. */
   graceMs?: number;
+  /**
+   * How long to stay up after turning NOT_SERVING (and unregistering), before GOAWAY, ms: what pollers of
+   * Check (HAProxy, kubelet) and registry consumers need to notice. Default: the host's `drainDelayMs`.
+   */
+  drainDelayMs?: number;
 }
 
 /** Default grace of `close()`, ms. */
@@ -48,6 +54,8 @@ export interface HostParts {
   handler: RpcHandler;
   /** Options of the Health service, or false not to host one. */
   healthService: HealthServiceOptions | false;
+  /** Default wait between NOT_SERVING and GOAWAY on close, ms (0: none). */
+  drainDelayMs?: number | undefined;
 }
 
 /** @internal Where the port hands each HTTP/2 stream and HTTP/1.1 request. */
@@ -72,6 +80,12 @@ export abstract class HostBase {
 
   protected constructor(parts: HostParts) {
     checkTransportTimeouts(parts.transport.http2, parts.transport.http1);
+    const drainDelayMs = parts.drainDelayMs;
+    if (
+      drainDelayMs !== undefined &&
+      (!Number.isFinite(drainDelayMs) || drainDelayMs < 0 || drainDelayMs > 3_600_000)
+    )
+      throw new ConfigError(`drainDelayMs must be 0 to 3600000 ms, got ${drainDelayMs}`);
     this.#parts = parts;
     this.health = parts.health;
     if (parts.healthService !== false) {
@@ -155,9 +169,18 @@ export abstract class HostBase {
    * UNAVAILABLE and whatever is left is destroyed. Safe to call more than once.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(options.graceMs ?? defaultGraceMs);
+    this.#closing ??= this.#close(
+      options.graceMs ?? defaultGraceMs,
+      options.drainDelayMs ?? this.#parts.drainDelayMs ?? 0,
+    );
     return this.#closing;
   }
+
+  /**
+   * Called first in `close()`, before anything turns NOT_SERVING: where a host unregisters from its
+   * registries (Dubbo's order: consumers stop picking it before it refuses anything).
+   */
+  protected async onClosing(): Promise<void> {}
 
   /** Where the port hands requests; asked once, by `listen()`. */
   protected abstract listeners(): PortListeners;
@@ -173,8 +196,12 @@ export abstract class HostBase {
   // client open Watch after Watch until the GOAWAY came. After GOAWAY a client opens new streams on a new
   // connection, which the closed port refuses. So: NOT_SERVING flushed, GOAWAY, and the streams stay open
   // until their connection goes (grpc-go cancels its health check on GOAWAY) or the grace deadline.
-  async #close(graceMs: number): Promise<void> {
+  // Dubbo's order (graceful_shutdown/shutdown.go): unregister, NOT_SERVING and `closing` to watchers,
+  // the drain delay (pollers of Check and registry consumers notice), then GOAWAY and the grace.
+  async #close(graceMs: number, drainDelayMs: number): Promise<void> {
+    await this.onClosing();
     this.health.shutdown(`${this.#parts.noun} closing`);
+    if (drainDelayMs > 0 && this.#listener !== undefined) await delay(drainDelayMs);
     await this.#listener?.closeGracefully(
       graceMs,
       () => delay(shutdownFlushMs),

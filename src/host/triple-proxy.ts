@@ -47,6 +47,11 @@ export interface TripleProxyOptions {
   health?: HealthRegistry;
   /** Options of the proxy's health service. */
   healthService?: HealthServiceOptions;
+  /**
+   * How long `close()` stays up NOT_SERVING before GOAWAY, ms, so a poller of Check (HAProxy, kubelet)
+   * sees NOT_SERVING before the port closes. Default 0.
+   */
+  drainDelayMs?: number;
   /** Connections to the upstreams. */
   upstream?: UpstreamConnectionOptions;
   /** Serve TLS (ALPN h2 and http/1.1) to callers instead of plaintext h2c + HTTP/1.1. */
@@ -100,6 +105,7 @@ export class TripleProxy extends HostBase {
       health: options.health ?? new HealthRegistry(),
       handler: rpc,
       healthService: options.healthService ?? {},
+      drainDelayMs: options.drainDelayMs,
     });
     this.#rpc = rpc;
     this.#isLocalPath = localPathMatcher([...defaultLocalPaths, ...(options.localPaths ?? [])]);

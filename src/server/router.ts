@@ -97,6 +97,14 @@ export class Router {
     return result;
   }
 
+  /** The method names of one export (in the order given), empty for an export it does not have. */
+  methodNames(info: ExportInfo): string[] {
+    const methods = this.#services
+      .get(info.service)
+      ?.exports.get(exportKey(info.group, info.version))?.methods;
+    return methods === undefined ? [] : Object.keys(methods);
+  }
+
   has(service: string): boolean {
     return this.#services.has(service);
   }

@@ -111,6 +111,11 @@ export class RpcHandler implements CallOwner {
     return this.#router.exports;
   }
 
+  /** The method names of one export, as a registry lists them (`methods=`). */
+  methodNames(info: ExportInfo): string[] {
+    return this.#router.methodNames(info);
+  }
+
   /** True while the `closing` option says so: calls answered now carry `closing: true`. @internal */
   get closing(): boolean {
     return this.#closing?.() === true;

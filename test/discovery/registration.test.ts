@@ -1,0 +1,201 @@
+// Health-gated registration on a real 3-server ZooKeeper ensemble, read back as dubbo-go consumers read
+// it: nodes exist exactly while SERVING (per export and for the whole server), drain and resume, the
+// instance's revision follows the exports SERVING, close() unregisters before NOT_SERVING, a stale node
+// of the same address is replaced.
+import t from "tap";
+import { ServingStatus } from "../../src/codec/health-types.ts";
+import { loadProtoFiles } from "../../src/codec/proto-files.ts";
+import { instancePath } from "../../src/discovery/dubbo/service-instance.ts";
+import type { RegistrationEvent } from "../../src/discovery/registration.ts";
+import { ZooKeeperClient } from "../../src/discovery/zookeeper/index.ts";
+import { createTripleServer } from "../../src/host/triple-server.ts";
+import { defineService } from "../../src/server/define-service.ts";
+import {
+  applicationProviders,
+  eventually,
+  fetchMetadata,
+  interfaceProviders,
+} from "../fixtures/dubbo-consumer.ts";
+import { needsZooKeeper, startEnsemble } from "../fixtures/zookeeper-ensemble.ts";
+
+const greetRoot = loadProtoFiles("greet.proto");
+const greetMethods = () =>
+  defineService(greetRoot, "greet.GreetService", {
+    Greet: (request: { name: string }) => ({ greeting: `hello ${request.name}` }),
+  });
+
+t.test("registration follows health, at both levels", needsZooKeeper(), async (t) => {
+  const ensemble = await startEnsemble(t);
+  const zk = new ZooKeeperClient({ servers: ensemble.servers, sessionTimeoutMs: 4000 });
+  zk.start();
+  t.teardown(() => zk.close());
+  await zk.waitConnected(10_000);
+  const events: RegistrationEvent[] = [];
+  const server = createTripleServer({
+    registry: `zookeeper://${ensemble.connectString}?session=3000`,
+    application: "greeter",
+    onRegistration: (event) => events.push(event),
+  });
+  server.addService("greet.GreetService", greetMethods(), { group: "g1", version: "1.0.0" });
+  server.addService("other.Service", {});
+  const bound = await server.listen(0);
+  t.teardown(() => server.close({ graceMs: 0 }));
+  const want = { service: "greet.GreetService", group: "g1", version: "1.0.0" };
+  const wantOther = { service: "other.Service" };
+
+  t.ok(await eventually(async () => (await interfaceProviders(zk, want)).length === 1), "interface node");
+  const [url] = await interfaceProviders(zk, want);
+  t.equal(url!.protocol, "tri");
+  t.equal(url!.host, "127.0.0.1");
+  t.equal(url!.port, bound.port);
+  t.equal(url!.path, "greet.GreetService");
+  t.equal(url!.params.get("application"), "greeter");
+  t.equal(url!.params.get("interface"), "greet.GreetService");
+  t.equal(url!.params.get("methods"), "Greet");
+  t.equal(url!.params.get("group"), "g1");
+  t.equal(url!.params.get("version"), "1.0.0");
+  t.equal(url!.params.get("side"), "provider");
+  t.equal(url!.params.get("serialization"), "protobuf");
+  t.equal(url!.params.get("anyhost"), "true");
+  t.equal(url!.params.get("pid"), String(process.pid));
+  t.match(url!.params.get("release"), /^\d+\.\d+\.\d+/);
+  t.match(url!.params.get("timestamp"), /^\d{13}$/);
+  const nodes = await zk.getChildren("/dubbo/greet.GreetService/providers");
+  const stat = await zk.exists(`/dubbo/greet.GreetService/providers/${nodes[0]}`);
+  t.not(stat!.ephemeralOwner, 0n, "ephemeral");
+  t.equal((await zk.exists("/dubbo/greet.GreetService/providers"))!.ephemeralOwner, 0n, "persistent parent");
+  t.equal(
+    (await interfaceProviders(zk, { service: "grpc.health.v1.Health" })).length,
+    0,
+    "health never registered",
+  );
+  t.same(
+    await zk.exists("/dubbo/org.apache.dubbo.metadata.MetadataServiceV2"),
+    null,
+    "nor the metadata service",
+  );
+
+  t.ok(
+    await eventually(async () => (await applicationProviders(zk, want)).length === 1),
+    "application level",
+  );
+  const [invoker] = await applicationProviders(zk, want);
+  t.equal(invoker!.host, "127.0.0.1");
+  t.equal(invoker!.port, bound.port);
+  t.equal(invoker!.metadata.app, "greeter");
+  t.equal(invoker!.metadata.version, invoker!.instance.revision);
+  t.match(invoker!.service, {
+    name: "greet.GreetService",
+    group: "g1",
+    version: "1.0.0",
+    protocol: "tri",
+    port: bound.port,
+  });
+  t.equal(invoker!.service.params["methods"], "Greet");
+  t.same(Object.keys(invoker!.metadata.services).sort(), [
+    "g1/greet.GreetService:1.0.0:tri",
+    "other.Service:tri",
+  ]);
+  t.equal((await zk.getData("/dubbo/mapping/greet.GreetService")).data.toString(), "greeter");
+  const json = await fetchMetadata(invoker!.instance, "greeter", "json");
+  t.equal(json.version, invoker!.instance.revision, "JSON too");
+  t.same(server.registration?.nodes.length, 3, "snapshot: two interface nodes and the instance");
+  t.equal(server.registration?.session, "connected");
+
+  // One export NOT_SERVING: its node goes, the instance is republished without it.
+  const revision = invoker!.instance.revision;
+  server.health.set("greet.GreetService", ServingStatus.NotServing);
+  server.health.set("g1/greet.GreetService:1.0.0", ServingStatus.NotServing);
+  t.ok(await eventually(async () => (await interfaceProviders(zk, want)).length === 0), "node gone");
+  t.ok(await eventually(async () => (await applicationProviders(zk, want)).length === 0), "not at app level");
+  t.equal((await interfaceProviders(zk, wantOther)).length, 1, "the other stays");
+  const [other] = await applicationProviders(zk, wantOther);
+  t.not(other!.instance.revision, revision, "new revision");
+  t.same(Object.keys(other!.metadata.services), ["other.Service:tri"]);
+  server.health.set("g1/greet.GreetService:1.0.0", ServingStatus.Serving);
+  t.ok(await eventually(async () => (await interfaceProviders(zk, want)).length === 1), "back");
+  t.ok(
+    await eventually(async () => (await applicationProviders(zk, want)).length === 1),
+    "back at app level",
+  );
+
+  // The server as a whole: every node.
+  server.health.drain("test drain");
+  t.ok(
+    await eventually(
+      async () =>
+        (await zk.getChildren("/services/greeter")).length === 0 &&
+        (await interfaceProviders(zk, wantOther)).length === 0,
+    ),
+    "drain removes every node",
+  );
+  t.same(server.registration?.nodes, []);
+  server.health.resume();
+  t.ok(
+    await eventually(async () => (await applicationProviders(zk, want)).length === 1),
+    "resume restores them",
+  );
+  t.equal((await interfaceProviders(zk, wantOther)).length, 1);
+  t.ok(events.some((e) => e.kind === "registered"));
+  t.ok(events.some((e) => e.kind === "unregistered"));
+  t.ok(events.some((e) => e.kind === "session-connected"));
+
+  // close(): every node is deleted (ZooKeeper confirmed it) before anything turns NOT_SERVING.
+  const timeline: string[] = [];
+  const trace = (kind: string) => timeline.push(kind);
+  events.push = (...items: RegistrationEvent[]) => {
+    for (const item of items) trace(item.kind);
+    return Array.prototype.push.apply(events, items);
+  };
+  server.health.onChange((event) => {
+    if (event.service === "" && event.status === ServingStatus.NotServing) trace("NOT_SERVING");
+  });
+  await server.close({ graceMs: 0, drainDelayMs: 300 });
+  t.same(
+    timeline,
+    ["unregistered", "unregistered", "unregistered", "NOT_SERVING"],
+    "three nodes deleted, then NOT_SERVING",
+  );
+  t.same(await zk.getChildren("/services/greeter"), []);
+  t.same(await interfaceProviders(zk, wantOther), []);
+});
+
+t.test(
+  "a stale node of the same address is replaced; mapping keeps other apps",
+  needsZooKeeper(),
+  async (t) => {
+    const ensemble = await startEnsemble(t);
+    const zk = new ZooKeeperClient({ servers: ensemble.servers, sessionTimeoutMs: 4000 });
+    zk.start();
+    t.teardown(() => zk.close());
+    await zk.waitConnected(10_000);
+    await zk.ensurePath("/dubbo/mapping");
+    await zk.create("/dubbo/mapping/greet.GreetService", Buffer.from("another-app"), "persistent");
+    // The node a previous run of the same provider left (its session not expired yet): same address.
+    const stale = instancePath("greeter", "127.0.0.1", 45678);
+    await zk.ensurePath("/services/greeter");
+    await zk.create(stale, Buffer.from("old"), "ephemeral");
+    const server = createTripleServer({
+      registry: `zookeeper://${ensemble.connectString}`,
+      application: "greeter",
+      registerMode: "instance",
+      registryHost: "127.0.0.1:45678",
+    });
+    server.addService("greet.GreetService", greetMethods());
+    await server.listen(0);
+    t.teardown(() => server.close({ graceMs: 0 }));
+    t.ok(
+      await eventually(async () => {
+        const { data, stat } = await zk.getData(stale);
+        return data.toString().startsWith("{") && stat.ephemeralOwner !== zk.sessionId;
+      }),
+      "replaced by the provider's own",
+    );
+    t.equal((await zk.getData("/dubbo/mapping/greet.GreetService")).data.toString(), "another-app,greeter");
+    t.same(await zk.exists("/dubbo/greet.GreetService"), null, "instance mode: no interface node");
+    // Someone deletes the node by hand: the next republish creates it again.
+    await zk.delete(stale);
+    server.health.set("greet.GreetService", ServingStatus.NotServing);
+    t.ok(await eventually(async () => (await zk.exists(stale)) !== null), "re-created");
+  },
+);
