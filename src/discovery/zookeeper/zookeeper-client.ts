@@ -90,7 +90,7 @@ const defaultSessionTimeoutMs = 30000;
 const defaultConnectTimeoutMs = 10000;
 /** Backoff after a pass over every member failed: doubles from the first to the last, with ±25% jitter. */
 const firstBackoffMs = 50;
-const maxBackoffMs = 2000;
+const maxBackoffMs = 1000;
 /** How long close() waits for the server to confirm closeSession. */
 const closeSessionWaitMs = 2000;
 
