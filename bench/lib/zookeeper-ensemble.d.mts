@@ -35,5 +35,6 @@ export declare class ZooKeeperEnsemble {
   leaderIndex(): Promise<number>;
   ready(timeoutMs?: number): Promise<void>;
   memberOf(server: { port: number } | undefined): number;
+  memberOfSession(sessionId: bigint): Promise<number>;
   close(): Promise<void>;
 }

@@ -130,7 +130,8 @@ export class ZooKeeperEnsemble {
       `minSessionTimeout=${2 * tickTimeMs}`,
       "maxSessionTimeout=20000",
       "admin.enableServer=false",
-      "4lw.commands.whitelist=srvr,stat,ruok,mntr",
+      // cons lists each connection with its session id: memberOfSession() reads it.
+      "4lw.commands.whitelist=srvr,stat,ruok,mntr,cons",
       // No periodic snapshot purge or preallocated 64 MiB logs in a temp dir.
       "preAllocSize=1024",
       "autopurge.purgeInterval=0",
@@ -248,6 +249,20 @@ export class ZooKeeperEnsemble {
   memberOf(server) {
     if (!server) return -1;
     return this.members.findIndex((m) => m.clientPort === server.port);
+  }
+
+  /**
+   * The member index holding a connection of session `sessionId` (bigint), from each running member's
+   * `cons`, or -1: for clients that do not say which member they are on.
+   */
+  async memberOfSession(sessionId) {
+    const sid = `sid=0x${sessionId.toString(16)},`;
+    for (let i = 0; i < this.members.length; i++) {
+      if (!this.running(i)) continue;
+      const text = await fourLetterWord(this.members[i].clientPort, "cons", 1000).catch(() => "");
+      if (text.includes(sid)) return i;
+    }
+    return -1;
   }
 
   /** Kills every member and removes the data dirs. */

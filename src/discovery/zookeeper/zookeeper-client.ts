@@ -90,7 +90,7 @@ const defaultSessionTimeoutMs = 30000;
 const defaultConnectTimeoutMs = 10000;
 /** Backoff after a pass over every member failed: doubles from the first to the last, with ±25% jitter. */
 const firstBackoffMs = 50;
-const maxBackoffMs = 2000;
+const maxBackoffMs = 1000;
 /** How long close() waits for the server to confirm closeSession. */
 const closeSessionWaitMs = 2000;
 
@@ -518,7 +518,7 @@ export class ZooKeeperClient {
           this.#log({ level: "warn", message: "zookeeper SetWatches refused", code: header.err });
         return;
     }
-    const request = this.#inFlight.shift();
+    const request = this.#inFlight[0];
     if (request === undefined || request.xid !== header.xid) {
       // The server answers in order: anything else means the stream cannot be trusted.
       connection.destroy(
@@ -529,6 +529,7 @@ export class ZooKeeperClient {
       );
       return;
     }
+    this.#inFlight.shift();
     if (!this.#settle(request)) return;
     try {
       request.onReply(header.err, reader);
