@@ -362,7 +362,11 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     const runner = new HealthCheckRunner(health);
     const plainHttpHandlers: PlainHttpHandler[] = options.admin
       ? [
-          createAdminHandler(health, { token: options.adminToken, checks: runner }),
+          createAdminHandler(health, {
+            token: options.adminToken,
+            checks: runner,
+            registration: () => server.registration,
+          }),
           createProbeHandler(health),
         ]
       : [];
