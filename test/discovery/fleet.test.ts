@@ -180,7 +180,7 @@ t.test("registry unreachable at start: serves, logs, registers once it can", nee
   await ensemble.stopAll();
   const port = await freePort();
   const provider = startProvider(t, ensemble.connectString, port);
-  await provider.line(/triple-health serving/);
+  await provider.line(/"service":"","status":"SERVING"/);
   const health = createHealthClient(`tri://127.0.0.1:${port}`, { protocol: "triple" });
   t.teardown(() => health.close());
   t.equal(await health.check(""), ServingStatus.Serving, "serving without a registry");
