@@ -10,27 +10,11 @@ import { ServingStatus } from "../../src/codec/health-types.ts";
 import { ZooKeeperClient } from "../../src/discovery/zookeeper/index.ts";
 import { createAdminClient } from "../../src/health/admin-client.ts";
 import { applicationProviders, eventually, interfaceProviders } from "../fixtures/dubbo-consumer.ts";
-import { startCli } from "../fixtures/run-cli.ts";
+import { providerSessionMs, startProvider } from "../fixtures/dubbo-provider.ts";
 import { needsZooKeeper, startEnsemble, type ZooKeeperEnsemble } from "../fixtures/zookeeper-ensemble.ts";
 
 const want = { service: "greet.GreetService", group: "g1", version: "1.0.0" };
-const sessionMs = 3000;
-
-/** `serve -sample` as provider of greet.GreetService (g1, 1.0.0) in application `greeter`. */
-export function startProvider(t: Test, connect: string, port: number, extra: string[] = []) {
-  return startCli(t, [
-    "serve",
-    "-sample",
-    "-service-group=g1",
-    "-service-version=1.0.0",
-    "-admin",
-    `-port=${port}`,
-    `-registry=zookeeper://${connect}?session=${sessionMs}`,
-    "-application=greeter",
-    "-log=json",
-    ...extra,
-  ]);
-}
+const sessionMs = providerSessionMs;
 
 async function consumerClient(t: Test, ensemble: ZooKeeperEnsemble) {
   const zk = new ZooKeeperClient({ servers: ensemble.servers, sessionTimeoutMs: 4000 });
@@ -47,7 +31,7 @@ t.test("three providers, both levels, SIGKILL and restart", needsZooKeeper(), as
   const zk = await consumerClient(t, ensemble);
   const providerPorts: number[] = [await freePort(), await freePort(), await freePort()];
   const providers = providerPorts.map((port) => startProvider(t, ensemble.connectString, port));
-  for (const provider of providers) await provider.line(/"registry":"registered","path":"\/services\//);
+  for (const provider of providers) await provider.line(/"registry":"registered","path":"\/services\//, 90_000);
   const sorted = [...providerPorts].sort((a, b) => a - b);
   t.ok(
     await eventually(async () => ports(await interfaceProviders(zk, want)).join() === sorted.join()),
@@ -104,7 +88,7 @@ t.test("ZooKeeper faults: a member, the leader, the whole ensemble", needsZooKee
   const zk = await consumerClient(t, ensemble);
   const providerPorts: number[] = [await freePort(), await freePort(), await freePort()];
   const providers = providerPorts.map((port) => startProvider(t, ensemble.connectString, port));
-  for (const provider of providers) await provider.line(/"registry":"registered","path":"\/services\//);
+  for (const provider of providers) await provider.line(/"registry":"registered","path":"\/services\//, 90_000);
   const all = [...providerPorts].sort((a, b) => a - b).join();
   t.ok(await eventually(async () => ports(await interfaceProviders(zk, want)).join() === all));
 
