@@ -1,6 +1,7 @@
 // The lines `serve` logs for each health status change: text for people, or one JSON object per line for
 // a log pipeline (`-log json`), both from the registry's change events.
 import { servingStatusName } from "../codec/health-types.ts";
+import type { RegistrationEvent } from "../discovery/registration.ts";
 import type { HealthChangeEvent } from "../health/registry.ts";
 
 /**
@@ -25,4 +26,24 @@ export function textChangeLine(prefix: string, event: HealthChangeEvent): string
   const from = event.previous === undefined ? "new" : servingStatusName(event.previous);
   const to = event.status === undefined ? "cleared" : servingStatusName(event.status);
   return `${prefix}${JSON.stringify(event.service)} ${from} -> ${to}: ${event.reason}\n`;
+}
+
+/**
+ * A registration event as a `-log json` line: `{time, registry: kind, path?, message?}` (kinds:
+ * registered, unregistered, session-connected, session-lost, session-expired, session-reestablished,
+ * error). @internal
+ */
+export function jsonRegistrationLine(event: RegistrationEvent): string {
+  return `${JSON.stringify({
+    time: new Date(event.time).toISOString(),
+    registry: event.kind,
+    ...(event.path === undefined ? {} : { path: event.path }),
+    ...(event.message === undefined ? {} : { message: event.message }),
+  })}\n`;
+}
+
+/** `registry registered /dubbo/…` after `prefix`. @internal */
+export function textRegistrationLine(prefix: string, event: RegistrationEvent): string {
+  const what = event.path ?? event.message;
+  return `${prefix}registry ${event.kind}${what === undefined ? "" : ` ${what}`}\n`;
 }

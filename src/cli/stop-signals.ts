@@ -11,6 +11,8 @@ const stopSignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
 /** A server or proxy as serve and proxy hold it: the registry its Health answers from, and its close. @internal */
 export interface StoppableHost {
   readonly health: HealthRegistry;
+  /** Leaves every registry; run at the signal before the drain (Dubbo's order). */
+  unregister?(): Promise<void>;
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export function serveUntilStopped(
     let closed = false;
     const handlers = installSignalHandlers({
       registry: host.health,
+      ...(host.unregister === undefined ? {} : { beforeDrain: () => host.unregister!() }),
       server: {
         close: (closeOptions) =>
           host.close(closeOptions).finally(() => {

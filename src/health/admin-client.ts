@@ -45,6 +45,8 @@ export interface AdminHealthReport {
   }>;
   /** Each check's state, when the server gave the admin handler its check runner. */
   checks?: Array<Record<string, unknown>>;
+  /** What the server registered (`registry`, `session`, `nodes`, `lastError`…), when it has a registry. */
+  registration?: Record<string, unknown>;
 }
 
 /** Options of {@link createAdminClient}: credentials, path prefix, timeout, connection and size limit. */

@@ -21,6 +21,11 @@ export interface AdminHandlerOptions {
   prefix?: string;
   /** Checks whose state `GET /admin/health` also reports. */
   checks?: HealthCheckRunner;
+  /**
+   * What the server has registered (registry, session state, nodes, last error), reported by
+   * `GET /admin/health` as `registration` and shown on the status page; undefined: nothing to report.
+   */
+  registration?: () => object | undefined;
   /** Largest POST body accepted. Default 64 KiB. */
   maxBodyBytes?: number;
   /**
@@ -102,7 +107,7 @@ export function createAdminHandler(
     created: new Set(),
   };
   const changes = new RecentChanges(registry);
-  const state = () => describe(registry, options.checks, changes);
+  const state = () => describe(registry, options.checks, changes, options.registration?.());
   const events = new AdminEventStreams(registry, state, {
     maxStreams: options.maxEventStreams ?? defaultMaxEventStreams,
     heartbeatMs: options.eventHeartbeatMs ?? defaultEventHeartbeatMs,
@@ -169,6 +174,7 @@ function describe(
   registry: HealthRegistry,
   checks: HealthCheckRunner | undefined,
   changes: RecentChanges,
+  registration: object | undefined,
 ): object {
   const name = (status: ServingStatus | undefined) =>
     status === undefined ? null : servingStatusName(status);
@@ -188,6 +194,7 @@ function describe(
     })),
     changes: changes.list(),
     ...(checks === undefined ? {} : { checks: checks.states() }),
+    ...(registration === undefined ? {} : { registration }),
   };
 }
 

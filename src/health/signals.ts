@@ -10,6 +10,11 @@ export interface GracefullyClosable {
 export interface SignalHandlerOptions {
   /** Drained at the first signal, so every status reads NOT_SERVING. */
   registry: HealthRegistry;
+  /**
+   * Run at the signal before the drain: where a server leaves its registries, so that consumers stop
+   * picking it before it turns NOT_SERVING (Dubbo's order). A rejection is logged; the drain goes on.
+   */
+  beforeDrain?: () => Promise<void>;
   /** Closed gracefully after the drain delay; omit to only drain and exit. */
   server?: GracefullyClosable;
   /**
@@ -55,6 +60,14 @@ export function installSignalHandlers(options: SignalHandlerOptions): SignalHand
 
   const sequence = async (reason: string): Promise<void> => {
     log(options.shutdownLine?.(reason) ?? `${reason}: draining, closing in ${delayMs} ms`);
+    // Only awaited when given: without it, the drain happens at the signal, synchronously.
+    if (options.beforeDrain !== undefined) {
+      try {
+        await options.beforeDrain();
+      } catch (error) {
+        log(`unregister failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
     registry.drain(reason);
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     try {

@@ -49,6 +49,11 @@ export function statusPageHtml(prefix: string): string {
 <thead><tr><th>service</th><th>status</th><th>reason</th><th>source</th><th>since</th><th>set</th></tr></thead>
 <tbody id="services"></tbody>
 </table>
+<section id="registration" hidden>
+<h2>Registry</h2>
+<p id="registry-summary"></p>
+<ul id="registry-nodes"></ul>
+</section>
 <h2>Last changes</h2>
 <ol id="changes" reversed></ol>
 </body>
@@ -187,6 +192,21 @@ export const statusPageScript = String.raw`// The admin status page's script, se
         return item;
       });
     byId("changes").replaceChildren(...changes);
+    const registration = state.registration;
+    byId("registration").hidden = !registration;
+    if (registration) {
+      byId("registry-summary").textContent =
+        registration.registry + " (" + registration.mode + ", " + registration.application + " at " +
+        registration.address + "): session " + registration.session + ", " + registration.nodes.length +
+        " node(s)" + (registration.lastError ? "; last error: " + registration.lastError : "");
+      byId("registry-nodes").replaceChildren(
+        ...registration.nodes.map((node) => {
+          const item = document.createElement("li");
+          item.textContent = decodeURIComponent(node.replace(/\+/g, " "));
+          return item;
+        }),
+      );
+    }
   }
 
   function dispatch(block) {

@@ -178,9 +178,12 @@ export abstract class HostBase {
 
   /**
    * Called first in `close()`, before anything turns NOT_SERVING: where a host unregisters from its
-   * registries (Dubbo's order: consumers stop picking it before it refuses anything).
+   * registries (Dubbo's order: consumers stop picking it before it refuses anything). Undefined when
+   * there is nothing to wait for: health then turns NOT_SERVING within the `close()` call itself.
    */
-  protected async onClosing(): Promise<void> {}
+  protected onClosing(): Promise<void> | undefined {
+    return undefined;
+  }
 
   /** Where the port hands requests; asked once, by `listen()`. */
   protected abstract listeners(): PortListeners;
@@ -199,7 +202,8 @@ export abstract class HostBase {
   // Dubbo's order (graceful_shutdown/shutdown.go): unregister, NOT_SERVING and `closing` to watchers,
   // the drain delay (pollers of Check and registry consumers notice), then GOAWAY and the grace.
   async #close(graceMs: number, drainDelayMs: number): Promise<void> {
-    await this.onClosing();
+    const unregistering = this.onClosing();
+    if (unregistering !== undefined) await unregistering;
     this.health.shutdown(`${this.#parts.noun} closing`);
     if (drainDelayMs > 0 && this.#listener !== undefined) await delay(drainDelayMs);
     await this.#listener?.closeGracefully(

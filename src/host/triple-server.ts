@@ -119,6 +119,15 @@ export class TripleServer extends HostBase {
     return this.#current?.snapshot;
   }
 
+  /**
+   * Deletes every registry node now and stops registering (what `close()` does first; for a shutdown
+   * that drains before closing). Resolves once the registry confirmed it, or after 5 s.
+   */
+  async unregister(): Promise<void> {
+    const registration = await this.#registration;
+    await registration?.unregister(unregisterTimeoutMs);
+  }
+
   #emptyMetadata() {
     const application = this.#registry?.application ?? "";
     return buildMetadataInfo([], { application, host: "", port: 0, release: "", pid: 0, timestamp: 0 });
@@ -181,9 +190,8 @@ export class TripleServer extends HostBase {
 
   // Dubbo's order: every node deleted before anything turns NOT_SERVING. Bounded: an unreachable
   // registry does not hold the shutdown (its ephemeral nodes go with the session).
-  protected override async onClosing(): Promise<void> {
-    const registration = await this.#registration;
-    await registration?.unregister(unregisterTimeoutMs);
+  protected override onClosing(): Promise<void> | undefined {
+    return this.#registration === undefined ? undefined : this.unregister();
   }
 
   protected override async onClosed(): Promise<void> {

@@ -14,6 +14,7 @@ t.test("flags", async (t) => {
     graceMs: 5000,
     checks: [],
     log: "text",
+    drainDelayMs: 0,
   });
   t.equal(parseServeArgs([], { PORT: "1234" }).port, 1234);
   t.same(
@@ -41,6 +42,7 @@ t.test("flags", async (t) => {
       graceMs: 10,
       checks: [],
       log: "text",
+      drainDelayMs: 0,
     },
   );
   t.equal(parseServeArgs(["-port", "7", "-grace-ms=70000"], {}).graceMs, 70000, "Go-style single dash too");
@@ -51,6 +53,49 @@ t.test("flags", async (t) => {
   t.throws(() => parseServeArgs(["stray"], {}), /unexpected argument "stray"/);
   t.throws(() => parseServeArgs([], { PORT: "abc" }), /PORT must be/);
   t.throws(() => parseServeArgs([], { PORT: "70000" }), /PORT must be/);
+});
+
+t.test("registry flags", async (t) => {
+  const zk = "zookeeper://127.0.0.1:2181,127.0.0.1:2182";
+  t.same(parseServeArgs(["-registry", zk, "-application", "app"], {}).registry, {
+    url: zk,
+    application: "app",
+    mode: "all",
+    host: undefined,
+  });
+  t.equal(
+    parseServeArgs(["-registry", zk, "-application", "app"], {}).drainDelayMs,
+    3000,
+    "3s with a registry",
+  );
+  t.equal(parseServeArgs(["-registry", zk, "-application=a", "-drain-delay", "0"], {}).drainDelayMs, 0);
+  t.equal(parseServeArgs(["-drain-delay", "250ms"], {}).drainDelayMs, 250, "without a registry too");
+  t.same(
+    parseServeArgs(["-registry", zk, "-register-mode", "interface", "-registry-host", "10.0.0.1:30000"], {})
+      .registry,
+    { url: zk, application: undefined, mode: "interface", host: "10.0.0.1:30000" },
+  );
+  const bad: Array<[string[], RegExp]> = [
+    [["-registry", "nacos://h:1", "-application", "a"], /invalid -registry: .*unknown scheme nacos/],
+    [["-registry", "zookeeper://h:99999", "-application", "a"], /invalid -registry: .*invalid port/],
+    [["-registry", zk], /-registry with -register-mode all needs -application/],
+    [["-registry", zk, "-register-mode", "instance"], /needs -application/],
+    [
+      ["-registry", zk, "-register-mode", "both", "-application", "a"],
+      /invalid value "both" for -register-mode/,
+    ],
+    [["-registry", zk, "-application", "a b"], /invalid -application "a b"/],
+    [["-registry", zk, "-application", "a", "-registry-host", "h:0"], /invalid -registry-host/],
+    [["-application", "a"], /-application needs -registry/],
+    [["-registry-host", "h"], /-registry-host needs -registry/],
+    [["-drain-delay", "2h"], /-drain-delay must be at most 1h/],
+    [["-drain-delay", "soon"], /invalid value "soon" for -drain-delay/],
+  ];
+  for (const [args, message] of bad) t.throws(() => parseServeArgs(args, {}), message, args.join(" "));
+  // A flag error is exit 1 with the message, as for every command.
+  const io = captureIo();
+  t.equal(await run(["-registry", "zk://h:1", "-application", "a"], io.io), 1);
+  t.match(io.err, /invalid -registry: .*unknown scheme zk:\/\//);
 });
 
 t.test("--help, bad flags, bad service name, port in use", async (t) => {

@@ -60,6 +60,11 @@ const proxyFlags: FlagSpecs = {
     description: "first ejection time, growing with each ejection (default 10s)",
   },
   grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
+  "drain-delay": {
+    kind: "duration",
+    description:
+      "on SIGTERM/SIGINT, how long to answer NOT_SERVING before GOAWAY, so a poller of Check (HAProxy, kubelet) sees it before the port closes (default 0)",
+  },
   verbose: {
     kind: "bool",
     aliases: ["v"],
@@ -147,6 +152,8 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
       throw new FlagError("-upstream or -registry is required");
     const listen = parseListen((values["listen"] as string | undefined) ?? "127.0.0.1:20001");
     const graceMs = (values["grace"] as number | undefined) ?? 5000;
+    const drainDelayMs = (values["drain-delay"] as number | undefined) ?? 0;
+    if (drainDelayMs > 3_600_000) throw new FlagError("-drain-delay must be at most 1h");
     const verbose = values["verbose"] === true;
     const ejectTime = values["eject-time"] as number | undefined;
     let proxy: TripleProxy;
@@ -159,6 +166,7 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
         ...(found === undefined ? { upstreams } : { discovery: found.discovery }),
         group: values["group"] as string | undefined,
         version: values["version"] as string | undefined,
+        drainDelayMs,
         service: (values["service"] as string | undefined) ?? "",
         picker: {
           policy: values["policy"] as "round-robin" | "least-outstanding" | undefined,

@@ -3,6 +3,9 @@
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { loadProtoFiles } from "../../codec/proto-files.ts";
+import { registerAddress } from "../../discovery/register-address.ts";
+import type { RegisterMode } from "../../discovery/registration.ts";
+import { parseRegistryUrl } from "../../discovery/registry-url.ts";
 import { createAdminHandler } from "../../health/admin-handler.ts";
 import { HealthCheckRunner } from "../../health/checks.ts";
 import { createProbeHandler } from "../../health/probe-handler.ts";
@@ -13,7 +16,7 @@ import { defineService } from "../../server/define-service.ts";
 import type { TlsOptions } from "../../server/port-listener.ts";
 import type { PlainHttpHandler } from "../../server/service-types.ts";
 import { adminToken, adminTokenFlag } from "../admin-flags.ts";
-import { jsonChangeLine, textChangeLine } from "../change-log.ts";
+import { jsonChangeLine, jsonRegistrationLine, textChangeLine, textRegistrationLine } from "../change-log.ts";
 import { type CheckFlag, checkProbe, parseCheckFlags } from "../check-flags.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs, formatDuration, parseFlags } from "../flags.ts";
@@ -38,7 +41,21 @@ interface ServeFlags {
   checkTiming?: CheckTiming;
   /** How status changes are logged on stdout. */
   log: "text" | "json";
+  /** -registry and its companions; undefined without -registry. */
+  registry?: RegistryFlags;
+  /** Wait between unregister + NOT_SERVING and GOAWAY on shutdown, ms. */
+  drainDelayMs: number;
 }
+
+interface RegistryFlags {
+  url: string;
+  application: string | undefined;
+  mode: RegisterMode;
+  host: string | undefined;
+}
+
+// dubbo-go's consumer-update-wait-time: how long a provider leaving a registry waits for consumers.
+const registryDrainDelayMs = 3000;
 
 /** Kubernetes probe settings, shared by every -check. */
 interface CheckTiming {
@@ -128,6 +145,35 @@ const flags: FlagSpecs = {
   },
   grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
   "grace-ms": { kind: "int", hint: "N", description: "deprecated: -grace in milliseconds" },
+  registry: {
+    kind: "string",
+    hint: "URL",
+    description:
+      "register in ZooKeeper while SERVING, as Dubbo providers do: zookeeper://h1:p1,h2:p2 or zookeeper://h1:p1?backup=h2:p2 (user:password@ for digest ACLs; session=MS, timeout=MS, group=ROOT)",
+  },
+  application: {
+    kind: "string",
+    hint: "NAME",
+    description: "Dubbo application name (needed by -register-mode all and instance)",
+  },
+  "register-mode": {
+    kind: "string",
+    hint: "all|interface|instance",
+    choices: ["all", "interface", "instance"],
+    description:
+      "Dubbo levels registered: all (default: both), interface (one node per export) or instance (application level)",
+  },
+  "registry-host": {
+    kind: "string",
+    hint: "HOST[:PORT]",
+    description:
+      "address registered (default $DUBBO_IP_TO_REGISTRY/$DUBBO_PORT_TO_REGISTRY, else the bound one; bound to 0.0.0.0: the first non-internal address)",
+  },
+  "drain-delay": {
+    kind: "duration",
+    description:
+      "on SIGTERM/SIGINT, how long to stay up unregistered and NOT_SERVING before GOAWAY, so consumers and pollers notice (default 3s with -registry, else 0)",
+  },
 };
 
 function checkPort(port: number, what: string): number {
@@ -159,6 +205,7 @@ function serveFlags(
   const tls = tlsFlags(values);
   const checks = parseCheckFlags((values["check"] as string[] | undefined) ?? []);
   const checkTiming = checkTimingFlags(values, checks.length > 0);
+  const registry = registryFlags(values);
   return {
     sample: values["sample"] === true,
     services: (values["service"] as string[] | undefined) ?? [],
@@ -173,7 +220,46 @@ function serveFlags(
     checks,
     ...(checkTiming === undefined ? {} : { checkTiming }),
     log: (values["log"] as "text" | "json" | undefined) ?? "text",
+    ...(registry === undefined ? {} : { registry }),
+    drainDelayMs: drainDelay(values, registry !== undefined),
   };
+}
+
+function drainDelay(values: ReturnType<typeof parseFlags>["values"], haveRegistry: boolean): number {
+  const given = values["drain-delay"] as number | undefined;
+  if (given !== undefined && given > 3_600_000) throw new FlagError("-drain-delay must be at most 1h");
+  return given ?? (haveRegistry ? registryDrainDelayMs : 0);
+}
+
+function registryFlags(values: ReturnType<typeof parseFlags>["values"]): RegistryFlags | undefined {
+  const url = values["registry"] as string | undefined;
+  if (url === undefined) {
+    const given = ["application", "register-mode", "registry-host"].find(
+      (flag) => values[flag] !== undefined,
+    );
+    if (given !== undefined) throw new FlagError(`-${given} needs -registry`);
+    return undefined;
+  }
+  try {
+    parseRegistryUrl(url);
+  } catch (error) {
+    throw new FlagError(`invalid -registry: ${(error as Error).message}`);
+  }
+  const mode = (values["register-mode"] as RegisterMode | undefined) ?? "all";
+  const application = values["application"] as string | undefined;
+  if ((application === undefined || application === "") && mode !== "interface")
+    throw new FlagError(`-registry with -register-mode ${mode} needs -application`);
+  if (application !== undefined && !/^[A-Za-z0-9_.-]+$/.test(application))
+    throw new FlagError(`invalid -application ${JSON.stringify(application)}: use letters, digits, _ . -`);
+  const host = values["registry-host"] as string | undefined;
+  if (host !== undefined) {
+    try {
+      registerAddress({ host: "127.0.0.1", port: 1 }, host, {});
+    } catch (error) {
+      throw new FlagError(`invalid -registry-host: ${(error as Error).message}`);
+    }
+  }
+  return { url, application, mode, host };
 }
 
 const maxTimerMs = 24 * 3_600_000;
@@ -276,11 +362,33 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     const runner = new HealthCheckRunner(health);
     const plainHttpHandlers: PlainHttpHandler[] = options.admin
       ? [
-          createAdminHandler(health, { token: options.adminToken, checks: runner }),
+          createAdminHandler(health, {
+            token: options.adminToken,
+            checks: runner,
+            registration: () => server.registration,
+          }),
           createProbeHandler(health),
         ]
       : [];
-    const server = createTripleServer({ health, plainHttpHandlers, tls: options.tls });
+    const registry = options.registry;
+    const server = createTripleServer({
+      health,
+      plainHttpHandlers,
+      tls: options.tls,
+      drainDelayMs: options.drainDelayMs,
+      ...(registry === undefined
+        ? {}
+        : {
+            registry: registry.url,
+            registerMode: registry.mode,
+            ...(registry.application === undefined ? {} : { application: registry.application }),
+            ...(registry.host === undefined ? {} : { registryHost: registry.host }),
+            onRegistration: (event) =>
+              (json ? io.stdout : lines).write(
+                json ? jsonRegistrationLine(event) : textRegistrationLine(prefix, event),
+              ),
+          }),
+    });
     const exported = { group: options.serviceGroup, version: options.serviceVersion };
     try {
       if (options.sample) {
@@ -314,8 +422,11 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       // startFailing, as a Kubernetes readiness probe: nothing is announced SERVING before it was seen so.
       runner.add({ ...checkProbe(check), services: [check.name, ""], ...timing, startFailing: true });
     }
+    if (registry !== undefined) lines.write(`${prefix}registering in ${registry.url} (${registry.mode})\n`);
     const host = {
       health,
+      // Dubbo's order: the nodes go before anything turns NOT_SERVING; close() then waits the drain delay.
+      unregister: () => server.unregister(),
       close: async (closeOptions?: { graceMs?: number }) => {
         await runner.close();
         await server.close(closeOptions);
