@@ -97,12 +97,13 @@ export interface DiscoveryStats {
   reads: number;
   metadataCalls: number;
   metadataCacheHits: number;
+  /** Of `metadataCalls`, those that asked again after a failure (an instance not answering). */
+  metadataRetries: number;
 }
 
-/** A failed read already reported (as a skip): retried without another report. */
-class QuietRetry extends Error {}
-
 const firstRetryMs = 200;
+const firstMetadataRetryMs = 1000;
+const maxMetadataRetryMs = 60_000;
 const maxRetryMs = 10_000;
 
 /** Re-reads one path: serialized, a notification during a read asks for one more read, failures retry with backoff. */
@@ -168,6 +169,8 @@ interface InstanceState {
   /** `tri` URLs of the matching services, by address. */
   providers: Map<string, string[]>;
   revision: string | undefined;
+  /** A failed metadata call asked again (not the node: its data watch tells of changes), with backoff. */
+  retry: { timer: NodeJS.Timeout | undefined; attempt: number };
 }
 
 interface AppState {
@@ -186,7 +189,7 @@ export class ProviderDiscovery implements EndpointSource {
   readonly version: string;
   readonly root: string;
   readonly levels: DiscoveryLevels;
-  readonly stats: DiscoveryStats = { reads: 0, metadataCalls: 0, metadataCacheHits: 0 };
+  readonly stats: DiscoveryStats = { reads: 0, metadataCalls: 0, metadataCacheHits: 0, metadataRetries: 0 };
   readonly #client: DiscoveryZooKeeper;
   readonly #fetch: MetadataFetcher;
   readonly #onEvent: ((event: DiscoveryEvent) => void) | undefined;
@@ -282,6 +285,8 @@ export class ProviderDiscovery implements EndpointSource {
     this.#unsubscribeState?.();
     for (const reader of this.#readers) reader.close();
     this.#readers.clear();
+    for (const app of this.#apps.values())
+      for (const instance of app.instances.values()) clearTimeout(instance.retry.timer);
     for (const wake of this.#readyWaiters.splice(0)) wake();
   }
 
@@ -326,7 +331,6 @@ export class ProviderDiscovery implements EndpointSource {
   }
 
   #readFailed(error: unknown): void {
-    if (error instanceof QuietRetry) return;
     const path = (error as { path?: unknown } | null)?.path;
     this.#emit({
       type: "error",
@@ -443,6 +447,7 @@ export class ProviderDiscovery implements EndpointSource {
         reader: this.#reader(() => this.#readInstance(app, child, instance)),
         providers: new Map(),
         revision: undefined,
+        retry: { timer: undefined, attempt: 0 },
       };
       state.instances.set(child, instance);
       instance.reader.trigger();
@@ -452,6 +457,7 @@ export class ProviderDiscovery implements EndpointSource {
 
   #dropInstance(app: string, child: string, instance: InstanceState): void {
     this.#dropReader(instance.reader);
+    clearTimeout(instance.retry.timer);
     this.#release(app, instance.revision);
     this.#skipped.delete(`instance ${app}/${child}`);
     this.#queueFlush();
@@ -459,7 +465,6 @@ export class ProviderDiscovery implements EndpointSource {
 
   async #readInstance(app: string, child: string, instance: InstanceState): Promise<void> {
     const path = `${instancesPath(app)}/${child}`;
-    const key = `instance ${app}/${child}`;
     this.stats.reads++;
     let data: Buffer;
     try {
@@ -470,7 +475,21 @@ export class ProviderDiscovery implements EndpointSource {
       throw error;
     }
     if (instance.reader.closed) return;
-    const parsed = parseInstanceJson(data);
+    // New data: whatever retry was pending is for the old one.
+    clearTimeout(instance.retry.timer);
+    instance.retry = { timer: undefined, attempt: 0 };
+    await this.#resolveInstance(app, child, instance, parseInstanceJson(data));
+  }
+
+  /** What an instance's data resolves to: its providers, or a skip (a failed metadata call is retried). */
+  async #resolveInstance(
+    app: string,
+    child: string,
+    instance: InstanceState,
+    parsed: ReturnType<typeof parseInstanceJson>,
+  ): Promise<void> {
+    const path = `${instancesPath(app)}/${child}`;
+    const key = `instance ${app}/${child}`;
     if ("skip" in parsed) {
       this.#setInstance(app, instance, undefined, new Map());
       this.#skip(key, "instance", path, parsed.skip);
@@ -493,7 +512,17 @@ export class ProviderDiscovery implements EndpointSource {
         path,
         `metadata call failed: ${error instanceof Error ? error.message : String(error)}`,
       );
-      throw new QuietRetry(); // reported once as skipped; retried with backoff: the instance may answer later
+      // Reported once; asked again after 1 s, doubling to a minute, while the node exists: the
+      // instance may not be listening yet. Only the metadata call is repeated, never the node read.
+      const delay = Math.min(maxMetadataRetryMs, firstMetadataRetryMs * 2 ** instance.retry.attempt++);
+      instance.retry.timer = setTimeout(() => {
+        instance.retry.timer = undefined;
+        if (instance.reader.closed || this.#closed) return;
+        this.stats.metadataRetries++;
+        void this.#resolveInstance(app, child, instance, parsed);
+      }, delay);
+      instance.retry.timer.unref();
+      return;
     }
     if (instance.reader.closed) return;
     const providers = this.#urlsOf(parsed, info);
