@@ -8,6 +8,7 @@ import { remoteHealthCheck } from "../../src/client/remote-health-check.ts";
 import { SessionPool } from "../../src/client/session-pool.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { startBlackHoleRelay } from "../fixtures/black-hole-relay.ts";
+import { spawnCli } from "../fixtures/run-cli.ts";
 import { spawnUpstream } from "../proxy/fixtures/proxy-harness.ts";
 
 // Short settings so the tests run in a second or two; the defaults (10 s + 10 s) behave the same, slower.
@@ -127,4 +128,25 @@ t.test("keepalive options are checked", async (t) => {
   t.throws(() => new SessionPool({ keepaliveTimeoutMs: 1.5 }), { message: /keepaliveTimeoutMs/ });
   t.equal(new SessionPool().keepaliveTimeMs, 10_000, "default 10 s");
   t.equal(new SessionPool({ keepaliveTimeMs: 0 }).keepaliveTimeMs, 0, "0 turns it off");
+});
+
+t.test("`triple-health watch` exits non-zero when its server's path goes black", async (t) => {
+  const upstream = await spawnUpstream(t, "a", 0, calmServer);
+  const relay = await startBlackHoleRelay(t, upstream.port);
+  let blackAt = 0;
+  const run = await spawnCli(
+    ["watch", "-addr", relay.addr, "-keepalive-time", "200ms", "-keepalive-timeout", "200ms"],
+    {
+      onStdout: (stdout) => {
+        if (blackAt === 0 && stdout.includes("SERVING")) {
+          blackAt = Date.now();
+          relay.blackHole();
+        }
+      },
+    },
+  );
+  const tookMs = Date.now() - blackAt;
+  t.equal(run.code, 3, "the stream failed");
+  t.match(run.stderr, /keepalive timeout/);
+  t.ok(blackAt > 0 && tookMs < detectionBoundMs + 2_000, `exited ${tookMs} ms after the black hole`);
 });
