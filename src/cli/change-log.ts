@@ -21,8 +21,14 @@ export function jsonChangeLine(event: HealthChangeEvent): string {
   })}\n`;
 }
 
-/** `"db" SERVING -> NOT_SERVING: db: connect …` after `prefix`; `new` and `cleared` at the ends. @internal */
+/**
+ * `"db" SERVING -> NOT_SERVING: db: connect …` after `prefix`; `new` and `cleared` at the ends; a new reason
+ * under the same status is `"db" still NOT_SERVING: db: timed out …`.
+ * @internal
+ */
 export function textChangeLine(prefix: string, event: HealthChangeEvent): string {
+  if (event.previous !== undefined && event.previous === event.status)
+    return `${prefix}${JSON.stringify(event.service)} still ${servingStatusName(event.status)}: ${event.reason}\n`;
   const from = event.previous === undefined ? "new" : servingStatusName(event.previous);
   const to = event.status === undefined ? "cleared" : servingStatusName(event.status);
   return `${prefix}${JSON.stringify(event.service)} ${from} -> ${to}: ${event.reason}\n`;

@@ -27,6 +27,15 @@ export const clientFlags: FlagSpecs = {
     description: "timeout for establishing the connection (default 1s)",
   },
   "rpc-timeout": { kind: "duration", description: "timeout for the health rpc (default 1s; watch: none)" },
+  "keepalive-time": {
+    kind: "duration",
+    description:
+      "HTTP/2 PING after this long without a byte from the server while a call runs (default 10s; 0: off)",
+  },
+  "keepalive-timeout": {
+    kind: "duration",
+    description: "the connection is dead when a PING gets no ACK within this (default 10s)",
+  },
   "rpc-header": {
     kind: "list",
     hint: "'name: value'",
@@ -130,6 +139,8 @@ export function setupClient(
     codec: values["codec"] as "proto" | "json" | undefined,
     httpVersion: values["http1"] === true ? "1.1" : "2",
     connectTimeoutMs,
+    keepaliveTimeMs: wholeMs(values["keepalive-time"]),
+    keepaliveTimeoutMs: wholeMs(values["keepalive-timeout"]),
     metadata,
     tls,
     userAgent: values["user-agent"] as string | undefined,
@@ -159,6 +170,11 @@ export function setupClient(
     verbose,
     tls: tls !== undefined,
   };
+}
+
+// A duration flag as the whole milliseconds the client options take (`1.5ms` → 2).
+function wholeMs(value: FlagValue | undefined): number | undefined {
+  return value === undefined ? undefined : Math.ceil(value as number);
 }
 
 /** `:5000` (Go's "this host") → `127.0.0.1:5000`; a bare `host:port` gets the scheme the TLS flag asks for. */

@@ -56,7 +56,25 @@ export interface TransportOptions {
    * SETTINGS frame. Default 10 000 ms, for clients and a proxy's upstreams alike.
    */
   connectTimeoutMs?: number;
+  /**
+   * HTTP/2 keepalive: while calls are open on a connection and nothing has been received on it for this
+   * long, ms, a PING is sent (0 = no keepalive). Default 10,000 (dubbo-go's triple client: 10 s).
+   * With {@link keepaliveTimeoutMs}, a server whose host vanished (TCP open, every byte dropped) is noticed
+   * 20 to 22.5 s after its last byte by default: the connection is destroyed and its calls fail with
+   * UNAVAILABLE ("keepalive timeout"), so a Watch ends, a follower reconnects, a picker stops routing there.
+   * A server answering GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings") doubles the time for the next connections
+   * (gRFC A8). Idle connections are not pinged (as grpc-go's client without `PermitWithoutStream`).
+   */
+  keepaliveTimeMs?: number;
+  /** Time a keepalive PING's ACK may take, ms, before the connection is declared dead. Default 10,000. */
+  keepaliveTimeoutMs?: number;
 }
 
 /** Default of {@link TransportOptions.connectTimeoutMs}. @internal */
 export const defaultConnectTimeoutMs = 10_000;
+
+/** Default of {@link TransportOptions.keepaliveTimeMs}. @internal */
+export const defaultKeepaliveTimeMs = 10_000;
+
+/** Default of {@link TransportOptions.keepaliveTimeoutMs}. @internal */
+export const defaultKeepaliveTimeoutMs = 10_000;

@@ -1,11 +1,22 @@
 import http2 from "node:http2";
+import { type KeepaliveSettings, SessionKeepalive } from "../server/session-keepalive.ts";
 import { Code } from "../wire/code.ts";
+import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { defaultConnectTimeoutMs, type TransportOptions } from "./http-transport.ts";
+import {
+  defaultConnectTimeoutMs,
+  defaultKeepaliveTimeMs,
+  defaultKeepaliveTimeoutMs,
+  type TransportOptions,
+} from "./http-transport.ts";
 import { type ClientTlsOptions, tlsConnectOptions, tlsFor } from "./tls-options.ts";
 import { connectFailure } from "./transport-errors.ts";
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+// The longest keepalive time the doubling on "too_many_pings" reaches (grpc-go caps nothing; an hour is
+// as good as none for detection and still bounded).
+const maxKeepaliveTimeMs = 3_600_000;
 
 // Every call sends a body after its headers: no stream ends with its HEADERS frame.
 const requestOptions: http2.ClientSessionRequestOptions = { endStream: false };
@@ -28,6 +39,8 @@ class PooledSession {
     readonly authority: string,
     connectTimeoutMs: number,
     forget: (pooled: PooledSession) => void,
+    keepalive: KeepaliveSettings | undefined,
+    onTooManyPings: () => void,
   ) {
     this.ready = new Promise<PooledSession>((resolve, reject) => {
       this.#fail = reject;
@@ -41,6 +54,13 @@ class PooledSession {
       session.once("remoteSettings", () => {
         clearTimeout(timer);
         this.handshaken = true;
+        if (keepalive !== undefined) {
+          // A silent peer fails the session's streams with UNAVAILABLE: they end with this error.
+          new SessionKeepalive(session, keepalive, {
+            wantsPing: () => this.streams.size > 0,
+            dead: (why) => session.destroy(new RpcError(Code.Unavailable, `${authority}: ${why}`)),
+          });
+        }
         if (this.streams.size === 0) session.unref();
         resolve(this);
       });
@@ -49,7 +69,11 @@ class PooledSession {
         forget(this);
         reject(cause instanceof RpcError ? cause : connectFailure(authority, cause));
       });
-      session.on("goaway", () => forget(this));
+      session.on("goaway", (code: number, _last: number, data?: Buffer) => {
+        forget(this);
+        if (code === NGHTTP2_ENHANCE_YOUR_CALM && data?.toString("latin1") === "too_many_pings")
+          onTooManyPings();
+      });
       session.once("close", () => {
         clearTimeout(timer);
         forget(this);
@@ -128,14 +152,32 @@ export class SessionPool {
   readonly #sessions = new Map<string, PooledSession>();
   readonly #tls: ClientTlsOptions | undefined;
   readonly #connectTimeoutMs: number;
+  #keepalive: KeepaliveSettings | undefined;
   readonly #forget = (pooled: PooledSession): void => {
     if (this.#sessions.get(pooled.authority) === pooled) this.#sessions.delete(pooled.authority);
+  };
+  // A server found our pings too frequent: later sessions ping half as often (gRFC A8).
+  readonly #calmDown = (): void => {
+    const current = this.#keepalive;
+    if (current !== undefined)
+      this.#keepalive = { ...current, timeMs: Math.min(maxKeepaliveTimeMs, current.timeMs * 2) };
   };
   #closed = false;
 
   constructor(options: TransportOptions = {}) {
     this.#tls = options.tls;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? defaultConnectTimeoutMs;
+    const timeMs = nonNegativeMs("keepaliveTimeMs", options.keepaliveTimeMs ?? defaultKeepaliveTimeMs);
+    const timeoutMs = nonNegativeMs(
+      "keepaliveTimeoutMs",
+      options.keepaliveTimeoutMs ?? defaultKeepaliveTimeoutMs,
+    );
+    this.#keepalive = timeMs > 0 ? { timeMs, timeoutMs: Math.max(1, timeoutMs) } : undefined;
+  }
+
+  /** The keepalive time new sessions use, ms (0: off); doubled by a server's "too_many_pings". */
+  get keepaliveTimeMs(): number {
+    return this.#keepalive?.timeMs ?? 0;
   }
 
   /**
@@ -213,6 +255,8 @@ export class SessionPool {
       authority,
       this.#connectTimeoutMs,
       this.#forget,
+      this.#keepalive,
+      this.#calmDown,
     );
     this.#sessions.set(authority, pooled);
     return pooled;
@@ -223,6 +267,12 @@ export class SessionPool {
     pooled.track(stream);
     return stream;
   }
+}
+
+function nonNegativeMs(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > 2_147_483_647)
+    throw new ConfigError(`${name} must be a whole number of milliseconds from 0 to 2147483647`);
+  return value;
 }
 
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -50,9 +50,13 @@ export interface HealthCheck extends CheckProbe {
    */
   readonly jitter?: number;
   /**
-   * Start in the failing state (services NOT_SERVING until `successThreshold` successes), like a
-   * Kubernetes readiness probe. Default false: services keep their status until the check fails.
+   * Start as passing: the services keep their status until the check fails `failureThreshold` times, as a
+   * Kubernetes liveness probe starts. Default false: a check that has not yet passed holds its services
+   * NOT_SERVING (reason `NAME: not passed yet`, then `NAME: <its last error>`) until `successThreshold`
+   * successes, as a Kubernetes readiness probe starts failing.
    */
+  readonly initiallyPassing?: boolean;
+  /** @deprecated The opposite of {@link initiallyPassing}, kept for callers that set it; starting failing is the default. */
   readonly startFailing?: boolean;
 }
 
@@ -71,6 +75,8 @@ export interface CheckState {
   readonly attempts: number;
   /** The last failure's message, kept after recovery. */
   readonly lastError: string | undefined;
+  /** Whether an attempt has ever passed (or the check started as passing). */
+  readonly everPassed: boolean;
   /** Time of the last tick on the runner's clock, attempted or skipped; undefined before the first. */
   readonly lastAttemptAt: number | undefined;
   /** True while an attempt is running (or hanging past its timeout). */
@@ -98,13 +104,14 @@ const defaults = {
 const maxReasonLength = 300;
 
 interface Running {
-  readonly check: Required<Omit<HealthCheck, "close" | "subscribe">> &
+  readonly check: Required<Omit<HealthCheck, "close" | "subscribe" | "startFailing">> &
     Pick<HealthCheck, "close" | "subscribe">;
   passing: boolean;
   consecutiveFailures: number;
   consecutiveSuccesses: number;
   attempts: number;
   lastError: string | undefined;
+  everPassed: boolean;
   lastAttemptAt: number | undefined;
   /** The attempt in flight, if any; stays set while a timed-out attempt hangs on. */
   inFlight: AbortController | undefined;
@@ -133,7 +140,8 @@ export class HealthCheckRunner {
   }
 
   /**
-   * Adds and starts a check. Its services are registered at once (NOT_SERVING when `startFailing`).
+   * Adds and starts a check. Its services are registered at once, NOT_SERVING until the check passes
+   * (unless `initiallyPassing`).
    * Returns a function that removes it.
    *
    * @throws TypeError for a duplicate name or an invalid setting.
@@ -141,15 +149,17 @@ export class HealthCheckRunner {
   add(check: HealthCheck): () => Promise<void> {
     if (this.#closed) throw new TypeError("the check runner is closed");
     if (this.#checks.has(check.name)) throw new ConfigError(`a check named '${check.name}' already exists`);
-    const full = { ...defaults, startFailing: false, ...check };
+    const initiallyPassing = check.initiallyPassing ?? check.startFailing === false;
+    const full = { ...defaults, ...check, initiallyPassing };
     validate(full);
     const state: Running = {
       check: full,
-      passing: !full.startFailing,
+      passing: initiallyPassing,
       consecutiveFailures: 0,
       consecutiveSuccesses: 0,
       attempts: 0,
       lastError: undefined,
+      everPassed: initiallyPassing,
       lastAttemptAt: undefined,
       inFlight: undefined,
       timer: undefined,
@@ -158,8 +168,8 @@ export class HealthCheckRunner {
     };
     this.#checks.set(check.name, state);
     for (const service of full.services) {
-      if (full.startFailing) this.#registry.markFailing(service, full.name, `${full.name}: not passed yet`);
-      else this.#registry.markPassing(service, full.name, `${full.name}: registered`);
+      if (initiallyPassing) this.#registry.markPassing(service, full.name, `${full.name}: registered`);
+      else this.#registry.markFailing(service, full.name, `${full.name}: not passed yet`);
     }
     const firstDelay = full.initialDelayMs + full.intervalMs * full.jitter * this.#random();
     this.#schedule(state, firstDelay);
@@ -189,6 +199,7 @@ export class HealthCheckRunner {
       consecutiveSuccesses: state.consecutiveSuccesses,
       attempts: state.attempts,
       lastError: state.lastError,
+      everPassed: state.everPassed,
       lastAttemptAt: state.lastAttemptAt,
       running: state.inFlight !== undefined,
     }));
@@ -290,7 +301,9 @@ export class HealthCheckRunner {
       state.consecutiveFailures = 0;
       if (!state.passing && state.consecutiveSuccesses >= successThreshold) {
         state.passing = true;
-        for (const service of services) this.#registry.markPassing(service, name, `${name}: passing again`);
+        const reason = state.everPassed ? `${name}: passing again` : `${name}: passed`;
+        state.everPassed = true;
+        for (const service of services) this.#registry.markPassing(service, name, reason);
       }
       return;
     }
@@ -305,7 +318,7 @@ export class HealthCheckRunner {
   }
 }
 
-function validate(check: Required<Omit<HealthCheck, "close" | "subscribe">>): void {
+function validate(check: Required<Omit<HealthCheck, "close" | "subscribe" | "startFailing">>): void {
   const positive = (value: number, field: string, min: number) => {
     if (!Number.isFinite(value) || value < min)
       throw new ConfigError(`check '${check.name}': ${field} must be ≥ ${min}`);

@@ -5,7 +5,9 @@ import { RpcError } from "../wire/rpc-error.ts";
 
 /**
  * One change of a service's *effective* status (after drain, operator override and checks are applied).
- * Watch streams, listeners and routing all consume these same events.
+ * Watch streams, listeners and routing all consume these same events. While failing checks hold a service
+ * NOT_SERVING, a change of why (a check's new error, one of two failing checks passing) is an event too, with
+ * `previous` equal to `status`: listeners (logs, the admin surface) get it, Watch streams do not.
  */
 export interface HealthChangeEvent {
   /** The service whose status changed; `""` is the whole server. */
@@ -68,6 +70,12 @@ export interface HealthRegistryOptions {
   maxWatchers?: number;
   /** Called when a listener throws; by default a process warning is emitted. The other listeners still run. */
   onListenerError?: (error: unknown, event: HealthChangeEvent) => void;
+  /**
+   * The status of `""` (the whole server) at construction. Default SERVING, as grpc-go's health server
+   * (and what `createTripleServer` relies on: every hosted service SERVING when it starts); NOT_SERVING
+   * for a server you run yourself that should say nothing is ready until you `set("", SERVING)`.
+   */
+  initialServerStatus?: ServingStatus;
 }
 
 /** Default limit on concurrently open watchers (all services together). */
@@ -123,7 +131,7 @@ export class HealthRegistry {
     this.#now = options.now ?? Date.now;
     this.#maxWatchers = options.maxWatchers ?? defaultMaxWatchers;
     this.#onListenerError = options.onListenerError ?? warnListenerError;
-    this.set("", ServingStatus.Serving, "registered");
+    this.set("", options.initialServerStatus ?? ServingStatus.Serving, "registered");
   }
 
   /** Sets a service's own status and registers the service. Drain, overrides and failing checks still apply on top. */
@@ -405,10 +413,24 @@ export class HealthRegistry {
     return entry.base ?? ServingStatus.Serving;
   }
 
+  /** Why failing checks hold `entry` NOT_SERVING now; undefined when something else decides its status. */
+  #heldReason(entry: Entry): string | undefined {
+    if (this.#draining || this.#shutdown || entry.override !== undefined || entry.failing.size === 0)
+      return undefined;
+    return [...entry.failing.values()].join("; ");
+  }
+
   #recompute(service: string, entry: Entry, reason: string, source: string): void {
     const status = this.#effective(entry);
     const fresh = this.#registered.delete(service);
-    if (!fresh && status === entry.effective) return;
+    if (!fresh && status === entry.effective) {
+      // Same status, maybe a new why: a check's latest error, or the checks still failing once one passed.
+      const held = this.#heldReason(entry);
+      if (held === undefined || held === entry.reason) return;
+      entry.reason = held;
+      this.#emit({ service, previous: status, status, reason: held, source, time: this.#now() });
+      return;
+    }
     const previous = fresh ? undefined : entry.effective;
     const time = this.#now();
     entry.effective = status;
@@ -437,7 +459,8 @@ export class HealthRegistry {
   }
 
   #deliver({ seq, event }: QueuedEvent): void {
-    const subscribers = this.#watchers.get(event.service);
+    // A new reason under the same status is no news to a Watch stream.
+    const subscribers = event.previous === event.status ? undefined : this.#watchers.get(event.service);
     if (subscribers !== undefined) {
       const status = event.status ?? ServingStatus.ServiceUnknown;
       for (const [listener, since] of subscribers) {

@@ -52,6 +52,24 @@ export interface Http2Options {
    * message must be taken by the peer within the timeout. Swept every min(1 s, timeout / 4).
    */
   writeStallTimeoutMs?: number;
+  /**
+   * A session from which nothing has been received for this long, ms, gets a PING (0 = no keepalive).
+   * Default 60,000. With {@link keepaliveTimeoutMs}, frees what a client whose host vanished (TCP open,
+   * every byte dropped) holds — its Watch streams and their slots of the per-address share — within
+   * 60 s + at most 5 s + 20 s ≈ 1.5 minutes by default, instead of when the kernel gives up, hours later.
+   */
+  keepaliveTimeMs?: number;
+  /** Time a keepalive PING's ACK may take, ms, before the session is destroyed. Default 20,000. */
+  keepaliveTimeoutMs?: number;
+  /**
+   * Policy against clients that ping too often (grpc-go's EnforcementPolicy): a PING that arrives less than
+   * this long after the previous one, while the server has sent nothing but PING ACKs since, is a strike;
+   * the third strike in a row gets GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings") and the connection closes.
+   * Default 5,000 (0 = no policy): half our client's keepalive time (10 s); grpc-go's server default is 5
+   * minutes, which would cut a client that pings every 10 s while its Watch stream is quiet. Pings on a
+   * connection without streams are allowed at the same pace (dubbo-go's client pings idle connections).
+   */
+  minPingIntervalMs?: number;
 }
 
 /** HTTP/1.1 timeouts (node:http server settings). */
@@ -121,6 +139,9 @@ export const http2Defaults: Required<Http2Options> = Object.freeze({
   emptySessionTimeoutMs: 300_000,
   requestBodyTimeoutMs: 60_000,
   writeStallTimeoutMs: 30_000,
+  keepaliveTimeMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
+  minPingIntervalMs: 5_000,
 });
 
 /** @internal */
@@ -144,6 +165,10 @@ export function checkTransportTimeouts(
     checkTimeoutOption("http2.requestBodyTimeoutMs", http2.requestBodyTimeoutMs);
   if (http2?.writeStallTimeoutMs !== undefined)
     checkTimeoutOption("http2.writeStallTimeoutMs", http2.writeStallTimeoutMs);
+  for (const name of ["keepaliveTimeMs", "keepaliveTimeoutMs", "minPingIntervalMs"] as const) {
+    const value = http2?.[name];
+    if (value !== undefined) checkTimeoutOption(`http2.${name}`, value);
+  }
   if (http1?.writeStallTimeoutMs !== undefined)
     checkTimeoutOption("http1.writeStallTimeoutMs", http1.writeStallTimeoutMs);
 }

@@ -13,6 +13,8 @@ import {
   http1Defaults,
   http2Defaults,
 } from "./options.ts";
+import { enforcePingPolicy } from "./ping-policy.ts";
+import { SessionKeepalive } from "./session-keepalive.ts";
 import { type StreamTracker, trackStreams } from "./session-streams.ts";
 import { StreamWatchdog } from "./stream-watchdog.ts";
 
@@ -46,6 +48,11 @@ const kSniff = Symbol("triple-health.sniff");
 type SniffSocket = net.Socket & { [kSniff]?: { listener: PortListener; head: Buffer | undefined } };
 
 function ignoreError(): void {}
+
+// The server pings idle sessions with or without streams: an abandoned one frees its socket sooner too.
+function alwaysPing(): boolean {
+  return true;
+}
 
 // The answer to a request node:http could not parse: 431 for a head past maxHeaderSize and 408 for the
 // headers/request timeout (what node's own default answers, and what clients map to RESOURCE_EXHAUSTED
@@ -229,6 +236,13 @@ export class PortListener {
         );
       trackStreams(session, trackers);
       session.once("close", () => this.sessions.delete(session));
+      if (h2.keepaliveTimeMs > 0)
+        new SessionKeepalive(
+          session,
+          { timeMs: h2.keepaliveTimeMs, timeoutMs: h2.keepaliveTimeoutMs },
+          { wantsPing: alwaysPing, dead: () => this.guard.destroySession(session) },
+        );
+      if (h2.minPingIntervalMs > 0) enforcePingPolicy(session, h2.minPingIntervalMs);
     });
     // node:http2 servers time sessions out after 2 minutes by default; health Watch streams must outlive that.
     this.h2server.setTimeout(h2.sessionIdleTimeoutMs);

@@ -34,3 +34,10 @@ t.test("text: quoted service, from -> to, reason", async (t) => {
     '"db" NOT_SERVING -> cleared: db: refused\n',
   );
 });
+
+t.test("text: a new reason under the same status says `still`", async (t) => {
+  t.equal(
+    textChangeLine("", { ...base, previous: ServingStatus.NotServing, status: ServingStatus.NotServing }),
+    '"db" still NOT_SERVING: db: refused\n',
+  );
+});

@@ -67,6 +67,7 @@ t.test("failure and success thresholds", async (t) => {
     run: probe.run,
     failureThreshold: 3,
     successThreshold: 2,
+    initiallyPassing: true,
   });
   const statuses: Array<ServingStatus | undefined> = [];
   for (let i = 0; i < 10; i++) {
@@ -115,6 +116,7 @@ t.test("a check bound to several services, and the reason shows the latest error
     name: "dep",
     services: ["a", "b", ""],
     failureThreshold: 1,
+    initiallyPassing: true,
     run: () => Promise.reject(new Error(message)),
   });
   t.equal(registry.get("a"), Serving, "registered at once");
@@ -165,7 +167,14 @@ t.test("throws, rejections, false and non-Error values all fail", async (t) => {
 t.test("a hung check fails at its timeout, once, and never runs twice at a time", async (t) => {
   const { clock, registry, runner } = setup();
   const probe = scripted(["hang", "ok", "hang", "ok"]);
-  runner.add({ ...base, name: "slow", services: ["s"], run: probe.run, failureThreshold: 2 });
+  runner.add({
+    ...base,
+    name: "slow",
+    services: ["s"],
+    run: probe.run,
+    failureThreshold: 2,
+    initiallyPassing: true,
+  });
   await clock.advance(0);
   t.equal(probe.calls, 1);
   t.notOk(probe.signals[0]?.aborted);
@@ -342,6 +351,7 @@ t.test("the default clock runs checks on real (unref'd) timers", async (t) => {
   // The runner's timers are unref'd: this one keeps the test process alive meanwhile.
   const keepAlive = setTimeout(() => {}, 10_000);
   await ran;
+  await new Promise((resolve) => setImmediate(resolve));
   clearTimeout(keepAlive);
   await runner.close();
   t.equal(registry.get("r"), Serving);
@@ -389,3 +399,51 @@ t.test("a probe that learns of changes itself can start an attempt at once", asy
   t.equal(unsubscribed, 1);
   t.same(times, [0, 300, 1300]);
 });
+
+t.test(
+  "a check that has not passed yet holds its services NOT_SERVING, with its last error as the reason",
+  async (t) => {
+    const { clock, registry, runner, events } = setup();
+    const probe = scripted(["fail", "fail", "ok", "fail", "fail", "fail", "ok"]);
+    runner.add({ ...base, name: "db", services: ["db-user"], run: probe.run, failureThreshold: 3 });
+    const heard: ServingStatus[] = [];
+    registry.subscribe("db-user", { onStatus: (status) => heard.push(status) });
+    t.equal(registry.get("db-user"), NotServing, "NOT_SERVING before any attempt (Kubernetes readiness)");
+    t.equal(registry.snapshotOf("db-user")?.reason, "db: not passed yet");
+    await clock.advance(0);
+    t.equal(
+      registry.snapshotOf("db-user")?.reason,
+      "db: connection refused",
+      "the reason names the error at once",
+    );
+    for (let i = 1; i < 7; i++) await clock.advance(1000);
+    t.same(
+      events.filter((e) => e.service === "db-user").map((e) => [e.previous, e.status, e.reason]),
+      [
+        [undefined, NotServing, "db: not passed yet"],
+        [NotServing, NotServing, "db: connection refused"],
+        [NotServing, Serving, "db: passed"],
+        [Serving, NotServing, "db: connection refused"],
+        [NotServing, Serving, "db: passing again"],
+      ],
+      "a first success is 'passed', a later one 'passing again'",
+    );
+    t.same(heard, [NotServing, Serving, NotServing, Serving], "Watch streams hear status changes only");
+    t.match(runner.states()[0], { everPassed: true, passing: true });
+    await runner.close();
+  },
+);
+
+t.test(
+  "initiallyPassing (and the deprecated startFailing: false) keeps the services' status at first",
+  async (t) => {
+    const { registry, runner } = setup();
+    const run = () => {};
+    runner.add({ ...base, name: "live", services: ["a"], run, initiallyPassing: true });
+    runner.add({ ...base, name: "old", services: ["b"], run, startFailing: false });
+    runner.add({ ...base, name: "ready", services: ["c"], run, startFailing: true });
+    t.same([registry.get("a"), registry.get("b"), registry.get("c")], [Serving, Serving, NotServing]);
+    t.match(runner.states(), [{ everPassed: true }, { everPassed: true }, { everPassed: false }]);
+    await runner.close();
+  },
+);

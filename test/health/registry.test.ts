@@ -125,6 +125,9 @@ t.test("layers: drain > override > failing checks > set", async (t) => {
     [
       ["a", undefined, Serving, "set"],
       ["a", Serving, NotServing, "db: refused"],
+      // Same status, new why: the reason never goes stale while checks hold the service down.
+      ["a", NotServing, NotServing, "db: refused; cache: timeout"],
+      ["a", NotServing, NotServing, "cache: timeout"],
       ["a", NotServing, Serving, "operator says so"],
       ["a", Serving, NotServing, "deploy"],
       ["a", NotServing, Serving, "resume"],
@@ -132,6 +135,25 @@ t.test("layers: drain > override > failing checks > set", async (t) => {
       ["a", NotServing, Serving, "cache ok"],
     ],
   );
+});
+
+t.test('initialServerStatus: "" may start NOT_SERVING (nothing is SERVING until set)', async (t) => {
+  t.equal(new HealthRegistry().get(""), Serving, "SERVING by default, as grpc-go");
+  const registry = new HealthRegistry({ initialServerStatus: NotServing });
+  t.equal(registry.get(""), NotServing);
+  registry.set("", Serving);
+  t.equal(registry.get(""), Serving);
+});
+
+t.test("the reason follows the checks holding a service down, not an override", async (t) => {
+  const { registry, events } = clockedRegistry();
+  registry.set("b", NotServing, "app says no");
+  registry.markFailing("b", "db", "db: refused");
+  t.equal(registry.snapshotOf("b")?.reason, "db: refused", "checks now hold it down: their reason");
+  registry.override("b", NotServing, "operator");
+  registry.markFailing("b", "db", "db: timeout");
+  t.equal(registry.snapshotOf("b")?.reason, "db: refused", "the override decides: its change's reason stays");
+  t.equal(compact(events).filter((e) => e[0] === "b").length, 2);
 });
 
 t.test("a check or override registers an unknown service, SERVING by default", async (t) => {

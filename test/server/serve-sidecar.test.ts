@@ -126,7 +126,9 @@ t.test('in process, text log: an exec check drives its service and ""; /admin/he
   t.equal(await check("ready"), '{"status":"NOT_SERVING"}', "no file: the check fails");
   await writeFile(file, "");
   await until(() => out.out.includes('"" NOT_SERVING -> SERVING'), 30_000);
-  t.match(out.out, /"ready" NOT_SERVING -> SERVING: ready: passing again\n/);
+  t.match(out.out, /"ready" still NOT_SERVING: ready: exit code 1\b/, "the reason names the check's error");
+  t.match(out.out, /"" still NOT_SERVING: ready: exit code 1\b/, '"" too');
+  t.match(out.out, /"ready" NOT_SERVING -> SERVING: ready: passed\n/, "a first success is no recovery");
   t.equal(await check("ready"), '{"status":"SERVING"}');
   t.equal(await check(""), '{"status":"SERVING"}');
   const admin = await h1request(`${url}/admin/health`, { method: "GET" });

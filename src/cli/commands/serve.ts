@@ -419,8 +419,8 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     for (const check of options.checks) {
       lines.write(`${prefix}check ${JSON.stringify(check.name)}: ${check.url} ${timingText(timing)}\n`);
       // NAME and "" both: the registry holds "" NOT_SERVING while any check's source fails for it.
-      // startFailing, as a Kubernetes readiness probe: nothing is announced SERVING before it was seen so.
-      runner.add({ ...checkProbe(check), services: [check.name, ""], ...timing, startFailing: true });
+      // As a Kubernetes readiness probe (every check starts failing): nothing is SERVING before it was seen so.
+      runner.add({ ...checkProbe(check), services: [check.name, ""], ...timing });
     }
     if (registry !== undefined) lines.write(`${prefix}registering in ${registry.url} (${registry.mode})\n`);
     const host = {
