@@ -205,7 +205,8 @@ async function owner(makeAdapter, reader, name) {
     await adapter.createEphemeral(node).catch(() => {});
     return false;
   }, 20000);
-  if (!up) throw new Error(`the owner never connected and created its node (events ${adapter.events.join(">")})`);
+  if (!up)
+    throw new Error(`the owner never connected and created its node (events ${adapter.events.join(">")})`);
   return { adapter, node };
 }
 
@@ -328,6 +329,7 @@ async function faultPartition(reader, proxies, makeAdapter) {
   const cutAt = now();
   // The ensemble expires the session after its timeout: the node goes (seen by the reader).
   const gone = await until(async () => (await reader.exists(node)) === null, sessionMs * 3);
+  const goneMs = now() - cutAt;
   await sleep(500);
   const reportedDuring = adapter.events.join(">");
   for (const proxy of proxies) proxy.heal();
@@ -342,7 +344,7 @@ async function faultPartition(reader, proxies, makeAdapter) {
   const result = {
     pass: Boolean(gone) && Boolean(recreated),
     recoveredMs: recreated ? now() - healedAt : undefined,
-    detail: `node gone ${gone ? `${Math.round(now() - cutAt)} ms after the cut` : "never"}; events during the cut ${reportedDuring}; after heal ${adapter.events.join(">")}`,
+    detail: `node gone ${gone ? `${Math.round(goneMs)} ms after the cut` : "never"}; events during the cut ${reportedDuring}; after heal ${adapter.events.join(">")}`,
   };
   await adapter.close();
   return result;
