@@ -71,7 +71,8 @@ export interface ZooKeeperClientOptions {
  * `connecting`: no session yet (first start, or after `expired`); `connected`: a session and a
  * connection; `disconnected`: the connection was lost, the session may live (its ephemeral nodes stay
  * while the client finds another member); `expired`: the session is gone with its ephemeral nodes and
- * watches (a new one follows at once); `closed`: after close().
+ * watches (a new one follows at once); `closed`: after close(). Before start() the state is
+ * `disconnected`.
  */
 export type ZooKeeperState = "connecting" | "connected" | "disconnected" | "expired" | "closed";
 
