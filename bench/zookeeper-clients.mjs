@@ -167,8 +167,9 @@ async function cClientAdapter(servers, requireFrom) {
     events.push("connecting");
     state = "connecting";
   });
-  client.on("close", (code) => {
-    events.push(`close(${code})`);
+  client.on("close", () => {
+    // The addon hands the wrapper, not the code: the native state says why (-112 expired, 999 closed…).
+    events.push(`close(state ${client.state})`);
     state = "closed";
   });
   return {
@@ -196,8 +197,16 @@ async function owner(makeAdapter, reader, name) {
     adapter.createEphemeral(node).catch(() => {});
   });
   adapter.connect();
-  const up = await until(async () => adapter.connected() && (await reader.exists(node)), 20000);
-  if (!up) throw new Error("the owner never connected and created its node");
+  // A registry re-creates what is missing whenever it is connected: so does the owner here, so a
+  // create lost to a connection change is not counted against a client.
+  const up = await until(async () => {
+    if (!adapter.connected()) return false;
+    if (await reader.exists(node)) return true;
+    await adapter.createEphemeral(node).catch(() => {});
+    return false;
+  }, 20000);
+  if (!up)
+    throw new Error(`the owner never connected and created its node (events ${adapter.events.join(">")})`);
   return { adapter, node };
 }
 
@@ -206,9 +215,18 @@ async function faultKill(ensemble, reader, makeAdapter, which) {
   const config = `/bench/config-${which}-${Math.random().toString(36).slice(2)}`;
   await reader.create(config, Buffer.from("v1"), "persistent");
   let fired = false;
-  await adapter.watchData(config, () => {
-    fired = true;
-  });
+  // The owner may be on a member that has not applied the reader's create yet (ZooKeeper orders one
+  // client's view, not two clients'): retry until its member has it.
+  const armed = await until(
+    () =>
+      adapter
+        .watchData(config, () => {
+          fired = true;
+        })
+        .then(() => true),
+    5000,
+  );
+  if (!armed) throw new Error("the owner could not read the config node");
   const session = adapter.sessionId();
   // The member to kill: the leader, or the one holding the owner's connection (from `cons`).
   const index = which === "leader" ? await ensemble.leaderIndex() : await ensemble.memberOfSession(session);
@@ -311,6 +329,7 @@ async function faultPartition(reader, proxies, makeAdapter) {
   const cutAt = now();
   // The ensemble expires the session after its timeout: the node goes (seen by the reader).
   const gone = await until(async () => (await reader.exists(node)) === null, sessionMs * 3);
+  const goneMs = now() - cutAt;
   await sleep(500);
   const reportedDuring = adapter.events.join(">");
   for (const proxy of proxies) proxy.heal();
@@ -325,7 +344,7 @@ async function faultPartition(reader, proxies, makeAdapter) {
   const result = {
     pass: Boolean(gone) && Boolean(recreated),
     recoveredMs: recreated ? now() - healedAt : undefined,
-    detail: `node gone ${gone ? `${Math.round(now() - cutAt)} ms after the cut` : "never"}; events during the cut ${reportedDuring}; after heal ${adapter.events.join(">")}`,
+    detail: `node gone ${gone ? `${Math.round(goneMs)} ms after the cut` : "never"}; events during the cut ${reportedDuring}; after heal ${adapter.events.join(">")}`,
   };
   await adapter.close();
   return result;
