@@ -47,6 +47,7 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
   zk.start();
   await zk.waitConnected(10_000);
   const endpoints = new Map<number, Endpoint>();
+  let mark = (_what: string) => {};
   const retired: Endpoint[] = [];
   let closed = false;
   const follow = async (): Promise<void> => {
@@ -63,6 +64,7 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
     );
     for (const [port, endpoint] of endpoints)
       if (!live.has(port)) {
+        mark(`registry dropped ${port}`);
         endpoints.delete(port);
         retired.push(endpoint); // closed at the end: calls in flight on it finish
       }
@@ -80,6 +82,7 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
           { backoff: resolveBackoff({ initialMs: 100, maxMs: 1000 }) },
           {
             onStatus: (status) => {
+              if (status !== ServingStatus.Serving) mark(`${port} ${status}`);
               endpoint.status = status;
             },
             onLost: () => {
@@ -99,6 +102,9 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
     ),
   );
 
+  const t0 = Date.now();
+  const timeline: string[] = [];
+  mark = (what: string) => void timeline.push(`${what} at +${Date.now() - t0} ms`);
   let ok = 0;
   const failures: string[] = [];
   let next = 0;
@@ -121,8 +127,14 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
         );
         if (reply.greeting === "hello fleet") ok++;
         else failures.push(`odd reply ${JSON.stringify(reply)}`);
+        // Continuous but paced (four callers, each about 200 calls a second): a consumer's load, not a flood
+        // that a 2-core machine shared with ZooKeeper and three servers turns into session errors.
+        await new Promise((resolve) => setTimeout(resolve, 5));
       } catch (error) {
-        failures.push(`${endpoint.port}: ${(error as Error).message}`);
+        const listed = endpoints.get(endpoint.port) === endpoint;
+        failures.push(
+          `${endpoint.port}: ${(error as Error).message} (at +${Date.now() - t0} ms, ${listed ? "listed" : "retired"}, status ${endpoint.status}; ${timeline.slice(-3).join("; ")})`,
+        );
       }
     }
   };
@@ -130,7 +142,9 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
 
   for (let i = 0; i < providers.length; i++) {
     await new Promise((resolve) => setTimeout(resolve, 500));
+    mark(`SIGTERM ${providerPorts[i]}`);
     t.equal(await providers[i]!.stop("SIGTERM"), 0, `provider ${i} exits 0`);
+    mark(`exited ${providerPorts[i]}`);
     t.match(providers[i]!.stdout, /"registry":"unregistered"/);
     providers[i] = startProvider(t, ensemble.connectString, providerPorts[i]!, ["-drain-delay=1s"]);
     await providers[i]!.line(/"registry":"registered","path":"\/services\//, 90_000);
