@@ -135,7 +135,7 @@ t.test("exit codes and output on a real ensemble", needsZooKeeper(), async (t) =
 
   // -watch: the list, then changes with timestamps, until SIGINT.
   const watching = startCli(t, ["discover", ...args, "-watch"]);
-  await watching.line(new RegExp(`:${go.port}  instance  SERVING`), 30_000);
+  await watching.line(new RegExp(`:${go.port}  instance  SERVING`), 90_000);
   ours.server.health.set(`g1/${greet}:1.0.0`, ServingStatus.Serving, "test");
   await watching.line(
     new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z health tri://127\\.0\\.0\\.1:${ours.port} SERVING`),
@@ -170,7 +170,7 @@ t.test("exit codes and output on a real ensemble", needsZooKeeper(), async (t) =
     "-drain-delay",
     "0s",
   ]);
-  const banner = (await serve.line(/^triple-health serving/, 30_000)).input;
+  const banner = (await serve.line(/^triple-health serving/, 90_000)).input;
   const servePort = Number(/:(\d+) \(h2c/.exec(banner)![1]);
   let entry: { levels: string[]; status: string } | undefined;
   const deadline = Date.now() + 20_000;
