@@ -323,3 +323,14 @@ t.test("a throwing logger does not break the session", async (t) => {
   await client.close();
   t.equal(client.currentServer, undefined);
 });
+
+t.test("pending requests are bounded: more reject at once with THROTTLEDOP", async (t) => {
+  const fake = await lyingServer(t, { connect: () => "silent" });
+  const { client } = startClient(t, { servers: fake.servers, maxPendingRequests: 3, requestTimeoutMs: 5000 });
+  const pending = [client.exists("/a"), client.exists("/b"), client.exists("/c")].map(rejection);
+  const extra = await rejection(client.exists("/d"));
+  t.equal(extra.codeName, "THROTTLEDOP");
+  t.match(extra.message, /3 requests are already pending/);
+  await client.close();
+  for (const p of pending) t.equal((await p).codeName, "CONNECTIONLOSS", "the pending ones end with close()");
+});
