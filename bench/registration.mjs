@@ -44,7 +44,12 @@ function childrenCount(path, count) {
         .then((children) => {
           if (children.length === count) resolve(performance.now());
         })
-        .catch((error) => (error.codeName === "NONODE" && count === 0 ? resolve(performance.now()) : reject(error)));
+        .catch((error) => {
+          if (error.codeName !== "NONODE") return reject(error);
+          if (count === 0) return resolve(performance.now());
+          // Not created yet: an exists watch says when it is.
+          watcher.exists(path, () => look()).then((stat) => stat !== null && look(), reject);
+        });
     look();
   });
 }
