@@ -23,6 +23,7 @@ export declare class ZooKeeperEnsemble {
   readonly root: string | undefined;
   get servers(): Array<{ host: string; port: number }>;
   get connectString(): string;
+  prepare(): Promise<void>;
   start(): Promise<void>;
   startMember(i: number): void;
   running(i: number): boolean;
@@ -34,5 +35,6 @@ export declare class ZooKeeperEnsemble {
   leaderIndex(): Promise<number>;
   ready(timeoutMs?: number): Promise<void>;
   memberOf(server: { port: number } | undefined): number;
+  memberOfSession(sessionId: bigint): Promise<number>;
   close(): Promise<void>;
 }

@@ -89,8 +89,12 @@ export class ZooKeeperEnsemble {
     return this.servers.map((s) => `${s.host}:${s.port}`).join(",");
   }
 
-  /** Allocates ports, writes the configs and starts every member (does not wait for a quorum: see ready()). */
-  async start() {
+  /**
+   * Allocates the ports and writes the configs without starting anything, so a client can be given the
+   * addresses of an ensemble that is not up yet. start() calls it when it was not called.
+   */
+  async prepare() {
+    if (this.root) return;
     this.root = mkdtempSync(join(tmpdir(), "zk-ensemble-"));
     for (let i = 0; i < this.size; i++) {
       this.members.push({
@@ -107,7 +111,12 @@ export class ZooKeeperEnsemble {
       writeFileSync(join(m.dir, "data", "myid"), `${i + 1}\n`);
       writeFileSync(join(m.dir, "zoo.cfg"), this.#config(m));
     });
-    for (let i = 0; i < this.size; i++) this.startMember(i);
+  }
+
+  /** prepare(), then starts every member (does not wait for a quorum: see ready()). */
+  async start() {
+    await this.prepare();
+    this.startAll();
   }
 
   #config(member) {
@@ -121,7 +130,8 @@ export class ZooKeeperEnsemble {
       `minSessionTimeout=${2 * tickTimeMs}`,
       "maxSessionTimeout=20000",
       "admin.enableServer=false",
-      "4lw.commands.whitelist=srvr,stat,ruok,mntr",
+      // cons lists each connection with its session id: memberOfSession() reads it.
+      "4lw.commands.whitelist=srvr,stat,ruok,mntr,cons",
       // No periodic snapshot purge or preallocated 64 MiB logs in a temp dir.
       "preAllocSize=1024",
       "autopurge.purgeInterval=0",
@@ -239,6 +249,20 @@ export class ZooKeeperEnsemble {
   memberOf(server) {
     if (!server) return -1;
     return this.members.findIndex((m) => m.clientPort === server.port);
+  }
+
+  /**
+   * The member index holding a connection of session `sessionId` (bigint), from each running member's
+   * `cons`, or -1: for clients that do not say which member they are on.
+   */
+  async memberOfSession(sessionId) {
+    const sid = `sid=0x${sessionId.toString(16)},`;
+    for (let i = 0; i < this.members.length; i++) {
+      if (!this.running(i)) continue;
+      const text = await fourLetterWord(this.members[i].clientPort, "cons", 1000).catch(() => "");
+      if (text.includes(sid)) return i;
+    }
+    return -1;
   }
 
   /** Kills every member and removes the data dirs. */

@@ -24,6 +24,7 @@ export class ZooKeeperConnection {
   readonly #decoder: FrameDecoder;
   #onPacket: (packet: Buffer) => void = () => {};
   #closeListeners: Array<(error: Error | undefined) => void> = [];
+  #early: Buffer[] = [];
   #closed = false;
   #closeError: Error | undefined;
   #readTimer: NodeJS.Timeout | undefined;
@@ -65,10 +66,6 @@ export class ZooKeeperConnection {
     });
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /**
    * Sends the ConnectRequest and resolves with the ConnectResponse, the first packet back; rejects with
    * CONNECTIONLOSS when the server closes first (a member without a quorum, or one behind the zxid this
@@ -92,7 +89,10 @@ export class ZooKeeperConnection {
       this.#onPacket = (packet) => {
         clearTimeout(timer);
         unlisten();
-        this.#onPacket = () => {};
+        // Packets after the ConnectResponse in the same chunk wait for setPacketHandler().
+        this.#onPacket = (early) => {
+          this.#early.push(early);
+        };
         try {
           resolve(readConnectResponse(packet));
         } catch (error) {
@@ -107,6 +107,17 @@ export class ZooKeeperConnection {
   /** Where packets after the handshake go. */
   setPacketHandler(handler: (packet: Buffer) => void): void {
     this.#onPacket = handler;
+    const early = this.#early;
+    this.#early = [];
+    for (const packet of early) {
+      if (this.#closed) return;
+      try {
+        handler(packet);
+      } catch (error) {
+        this.destroy(error as Error);
+        return;
+      }
+    }
   }
 
   /** Calls `listener` once when the connection closes (at once if it has); returns an unsubscribe. */
@@ -143,11 +154,6 @@ export class ZooKeeperConnection {
     if (this.#closed) return;
     this.lastSendAt = performance.now();
     this.#socket.write(encodeFrame(packet));
-  }
-
-  /** Bytes queued in the socket and not yet handed to the kernel. */
-  get writableLength(): number {
-    return this.#socket.writableLength;
   }
 
   #data(chunk: Buffer): void {

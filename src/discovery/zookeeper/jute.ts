@@ -31,7 +31,8 @@ export class JuteWriter {
   }
 
   int(value: number): this {
-    const at = this.#reserve(4); // first: it may replace the buffer
+    // The offset first: reserving may replace the buffer.
+    const at = this.#reserve(4);
     this.#buffer.writeInt32BE(value, at);
     return this;
   }

@@ -58,6 +58,11 @@ export interface ZooKeeperClientOptions {
   auth?: { user: string; password: string };
   /** Largest packet read from a server (default 4 MiB); a bigger length prefix drops the connection. */
   maxPacketBytes?: number;
+  /**
+   * Requests waiting for a connection or an answer, at most (default 10000); more reject at once with
+   * THROTTLEDOP, so a caller looping on a dead ensemble cannot grow the client without bound.
+   */
+  maxPendingRequests?: number;
   /** Connection, session and protocol events, for the embedding application's log. */
   onLog?: (event: { level: "info" | "warn"; message: string; [key: string]: unknown }) => void;
 }
@@ -66,7 +71,8 @@ export interface ZooKeeperClientOptions {
  * `connecting`: no session yet (first start, or after `expired`); `connected`: a session and a
  * connection; `disconnected`: the connection was lost, the session may live (its ephemeral nodes stay
  * while the client finds another member); `expired`: the session is gone with its ephemeral nodes and
- * watches (a new one follows at once); `closed`: after close().
+ * watches (a new one follows at once); `closed`: after close(). Before start() the state is
+ * `disconnected`.
  */
 export type ZooKeeperState = "connecting" | "connected" | "disconnected" | "expired" | "closed";
 
@@ -90,7 +96,7 @@ const defaultSessionTimeoutMs = 30000;
 const defaultConnectTimeoutMs = 10000;
 /** Backoff after a pass over every member failed: doubles from the first to the last, with ±25% jitter. */
 const firstBackoffMs = 50;
-const maxBackoffMs = 2000;
+const maxBackoffMs = 1000;
 /** How long close() waits for the server to confirm closeSession. */
 const closeSessionWaitMs = 2000;
 
@@ -124,6 +130,7 @@ export class ZooKeeperClient {
   readonly #connectTimeoutMs: number;
   readonly #requestTimeoutMs: number;
   readonly #maxPacketBytes: number;
+  readonly #maxPendingRequests: number;
   readonly #auth: { user: string; password: string } | undefined;
   readonly #log: NonNullable<ZooKeeperClientOptions["onLog"]>;
   readonly #watches = new WatchRegistry();
@@ -170,6 +177,7 @@ export class ZooKeeperClient {
     this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, defaultConnectTimeoutMs);
     this.#requestTimeoutMs = positive("requestTimeoutMs", options.requestTimeoutMs, this.#sessionTimeoutMs);
     this.#maxPacketBytes = positive("maxPacketBytes", options.maxPacketBytes, defaultMaxPacketBytes);
+    this.#maxPendingRequests = positive("maxPendingRequests", options.maxPendingRequests, 10000);
     if (options.auth !== undefined && (typeof options.auth.user !== "string" || options.auth.user === ""))
       throw new ConfigError("ZooKeeperClient: auth needs a user");
     this.#auth = options.auth;
@@ -409,6 +417,12 @@ export class ZooKeeperClient {
       checkPath(path);
       if (this.#state === "closed")
         throw new ZooKeeperError(ErrorCode.CONNECTIONLOSS, "the client is closed", path);
+      if (this.#waiting.length + this.#inFlight.length >= this.#maxPendingRequests)
+        throw new ZooKeeperError(
+          ErrorCode.THROTTLEDOP,
+          `${this.#maxPendingRequests} requests are already pending`,
+          path,
+        );
       const { write, onReply, onError } = build(resolve);
       // Size is known only once written: written once with xid 0 here, again with its xid when sent.
       const size = write(0).length;
@@ -518,7 +532,7 @@ export class ZooKeeperClient {
           this.#log({ level: "warn", message: "zookeeper SetWatches refused", code: header.err });
         return;
     }
-    const request = this.#inFlight.shift();
+    const request = this.#inFlight[0];
     if (request === undefined || request.xid !== header.xid) {
       // The server answers in order: anything else means the stream cannot be trusted.
       connection.destroy(
@@ -529,6 +543,7 @@ export class ZooKeeperClient {
       );
       return;
     }
+    this.#inFlight.shift();
     if (!this.#settle(request)) return;
     try {
       request.onReply(header.err, reader);
