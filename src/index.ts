@@ -75,6 +75,7 @@ export * from "./health/index.ts";
 export { type CloseOptions, defaultGraceMs } from "./host/host-base.ts";
 export { createTripleProxy, TripleProxy, type TripleProxyOptions } from "./host/triple-proxy.ts";
 export { createTripleServer, TripleServer, type TripleServerOptions } from "./host/triple-server.ts";
+export type { RegisterMode, RegistrationEvent, RegistrationSnapshot } from "./discovery/registration.ts";
 export {
   createTripleTap,
   type TapCallHead,
