@@ -44,7 +44,12 @@ function childrenCount(path, count) {
         .then((children) => {
           if (children.length === count) resolve(performance.now());
         })
-        .catch((error) => (error.codeName === "NONODE" && count === 0 ? resolve(performance.now()) : reject(error)));
+        .catch((error) => {
+          if (error.codeName !== "NONODE") return reject(error);
+          if (count === 0) return resolve(performance.now());
+          // Not created yet: an exists watch says when it is.
+          watcher.exists(path, () => look()).then((stat) => stat !== null && look(), reject);
+        });
     look();
   });
 }
@@ -84,12 +89,15 @@ try {
     const last = providersPath("dubbo", `bench.Export${options.exports - 1}`);
     await childrenCount(last, 1);
     await childrenCount("/services/bench-exports", 1);
-    for (let i = 0; i < options.exports; i++) await childrenCount(providersPath("dubbo", `bench.Export${i}`), 1);
+    for (let i = 0; i < options.exports; i++)
+      await childrenCount(providersPath("dubbo", `bench.Export${i}`), 1);
     const ms = performance.now() - start;
     console.log(`${options.exports} exports: every node visible ${ms.toFixed(0)} ms after listen()`);
     const closeStart = performance.now();
     await server.close({ graceMs: 0 });
-    console.log(`${options.exports} exports: close() (unregister all) ${(performance.now() - closeStart).toFixed(0)} ms`);
+    console.log(
+      `${options.exports} exports: close() (unregister all) ${(performance.now() - closeStart).toFixed(0)} ms`,
+    );
   }
 
   if (options.minutes > 0) {
@@ -104,7 +112,10 @@ try {
     while (Date.now() < end) {
       const i = Math.floor(Math.random() * count);
       const now = server.health.get(`bench.Soak${i}`);
-      server.health.set(`bench.Soak${i}`, now === ServingStatus.Serving ? ServingStatus.NotServing : ServingStatus.Serving);
+      server.health.set(
+        `bench.Soak${i}`,
+        now === ServingStatus.Serving ? ServingStatus.NotServing : ServingStatus.Serving,
+      );
       flips++;
       if (Date.now() >= nextRestart) {
         const member = restarts % 3;

@@ -24,6 +24,11 @@ export {
   type PickPolicy,
 } from "./client/endpoint-picker.ts";
 export {
+  type EndpointSource,
+  type EndpointSourceListener,
+  ManualEndpointSource,
+} from "./client/endpoint-source.ts";
+export {
   createHealthClient,
   type HealthCallOptions,
   type HealthClient,
@@ -54,12 +59,23 @@ export {
 } from "./codec/health-types.ts";
 export { type CodecName, createMessageCodec, type MessageCodec } from "./codec/message-codec.ts";
 export { loadProtoFiles, protoDir } from "./codec/proto-files.ts";
+// the providers of a Dubbo service key in ZooKeeper, as an EndpointSource for the picker and the proxy
+export {
+  type DiscoveredProvider,
+  type DiscoveryEvent,
+  type DiscoveryLevels,
+  type DiscoveryStats,
+  type DiscoveryZooKeeper,
+  ProviderDiscovery,
+  type ProviderDiscoveryOptions,
+} from "./discovery/provider-discovery.ts";
 // health: the status registry, the Health service, checks, drain, admin and probe endpoints
 export * from "./health/index.ts";
 // host: the server (services + health) and the proxy on one lifecycle: listen, drain, graceful close
 export { type CloseOptions, defaultGraceMs } from "./host/host-base.ts";
 export { createTripleProxy, TripleProxy, type TripleProxyOptions } from "./host/triple-proxy.ts";
 export { createTripleServer, TripleServer, type TripleServerOptions } from "./host/triple-server.ts";
+export type { RegisterMode, RegistrationEvent, RegistrationSnapshot } from "./discovery/registration.ts";
 export {
   createTripleTap,
   type TapCallHead,

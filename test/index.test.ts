@@ -32,6 +32,8 @@ t.test("the public entry point exposes every layer's API", async (t) => {
     "createTripleProxy",
     "createTripleTap",
     "serviceKey",
+    "ManualEndpointSource",
+    "ProviderDiscovery",
   ]) {
     t.ok(name in api, name);
   }

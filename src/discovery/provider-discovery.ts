@@ -487,6 +487,7 @@ export class ProviderDiscovery implements EndpointSource {
     child: string,
     instance: InstanceState,
     parsed: ReturnType<typeof parseInstanceJson>,
+    retry = false,
   ): Promise<void> {
     const path = `${instancesPath(app)}/${child}`;
     const key = `instance ${app}/${child}`;
@@ -502,7 +503,7 @@ export class ProviderDiscovery implements EndpointSource {
     }
     let info: MetadataInfo;
     try {
-      info = await this.#metadataOf(app, parsed);
+      info = await this.#metadataOf(app, parsed, retry);
     } catch (error) {
       if (instance.reader.closed) return;
       this.#setInstance(app, instance, undefined, new Map());
@@ -518,8 +519,7 @@ export class ProviderDiscovery implements EndpointSource {
       instance.retry.timer = setTimeout(() => {
         instance.retry.timer = undefined;
         if (instance.reader.closed || this.#closed) return;
-        this.stats.metadataRetries++;
-        void this.#resolveInstance(app, child, instance, parsed);
+        void this.#resolveInstance(app, child, instance, parsed, true);
       }, delay);
       instance.retry.timer.unref();
       return;
@@ -545,7 +545,7 @@ export class ProviderDiscovery implements EndpointSource {
   }
 
   /** The MetadataInfo of an instance's revision: from the cache, or one call to the instance. */
-  #metadataOf(app: string, instance: ServiceInstance): Promise<MetadataInfo> {
+  #metadataOf(app: string, instance: ServiceInstance, retry: boolean): Promise<MetadataInfo> {
     const cacheKey = `${app}@${instance.revision}`;
     const cached = this.#metadata.get(cacheKey);
     if (cached !== undefined) {
@@ -556,6 +556,7 @@ export class ProviderDiscovery implements EndpointSource {
       return Promise.reject(new Error(`metadata service over ${instance.metadataService.protocol}, not tri`));
     const call = this.#withSlot(() => {
       this.stats.metadataCalls++;
+      if (retry) this.stats.metadataRetries++;
       return this.#fetch({
         host: instance.address,
         port: instance.metadataService?.port ?? instance.triplePort,

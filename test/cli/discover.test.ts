@@ -135,7 +135,7 @@ t.test("exit codes and output on a real ensemble", needsZooKeeper(), async (t) =
 
   // -watch: the list, then changes with timestamps, until SIGINT.
   const watching = startCli(t, ["discover", ...args, "-watch"]);
-  await watching.line(new RegExp(`:${go.port}  instance  SERVING`), 30_000);
+  await watching.line(new RegExp(`:${go.port}  instance  SERVING`), 90_000);
   ours.server.health.set(`g1/${greet}:1.0.0`, ServingStatus.Serving, "test");
   await watching.line(
     new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z health tri://127\\.0\\.0\\.1:${ours.port} SERVING`),
@@ -152,7 +152,42 @@ t.test("exit codes and output on a real ensemble", needsZooKeeper(), async (t) =
   await writer.delete(`/services/go-app/127.0.0.1:${joiner.port}`);
   await watching.line(new RegExp(`Z removed tri://127\\.0\\.0\\.1:${joiner.port}$`), 20_000);
   t.equal(await watching.stop("SIGINT"), 0, "exits 0 when interrupted");
-  t.pass("watch printed the changes");
+
+  // A provider registered by our own `serve -registry`: found at both levels, SERVING; gone after SIGTERM.
+  const serve = startCli(t, [
+    "serve",
+    "-port",
+    "0",
+    "-sample",
+    "-service-group",
+    "g1",
+    "-service-version",
+    "1.0.0",
+    "-registry",
+    registry,
+    "-application",
+    "serve-app",
+    "-drain-delay",
+    "0s",
+  ]);
+  const banner = (await serve.line(/^triple-health serving/, 90_000)).input;
+  const servePort = Number(/:(\d+) \(h2c/.exec(banner)![1]);
+  let entry: { levels: string[]; status: string } | undefined;
+  const deadline = Date.now() + 20_000;
+  while (entry === undefined && Date.now() < deadline) {
+    const result = await discover([...args, "-json"]);
+    entry = result.out
+      .trim()
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => JSON.parse(line) as { endpoint: string; levels: string[]; status: string })
+      .find((r) => r.endpoint === `tri://127.0.0.1:${servePort}` && r.levels.length === 2);
+  }
+  t.same(entry?.levels.slice().sort(), ["instance", "interface"], "serve -registry: both levels");
+  t.equal(entry?.status, "SERVING");
+  t.equal(await serve.stop("SIGTERM"), 0);
+  const after = await discover(args);
+  t.notMatch(after.out, new RegExp(`:${servePort} `), "unregistered on SIGTERM");
 });
 
 t.test("event lines", async (t) => {

@@ -31,7 +31,8 @@ t.test("three providers, both levels, SIGKILL and restart", needsZooKeeper(), as
   const zk = await consumerClient(t, ensemble);
   const providerPorts: number[] = [await freePort(), await freePort(), await freePort()];
   const providers = providerPorts.map((port) => startProvider(t, ensemble.connectString, port));
-  for (const provider of providers) await provider.line(/"registry":"registered","path":"\/services\//, 90_000);
+  for (const provider of providers)
+    await provider.line(/"registry":"registered","path":"\/services\//, 90_000);
   const sorted = [...providerPorts].sort((a, b) => a - b);
   t.ok(
     await eventually(async () => ports(await interfaceProviders(zk, want)).join() === sorted.join()),
@@ -88,7 +89,8 @@ t.test("ZooKeeper faults: a member, the leader, the whole ensemble", needsZooKee
   const zk = await consumerClient(t, ensemble);
   const providerPorts: number[] = [await freePort(), await freePort(), await freePort()];
   const providers = providerPorts.map((port) => startProvider(t, ensemble.connectString, port));
-  for (const provider of providers) await provider.line(/"registry":"registered","path":"\/services\//, 90_000);
+  for (const provider of providers)
+    await provider.line(/"registry":"registered","path":"\/services\//, 90_000);
   const all = [...providerPorts].sort((a, b) => a - b).join();
   t.ok(await eventually(async () => ports(await interfaceProviders(zk, want)).join() === all));
 

@@ -129,7 +129,8 @@ t.test("registration follows health, at both levels", needsZooKeeper(), async (t
     ),
     "drain removes every node",
   );
-  t.same(server.registration?.nodes, []);
+  t.ok(await eventually(() => server.registration?.nodes.length === 0), "the snapshot lists none");
+  t.same(await interfaceProviders(zk, want), []);
   server.health.resume();
   t.ok(
     await eventually(async () => (await applicationProviders(zk, want)).length === 1),
@@ -191,11 +192,81 @@ t.test(
       }),
       "replaced by the provider's own",
     );
-    t.equal((await zk.getData("/dubbo/mapping/greet.GreetService")).data.toString(), "another-app,greeter");
+    t.ok(
+      await eventually(
+        async () =>
+          (await zk.getData("/dubbo/mapping/greet.GreetService")).data.toString() === "another-app,greeter",
+      ),
+      "mapping merged: another-app,greeter",
+    );
     t.same(await zk.exists("/dubbo/greet.GreetService"), null, "instance mode: no interface node");
     // Someone deletes the node by hand: the next republish creates it again.
     await zk.delete(stale);
     server.health.set("greet.GreetService", ServingStatus.NotServing);
     t.ok(await eventually(async () => (await zk.exists(stale)) !== null), "re-created");
+  },
+);
+
+t.test(
+  "an ACL refusal is reported once, with the path; the server keeps serving",
+  needsZooKeeper(),
+  async (t) => {
+    const ensemble = await startEnsemble(t);
+    const owner = new ZooKeeperClient({ servers: ensemble.servers, auth: { user: "owner", password: "pw" } });
+    owner.start();
+    t.teardown(() => owner.close());
+    await owner.waitConnected(10_000);
+    await owner.create("/locked", Buffer.alloc(0), "persistent", "creator");
+    const events: RegistrationEvent[] = [];
+    const server = createTripleServer({
+      registry: `zookeeper://${ensemble.connectString}?group=locked`,
+      registerMode: "interface",
+      onRegistration: (event) => events.push(event),
+    });
+    server.addService("greet.GreetService", greetMethods());
+    await server.listen(0);
+    t.teardown(() => server.close({ graceMs: 0 }));
+    t.ok(await eventually(() => events.some((e) => e.kind === "error")), "reported");
+    server.health.set("greet.GreetService", ServingStatus.NotServing);
+    server.health.set("greet.GreetService", ServingStatus.Serving);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const errors = events.filter((e) => e.kind === "error");
+    t.equal(errors.length, 1, "once");
+    t.match(errors[0]!.message, /NOAUTH at \/locked\/greet\.GreetService/);
+    t.match(server.registration?.lastError, /NOAUTH/);
+    t.same(server.registration?.nodes, []);
+    t.equal(server.health.get(""), ServingStatus.Serving, "still serving");
+  },
+);
+
+t.test(
+  "MetadataServiceV2: an unknown revision is NOT_FOUND; the empty one is the current",
+  needsZooKeeper(),
+  async (t) => {
+    const ensemble = await startEnsemble(t, 1);
+    const server = createTripleServer({
+      registry: `zookeeper://${ensemble.connectString}`,
+      application: "meta",
+    });
+    server.addService("greet.GreetService", greetMethods());
+    const { port } = await server.listen(0);
+    t.teardown(() => server.close({ graceMs: 0 }));
+    const instance = { address: "127.0.0.1", port, metadataService: { protocol: "tri", port } };
+    await t.rejects(
+      fetchMetadata({ ...instance, revision: "nope" } as never, "meta"),
+      /NOT_FOUND|not_found|no metadata of revision nope/i,
+    );
+    t.ok(await eventually(() => server.registration?.nodes.length === 2));
+    const current = await fetchMetadata({ ...instance, revision: "" } as never, "meta");
+    t.equal(current.version, server.registration?.revision);
+    t.same(Object.keys(current.services), ["greet.GreetService:tri"]);
+    t.throws(() => createTripleServer({ application: "x" }), /application needs registry/);
+    t.throws(() => createTripleServer({ registry: "zookeeper://h:1" }), /needs an application name/);
+    t.throws(() => createTripleServer({ registry: "zookeeper://h:1", application: "a b" }), /use letters/);
+    t.throws(
+      () => createTripleServer({ registry: "zookeeper://h:1", registerMode: "both" as never }),
+      /registerMode must be/,
+    );
+    t.throws(() => createTripleServer({ drainDelayMs: -1 }), /drainDelayMs must be/);
   },
 );

@@ -17,7 +17,7 @@ t.test("a rolling SIGTERM restart behind proxy -registry loses no call", needsZo
   const registry = `zookeeper://${ensemble.connectString}?session=6000`;
   const start = async (id: string) => {
     const upstream = startNode(t, [script, id, registry, "1000"], { stderr: "inherit" });
-    await upstream.line(/^\{/, 30_000);
+    await upstream.line(/^\{/, 90_000);
     return upstream;
   };
   const providers = [await start("a1"), await start("b1"), await start("c1")];
@@ -30,7 +30,7 @@ t.test("a rolling SIGTERM restart behind proxy -registry loses no call", needsZo
     "--service",
     "greet.GreetService",
   ]);
-  const first = (await proxy.line(/^triple-health proxy on/, 30_000)).input;
+  const first = (await proxy.line(/^triple-health proxy on/, 90_000)).input;
   t.match(first, /→ the providers in zookeeper:\/\/.* for greet\.GreetService$/);
   const port = /:(\d+) /.exec(first)![1]!;
   const client = grpcClient(t, `127.0.0.1:${port}`);

@@ -5,8 +5,9 @@ import { createHealthClient } from "../../client/health-client.ts";
 import { ServingStatus, servingStatusName } from "../../codec/health-types.ts";
 import type { DiscoveredProvider } from "../../discovery/provider-discovery.ts";
 import { type Command, CommandError, ExitCode, rejectPositionals, runner } from "../command.ts";
-import { describeDiscoveryEvent, discoveryFlags, startDiscovery } from "../discovery-flags.ts";
+import { describeDiscoveryEvent, discoveryFlags } from "../discovery-flags.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
+import { startDiscovery } from "../registry-discovery.ts";
 import { abortOnStopSignals } from "../stop-signals.ts";
 
 const flags: FlagSpecs = {

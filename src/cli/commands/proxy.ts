@@ -3,13 +3,9 @@ import type { PickerEvent } from "../../client/picker-events.ts";
 import { servingStatusName } from "../../codec/health-types.ts";
 import { createTripleProxy, type TripleProxy } from "../../host/triple-proxy.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
-import {
-  describeDiscoveryEvent,
-  discoveryFlags,
-  type RegistryDiscovery,
-  startDiscovery,
-} from "../discovery-flags.ts";
+import { describeDiscoveryEvent, discoveryFlags } from "../discovery-flags.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
+import type { RegistryDiscovery } from "../registry-discovery.ts";
 import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
 
 const proxyFlags: FlagSpecs = {
@@ -159,7 +155,11 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
     let proxy: TripleProxy;
     const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
     const found: RegistryDiscovery | undefined = fromRegistry
-      ? startDiscovery(values, values["service"] as string, (event) => log(describeDiscoveryEvent(event)))
+      ? (await import("../registry-discovery.ts")).startDiscovery(
+          values,
+          values["service"] as string,
+          (event) => log(describeDiscoveryEvent(event)),
+        )
       : undefined;
     try {
       proxy = createTripleProxy({
