@@ -69,13 +69,14 @@ export {
   ProviderDiscovery,
   type ProviderDiscoveryOptions,
 } from "./discovery/provider-discovery.ts";
+// discovery: what a server registered (createTripleServer({ registry }))
+export type { RegisterMode, RegistrationEvent, RegistrationSnapshot } from "./discovery/registration.ts";
 // health: the status registry, the Health service, checks, drain, admin and probe endpoints
 export * from "./health/index.ts";
 // host: the server (services + health) and the proxy on one lifecycle: listen, drain, graceful close
 export { type CloseOptions, defaultGraceMs } from "./host/host-base.ts";
 export { createTripleProxy, TripleProxy, type TripleProxyOptions } from "./host/triple-proxy.ts";
 export { createTripleServer, TripleServer, type TripleServerOptions } from "./host/triple-server.ts";
-export type { RegisterMode, RegistrationEvent, RegistrationSnapshot } from "./discovery/registration.ts";
 export {
   createTripleTap,
   type TapCallHead,

@@ -166,7 +166,7 @@ t.test("registry unreachable at start: serves, logs, registers once it can", nee
   await ensemble.stopAll();
   const port = await freePort();
   const provider = startProvider(t, ensemble.connectString, port);
-  await provider.line(/"service":"","status":"SERVING"/);
+  await provider.line(/"service":"g1\/greet.GreetService:1.0.0","status":"SERVING"/);
   const health = createHealthClient(`tri://127.0.0.1:${port}`, { protocol: "triple" });
   t.teardown(() => health.close());
   t.equal(await health.check(""), ServingStatus.Serving, "serving without a registry");
