@@ -202,3 +202,19 @@ t.test("the picker keeps routing to a good endpoint beside a rogue one", async (
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 });
+
+t.test("no message is delivered after the caller aborts, however many one chunk held", async (t) => {
+  const server = await rogueHttp2(t, (stream) => {
+    stream.respond({ ":status": 200, "content-type": "application/grpc+proto" });
+    // 10,000 messages in one write: they arrive in few chunks.
+    stream.write(Buffer.concat(Array.from({ length: 10_000 }, () => envelope(servingMessage))));
+  });
+  const client = createHealthClient(server.addr);
+  t.teardown(() => client.close());
+  const controller = new AbortController();
+  let seen = 0;
+  for await (const _status of client.watch("", { signal: controller.signal })) {
+    if (++seen === 10) controller.abort();
+  }
+  t.equal(seen, 10);
+});
