@@ -3,6 +3,8 @@
 import t from "tap";
 import { createEndpointPicker } from "../../src/client/endpoint-picker.ts";
 import { createHealthClient, type HealthClientOptions } from "../../src/client/health-client.ts";
+import { remoteHealthCheck } from "../../src/client/remote-health-check.ts";
+import { servingStatusName } from "../../src/codec/health-types.ts";
 import { startServer } from "../fixtures/start-server.ts";
 import {
   bomb,
@@ -217,4 +219,19 @@ t.test("no message is delivered after the caller aborts, however many one chunk 
     if (++seen === 10) controller.abort();
   }
   t.equal(seen, 10);
+});
+
+t.test("a status outside the enum (99): kept as proto3 does, named UNKNOWN, never SERVING", async (t) => {
+  const server = await rogueHttp2(t, (stream) => {
+    stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+    stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+    stream.end(envelope(Buffer.from([0x08, 0x63])));
+  });
+  const client = createHealthClient(server.addr);
+  t.teardown(() => client.close());
+  const status = await client.check("");
+  t.equal(status, 99);
+  t.equal(servingStatusName(status), "UNKNOWN");
+  const check = remoteHealthCheck({ client, mode: "check" });
+  await t.rejects(Promise.resolve(check.run(new AbortController().signal)), /is UNKNOWN/);
 });
