@@ -21,7 +21,11 @@ export interface CallClientOptions extends TransportOptions {
   codec?: CodecName;
   /** `2` (default; node:http2, cleartext prior knowledge or TLS+ALPN) or `1.1` (undici; triple only). */
   httpVersion?: "2" | "1.1";
-  /** Default deadline of unary calls, in ms. Streams get a deadline only when a call asks for one. */
+  /**
+   * Default deadline of unary calls (Check, List), in ms: 10,000 unless set, so a server that accepts a call
+   * and never answers (or never ends its answer) fails it with DEADLINE_EXCEEDED instead of hanging it.
+   * Streams (Watch) get a deadline only when a call asks for one. A call's own `timeoutMs` wins.
+   */
   timeoutMs?: number;
   /** Metadata sent with every call. */
   metadata?: MetadataInit;
@@ -60,6 +64,9 @@ export interface CallClient {
   /** Closes the connection; running calls are cancelled. */
   close(): Promise<void>;
 }
+
+/** Default of {@link CallClientOptions.timeoutMs} for unary calls. @internal */
+export const defaultUnaryTimeoutMs = 10_000;
 
 /** The `user-agent` sent unless {@link CallClientOptions.userAgent} says otherwise. @internal */
 export const userAgent = "triple-health/0.1.0";
@@ -118,7 +125,7 @@ export function createCallClient(target: string, options: CallClientOptions = {}
     trace: options.trace,
   };
   const calls = protocol === "grpc" ? grpcCalls : tripleCalls;
-  const defaultTimeout = options.timeoutMs;
+  const defaultTimeout = options.timeoutMs ?? defaultUnaryTimeoutMs;
   return {
     url: url.href,
     protocol,

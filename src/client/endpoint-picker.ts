@@ -57,7 +57,10 @@ export interface EndpointPickerOptions {
   healthMode?: "watch" | "poll";
   /** Polling period, ms. Default 1000. */
   pollIntervalMs?: number;
-  /** Deadline of each polling Check, ms. Default 1000. */
+  /**
+   * Deadline of each polling Check, ms, and of a Watch stream's first status (a server that takes the
+   * stream and says nothing counts as lost). Default 1000.
+   */
   checkTimeoutMs?: number;
   /**
    * How long an endpoint keeps its last status after its health stream is lost, ms, while the stream

@@ -61,6 +61,8 @@ async function* grpcStream<I extends object, O extends object>(
     for await (const chunk of response.body) {
       decoder.push(chunk);
       for (let envelope = decoder.next(); envelope !== undefined; envelope = decoder.next()) {
+        // One chunk holds thousands of small messages: none is delivered once the call is cancelled.
+        if (call.signal.aborted) throw call.error();
         const bytes = await envelopePayload(envelope, compression, env.maxMessageBytes, "grpc-encoding");
         yield decodeEnvelopeMessage(env, method, envelope, bytes);
       }

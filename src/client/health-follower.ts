@@ -45,7 +45,10 @@ export interface FollowerOptions {
   readonly backoff?: ResolvedBackoff;
   /** Polling period, ms. Default 1000. */
   readonly pollIntervalMs?: number;
-  /** Deadline of each polling Check, ms. Default 1000. */
+  /**
+   * Deadline of each polling Check, ms, and of a Watch stream's first status (a server sends the current
+   * status at once; one that accepts the stream and says nothing is treated as lost). Default 1000.
+   */
   readonly checkTimeoutMs?: number;
   readonly clock?: Clock;
   /** Jitter's random numbers in [0, 1). Default `Math.random`. */
@@ -73,6 +76,8 @@ export class HealthFollower {
   #attempt = 0;
   #controller: AbortController | undefined = undefined;
   #sleep: { handle: TimerHandle; wake: () => void } | undefined = undefined;
+  // The deadline of the current Watch stream's first status.
+  #firstTimer: TimerHandle | undefined = undefined;
   #running = false;
   #watchUnsupported = false;
   #closed = false;
@@ -118,6 +123,7 @@ export class HealthFollower {
     this.#status = undefined;
     this.#controller?.abort(reason);
     this.#controller = undefined;
+    this.#clearFirstTimer();
     const sleep = this.#sleep;
     if (sleep !== undefined) {
       this.#clock.clearTimeout(sleep.handle);
@@ -147,15 +153,33 @@ export class HealthFollower {
   async #watchOnce(): Promise<unknown> {
     const controller = new AbortController();
     this.#controller = controller;
+    const silent = new RpcError(
+      Code.DeadlineExceeded,
+      `no status on the Watch stream within ${this.#checkTimeoutMs} ms`,
+    );
+    this.#firstTimer = this.#clock.setTimeout(() => {
+      this.#firstTimer = undefined;
+      controller.abort(silent);
+    }, this.#checkTimeoutMs);
     try {
       for await (const status of this.#source.watch(this.#service, { signal: controller.signal })) {
+        this.#clearFirstTimer();
         if (this.#closed) return undefined;
         this.#answer(status, "watch");
       }
     } catch (error) {
-      return error;
+      return controller.signal.reason === silent ? silent : error;
+    } finally {
+      this.#clearFirstTimer();
     }
+    // A health client's watch ends quietly when its signal aborts: the silent server still failed.
+    if (controller.signal.reason === silent) return silent;
     return undefined;
+  }
+
+  #clearFirstTimer(): void {
+    if (this.#firstTimer !== undefined) this.#clock.clearTimeout(this.#firstTimer);
+    this.#firstTimer = undefined;
   }
 
   async #pollLoop(): Promise<void> {

@@ -21,6 +21,9 @@ const maxKeepaliveTimeMs = 3_600_000;
 // Every call sends a body after its headers: no stream ends with its HEADERS frame.
 const requestOptions: http2.ClientSessionRequestOptions = { endStream: false };
 
+/** SETTINGS_MAX_HEADER_LIST_SIZE a client session advertises (the server's default limit too). @internal */
+export const maxResponseHeaderListBytes = 64 * 1024;
+
 const kPooled = Symbol("triple-health.pooled-session");
 type PooledStream = http2.ClientHttp2Stream & { [kPooled]?: PooledSession };
 
@@ -69,8 +72,16 @@ class PooledSession {
         forget(this);
         reject(cause instanceof RpcError ? cause : connectFailure(authority, cause));
       });
-      session.on("goaway", (code: number, _last: number, data?: Buffer) => {
+      session.on("goaway", (code: number, lastStreamId: number, data?: Buffer) => {
         forget(this);
+        // Streams the server will never process (above its last stream id, or not yet sent) would wait for
+        // their deadline: node leaves them open. They fail now, and a retry goes to a new connection.
+        for (const stream of this.streams) {
+          if (stream.id === undefined || stream.id > lastStreamId)
+            stream.destroy(
+              new RpcError(Code.Unavailable, `${authority} sent GOAWAY (code ${code}): call not processed`),
+            );
+        }
         if (code === NGHTTP2_ENHANCE_YOUR_CALM && data?.toString("latin1") === "too_many_pings")
           onTooManyPings();
       });
@@ -249,7 +260,11 @@ export class SessionPool {
     const current = this.#sessions.get(authority);
     if (current !== undefined && !unusable(current.session)) return current;
     const url = new URL(authority);
-    const options = url.protocol === "https:" ? tlsConnectOptions(this.#tls ?? {}, url.hostname) : {};
+    const options: http2.SecureClientSessionOptions = {
+      ...(url.protocol === "https:" ? tlsConnectOptions(this.#tls ?? {}, url.hostname) : {}),
+      // Response header lists past 64 KiB are not for a health client: the server is told so.
+      settings: { maxHeaderListSize: maxResponseHeaderListBytes },
+    };
     const pooled = new PooledSession(
       http2.connect(authority, options),
       authority,

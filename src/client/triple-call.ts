@@ -103,6 +103,8 @@ export const tripleCalls: ProtocolCalls = {
       for await (const chunk of response.body) {
         decoder.push(chunk);
         for (let envelope = decoder.next(); envelope !== undefined; envelope = decoder.next()) {
+          // One chunk holds thousands of small messages: none is delivered once the call is cancelled.
+          if (call.signal.aborted) throw call.error();
           if (ended) throw new RpcError(Code.Internal, "data after the end-stream message");
           const bytes = await envelopePayload(
             envelope,

@@ -12,7 +12,7 @@ export const maxPingStrikes = 2;
 export const tooManyPings = "too_many_pings";
 
 function destroySession(session: http2.ServerHttp2Session): void {
-  if (!session.destroyed) session.destroy();
+  if (!session.destroyed) session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 /**
@@ -29,6 +29,7 @@ export function enforcePingPolicy(session: http2.ServerHttp2Session, minInterval
   let lastAt = -Infinity;
   let writtenAt = -1;
   let strikes = 0;
+  let sentAway = false;
   session.on("ping", () => {
     const now = Date.now();
     const written = session.socket?.bytesWritten ?? 0;
@@ -38,9 +39,10 @@ export function enforcePingPolicy(session: http2.ServerHttp2Session, minInterval
     else if (!quiet) strikes = 0;
     lastAt = now;
     writtenAt = written;
-    if (strikes <= maxPingStrikes || session.closed || session.destroyed) return;
-    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from(tooManyPings));
-    session.close();
+    if (strikes <= maxPingStrikes || sentAway || session.closed || session.destroyed) return;
+    sentAway = true;
+    // Streams already taken may finish within the second; the final GOAWAY repeats the code.
+    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM, session.state.lastProcStreamID ?? 0, Buffer.from(tooManyPings));
     setTimeout(destroySession, 1_000, session).unref();
   });
 }

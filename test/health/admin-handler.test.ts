@@ -266,3 +266,28 @@ t.test("set: long names refused, the admin's own names capped and taken back", a
   t.same((await set("a", null)).json, { service: "a", override: null, status: "SERVICE_UNKNOWN" });
   t.notOk(registry.has("a"), "cleared override of an admin-only name unregisters it");
 });
+
+t.test(
+  'GET /admin/health: a check that never passed shows its last error as the reason, "" too',
+  async (t) => {
+    const registry = new HealthRegistry();
+    const clock = new FakeClock();
+    const checks = new HealthCheckRunner(registry, { clock });
+    checks.add({
+      name: "db",
+      services: ["db", ""],
+      jitter: 0,
+      run: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:5432")),
+    });
+    const handler = createAdminHandler(registry, { checks });
+    const before = await call(handler, req("GET", "/admin/health"));
+    t.match(before.json.services, [{ service: "", status: "NOT_SERVING", reason: "db: not passed yet" }]);
+    await clock.advance(0);
+    const after = await call(handler, req("GET", "/admin/health"));
+    t.match(after.json.services, [
+      { service: "", status: "NOT_SERVING", reason: "db: connect ECONNREFUSED 127.0.0.1:5432" },
+      { service: "db", status: "NOT_SERVING", reason: "db: connect ECONNREFUSED 127.0.0.1:5432" },
+    ]);
+    await checks.close();
+  },
+);
