@@ -5,9 +5,12 @@ import { createSecureContext } from "node:tls";
 import { loadProtoFiles } from "../../codec/proto-files.ts";
 import { createAdminHandler } from "../../health/admin-handler.ts";
 import { HealthCheckRunner } from "../../health/checks.ts";
+import { instrumentCheck } from "../../health/health-metrics.ts";
 import { createProbeHandler } from "../../health/probe-handler.ts";
 import { HealthRegistry } from "../../health/registry.ts";
 import { serviceKey } from "../../health/service-key.ts";
+import { instrumentHost } from "../../host/host-metrics.ts";
+import type { MetricsListener } from "../../host/metrics-listener.ts";
 import { createTripleServer } from "../../host/triple-server.ts";
 import { defineService } from "../../server/define-service.ts";
 import type { TlsOptions } from "../../server/port-listener.ts";
@@ -17,6 +20,7 @@ import { jsonChangeLine, textChangeLine } from "../change-log.ts";
 import { type CheckFlag, checkProbe, parseCheckFlags } from "../check-flags.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs, formatDuration, parseFlags } from "../flags.ts";
+import { commandMetrics, listenMetrics, metricsFlag, parseMetricsAddress } from "../metrics-flags.ts";
 import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
 
 interface ServeFlags {
@@ -38,6 +42,8 @@ interface ServeFlags {
   checkTiming?: CheckTiming;
   /** How status changes are logged on stdout. */
   log: "text" | "json";
+  /** The -metrics listener's address. */
+  metrics?: { host: string; port: number };
 }
 
 /** Kubernetes probe settings, shared by every -check. */
@@ -126,6 +132,7 @@ const flags: FlagSpecs = {
     description:
       "status changes on stdout as text lines (default), or as one JSON object per line: {time, service, status, previous, reason, source}; with json, the other lines go to stderr",
   },
+  metrics: metricsFlag,
   grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
   "grace-ms": { kind: "int", hint: "N", description: "deprecated: -grace in milliseconds" },
 };
@@ -159,6 +166,7 @@ function serveFlags(
   const tls = tlsFlags(values);
   const checks = parseCheckFlags((values["check"] as string[] | undefined) ?? []);
   const checkTiming = checkTimingFlags(values, checks.length > 0);
+  const metricsText = values["metrics"] as string | undefined;
   return {
     sample: values["sample"] === true,
     services: (values["service"] as string[] | undefined) ?? [],
@@ -173,6 +181,7 @@ function serveFlags(
     checks,
     ...(checkTiming === undefined ? {} : { checkTiming }),
     log: (values["log"] as "text" | "json" | undefined) ?? "text",
+    ...(metricsText === undefined ? {} : { metrics: parseMetricsAddress(metricsText) }),
   };
 }
 
@@ -274,13 +283,21 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     if (json) health.onChange((event) => io.stdout.write(jsonChangeLine(event)));
     const lines = json ? io.stderr : io.stdout;
     const runner = new HealthCheckRunner(health);
+    const metrics =
+      options.admin || options.metrics !== undefined ? commandMetrics(health, runner) : undefined;
     const plainHttpHandlers: PlainHttpHandler[] = options.admin
       ? [
-          createAdminHandler(health, { token: options.adminToken, checks: runner }),
+          createAdminHandler(health, { token: options.adminToken, checks: runner, metrics }),
           createProbeHandler(health),
         ]
       : [];
-    const server = createTripleServer({ health, plainHttpHandlers, tls: options.tls });
+    const server = createTripleServer({
+      health,
+      plainHttpHandlers,
+      tls: options.tls,
+      ...(metrics === undefined ? {} : { metrics, healthService: { metrics } }),
+    });
+    if (metrics !== undefined) instrumentHost(metrics, server);
     const exported = { group: options.serviceGroup, version: options.serviceVersion };
     try {
       if (options.sample) {
@@ -305,6 +322,17 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     const token = options.adminToken === undefined ? "" : " (admin token required)";
     const keys = server.handler.exports.map((e) => serviceKey(e.service, e.group, e.version));
     lines.write(`triple-health serving ${keys.join(", ")} on ${where}${token}\n`);
+    let metricsListener: MetricsListener | undefined;
+    if (options.metrics !== undefined && metrics !== undefined) {
+      try {
+        const started = await listenMetrics(metrics, options.metrics);
+        metricsListener = started.listener;
+        lines.write(`${prefix}metrics on ${started.url}\n`);
+      } catch (error) {
+        await server.close({ graceMs: 0 });
+        throw error;
+      }
+    }
     // Text: changes from here on; the banner above already says what is registered.
     if (!json) health.onChange((event) => io.stdout.write(textChangeLine(prefix, event)));
     const timing = options.checkTiming ?? defaultTiming;
@@ -312,13 +340,20 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       lines.write(`${prefix}check ${JSON.stringify(check.name)}: ${check.url} ${timingText(timing)}\n`);
       // NAME and "" both: the registry holds "" NOT_SERVING while any check's source fails for it.
       // startFailing, as a Kubernetes readiness probe: nothing is announced SERVING before it was seen so.
-      runner.add({ ...checkProbe(check), services: [check.name, ""], ...timing, startFailing: true });
+      const probe = checkProbe(check);
+      runner.add({
+        ...(metrics === undefined ? probe : instrumentCheck(metrics, probe)),
+        services: [check.name, ""],
+        ...timing,
+        startFailing: true,
+      });
     }
     const host = {
       health,
       close: async (closeOptions?: { graceMs?: number }) => {
         await runner.close();
         await server.close(closeOptions);
+        await metricsListener?.close();
       },
     };
     return serveUntilStopped(host, { ...io, stdout: lines }, { prefix, graceMs: options.graceMs });
