@@ -2,11 +2,15 @@
 import type { HealthCheckRunner } from "../health/checks.ts";
 import { instrumentHealth } from "../health/health-metrics.ts";
 import type { HealthRegistry } from "../health/registry.ts";
+import { instrumentHost } from "../host/host-metrics.ts";
 import { MetricsListener } from "../host/metrics-listener.ts";
+import { instrumentProxy } from "../host/proxy-metrics.ts";
+import type { TripleProxy } from "../host/triple-proxy.ts";
 import { MetricRegistry } from "../metrics/metric-registry.ts";
 import { addProcessMetrics } from "../metrics/process-metrics.ts";
 import { CommandError, ExitCode } from "./command.ts";
 import { FlagError, type FlagSpec } from "./flags.ts";
+import type { StoppableHost } from "./stop-signals.ts";
 import { packageVersion } from "./version.ts";
 
 /** The `-metrics` flag. @internal */
@@ -52,4 +56,34 @@ export async function listenMetrics(
       `cannot listen on ${address.host}:${address.port} (-metrics): ${(error as Error).message}`,
     );
   }
+}
+
+/**
+ * With `-metrics`, the proxy's metrics (its health, port, picker and calls) on their own listener, closed
+ * after the proxy; the host to run until stopped either way. @internal
+ */
+export async function startProxyMetrics(
+  proxy: TripleProxy,
+  address: { host: string; port: number } | undefined,
+  announce: (url: string) => void,
+): Promise<StoppableHost> {
+  if (address === undefined) return proxy;
+  const metrics = commandMetrics(proxy.health);
+  instrumentHost(metrics, proxy);
+  instrumentProxy(metrics, proxy);
+  let started: { listener: MetricsListener; url: string };
+  try {
+    started = await listenMetrics(metrics, address);
+  } catch (error) {
+    await proxy.close({ graceMs: 0 });
+    throw error;
+  }
+  announce(started.url);
+  return {
+    health: proxy.health,
+    close: async (options) => {
+      await proxy.close(options);
+      await started.listener.close();
+    },
+  };
 }

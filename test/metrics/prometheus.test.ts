@@ -68,7 +68,10 @@ t.test(
   needs("prometheus", "promtool"),
   async (t) => {
     // The check's target: a TCP listener, closed later to flip "db".
-    const target = await listenLocal(net.createServer((socket) => socket.destroy()));
+    const target = await listenLocal(
+      net.createServer((socket) => socket.destroy()),
+      t,
+    );
     const serve = startCli(t, [
       "serve",
       "--port=0",
@@ -112,6 +115,31 @@ t.test(
     t.match(om.body, /# EOF\n$/);
     t.same(await promtoolCheck((await scrape(`http://${address}/metrics`)).body), { code: 0, output: "" });
 
+    // A proxy in front of serve, with its own -metrics listener.
+    const proxy = startCli(t, [
+      "proxy",
+      "--listen=127.0.0.1:0",
+      `--upstream=http://${address}`,
+      "--metrics=:0",
+    ]);
+    const [, proxyMetricsUrl] = await proxy.line(/metrics on (\S+)/);
+    // The proxy routes once its upstream's health answered.
+    let proxyText = await scrape(proxyMetricsUrl!);
+    for (let i = 0; i < 100 && !/proxy_upstream_healthy\{[^}]*\} 1/.test(proxyText.body); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      proxyText = await scrape(proxyMetricsUrl!);
+    }
+    t.same(
+      await promtoolCheck(proxyText.body),
+      { code: 0, output: "" },
+      "promtool: the proxy's exposition too",
+    );
+    t.match(
+      proxyText.body,
+      `triple_health_proxy_upstream_status{upstream="http://${address}",status="SERVING"} 1`,
+    );
+    t.match(proxyText.body, 'triple_health_service_status{service="",status="SERVING"} 1');
+
     // A Prometheus server of its own, scraping serve every second (OpenMetrics: Prometheus asks for it first).
     const dir = await mkdtemp(join(tmpdir(), "th-prometheus-"));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -127,6 +155,9 @@ t.test(
         "  - job_name: triple-health",
         "    static_configs:",
         `      - targets: ["${metricsHost}"]`,
+        "  - job_name: proxy",
+        "    static_configs:",
+        `      - targets: ["${new URL(proxyMetricsUrl!).host}"]`,
         "",
       ].join("\n"),
     );
@@ -159,8 +190,14 @@ t.test(
       (s) => s.length === 1,
     );
     t.ok(Number(valueOf(duration, { check: "db" })) >= 1, "the check's duration histogram");
-    const info = await queryUntil(api, "triple_health_build_info", (s) => s.length === 1);
-    t.equal(valueOf(info, { node: process.version }), "1");
+    const info = await queryUntil(api, "triple_health_build_info", (s) => s.length === 2);
+    t.equal(valueOf(info, { job: "triple-health", node: process.version }), "1");
+    const upstream = await queryUntil(api, "triple_health_proxy_upstream_status", (s) => s.length === 3);
+    t.equal(
+      valueOf(upstream, { upstream: `http://${address}`, status: "SERVING" }),
+      "1",
+      "the proxy's upstream",
+    );
 
     // The flip: the target goes away, db turns NOT_SERVING, and Prometheus sees it.
     await target.close();
@@ -183,6 +220,7 @@ t.test(
       (s) => Number(valueOf(s, { check: "db" })) >= 1,
     );
     t.ok(failures.length === 1);
+    t.equal(await proxy.stop("SIGTERM"), 0);
     t.equal(await serve.stop("SIGTERM"), 0);
   },
 );

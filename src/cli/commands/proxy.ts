@@ -4,6 +4,7 @@ import { servingStatusName } from "../../codec/health-types.ts";
 import { createTripleProxy, type TripleProxy } from "../../host/triple-proxy.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
+import { metricsFlag, parseMetricsAddress, startProxyMetrics } from "../metrics-flags.ts";
 import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
 
 const proxyFlags: FlagSpecs = {
@@ -53,6 +54,7 @@ const proxyFlags: FlagSpecs = {
     description: "first ejection time, growing with each ejection (default 10s)",
   },
   grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
+  metrics: metricsFlag,
   verbose: {
     kind: "bool",
     aliases: ["v"],
@@ -125,6 +127,8 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
     const graceMs = (values["grace"] as number | undefined) ?? 5000;
     const verbose = values["verbose"] === true;
     const ejectTime = values["eject-time"] as number | undefined;
+    const metricsText = values["metrics"] as string | undefined;
+    const metricsAddress = metricsText === undefined ? undefined : parseMetricsAddress(metricsText);
     let proxy: TripleProxy;
     try {
       proxy = createTripleProxy({
@@ -161,7 +165,10 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
       `triple-health proxy on http://${host}:${port} (h2c, HTTP/1.1) → ${proxy.picker.endpoints.join(", ")}` +
         `${proxy.service === "" ? "" : ` for ${proxy.service}`}\n`,
     );
-    return serveUntilStopped(proxy, io, { prefix: linePrefix(command), graceMs });
+    const running = await startProxyMetrics(proxy, metricsAddress, (url) =>
+      io.stdout.write(`${linePrefix(command)}metrics on ${url}\n`),
+    );
+    return serveUntilStopped(running, io, { prefix: linePrefix(command), graceMs });
   },
 };
 
