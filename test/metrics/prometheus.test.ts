@@ -60,7 +60,7 @@ async function queryUntil(
   throw new Error(`Prometheus never answered ${query} as wanted; last: ${JSON.stringify(last)}`);
 }
 
-const valueOf = (samples: Sample[], labels: Record<string, string>): string | undefined =>
+const sampleValue = (samples: Sample[], labels: Record<string, string>): string | undefined =>
   samples.find((s) => Object.entries(labels).every(([k, v]) => (s.metric[k] ?? "") === v))?.value[1];
 
 t.test(
@@ -175,26 +175,26 @@ t.test(
     });
     const api = `http://127.0.0.1:${port}`;
 
-    const up = await queryUntil(api, "up", (s) => valueOf(s, { job: "triple-health" }) === "1");
-    t.equal(valueOf(up, { job: "triple-health" }), "1", "the target is up: Prometheus parsed the scrape");
+    const up = await queryUntil(api, "up", (s) => sampleValue(s, { job: "triple-health" }) === "1");
+    t.equal(sampleValue(up, { job: "triple-health" }), "1", "the target is up: Prometheus parsed the scrape");
     const status = await queryUntil(api, "triple_health_service_status", (s) => s.length >= 9);
-    t.equal(valueOf(status, { service: "db", status: "SERVING" }), "1");
-    t.equal(valueOf(status, { service: "db", status: "NOT_SERVING" }), "0");
-    t.equal(valueOf(status, { service: "greet.GreetService", status: "SERVING" }), "1");
-    t.equal(valueOf(status, { service: "", status: "SERVING" }), "1", 'the whole server ("")');
+    t.equal(sampleValue(status, { service: "db", status: "SERVING" }), "1");
+    t.equal(sampleValue(status, { service: "db", status: "NOT_SERVING" }), "0");
+    t.equal(sampleValue(status, { service: "greet.GreetService", status: "SERVING" }), "1");
+    t.equal(sampleValue(status, { service: "", status: "SERVING" }), "1", 'the whole server ("")');
     const attempts = await queryUntil(api, "triple_health_check_attempts_total", (s) => s.length === 1);
-    t.ok(Number(valueOf(attempts, { check: "db" })) >= 1, "the check's attempts");
+    t.ok(Number(sampleValue(attempts, { check: "db" })) >= 1, "the check's attempts");
     const duration = await queryUntil(
       api,
       'triple_health_check_duration_seconds_bucket{le="+Inf"}',
       (s) => s.length === 1,
     );
-    t.ok(Number(valueOf(duration, { check: "db" })) >= 1, "the check's duration histogram");
+    t.ok(Number(sampleValue(duration, { check: "db" })) >= 1, "the check's duration histogram");
     const info = await queryUntil(api, "triple_health_build_info", (s) => s.length === 2);
-    t.equal(valueOf(info, { job: "triple-health", node: process.version }), "1");
+    t.equal(sampleValue(info, { job: "triple-health", node: process.version }), "1");
     const upstream = await queryUntil(api, "triple_health_proxy_upstream_status", (s) => s.length === 3);
     t.equal(
-      valueOf(upstream, { upstream: `http://${address}`, status: "SERVING" }),
+      sampleValue(upstream, { upstream: `http://${address}`, status: "SERVING" }),
       "1",
       "the proxy's upstream",
     );
@@ -205,9 +205,9 @@ t.test(
     const flipped = await queryUntil(
       api,
       'triple_health_service_status{service="db"}',
-      (s) => valueOf(s, { status: "NOT_SERVING" }) === "1",
+      (s) => sampleValue(s, { status: "NOT_SERVING" }) === "1",
     );
-    t.equal(valueOf(flipped, { status: "SERVING" }), "0");
+    t.equal(sampleValue(flipped, { status: "SERVING" }), "0");
     const changes = await queryUntil(
       api,
       'triple_health_status_changes_total{service="db",status="NOT_SERVING"}',
@@ -217,7 +217,7 @@ t.test(
     const failures = await queryUntil(
       api,
       "triple_health_check_failures_total",
-      (s) => Number(valueOf(s, { check: "db" })) >= 1,
+      (s) => Number(sampleValue(s, { check: "db" })) >= 1,
     );
     t.ok(failures.length === 1);
     t.equal(await proxy.stop("SIGTERM"), 0);
