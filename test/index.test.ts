@@ -32,6 +32,14 @@ t.test("the public entry point exposes every layer's API", async (t) => {
     "createTripleProxy",
     "createTripleTap",
     "serviceKey",
+    "MetricRegistry",
+    "renderMetrics",
+    "createMetricsHandler",
+    "instrumentHealth",
+    "instrumentCheck",
+    "instrumentHost",
+    "instrumentProxy",
+    "MetricsListener",
   ]) {
     t.ok(name in api, name);
   }
