@@ -155,7 +155,9 @@ export function flagHelp(specs: FlagSpecs): string {
   const lines: string[] = [];
   for (const [name, spec] of Object.entries(specs)) {
     const names = [name, ...(spec.aliases ?? [])].map((n) => `-${n}`).join(", ");
-    const hint = spec.kind === "bool" ? "" : ` ${spec.hint ?? spec.kind}`;
+    // An enum flag shows its allowed values, whatever hint it was given.
+    const values = spec.choices?.join("|");
+    const hint = spec.kind === "bool" ? "" : ` ${values ?? spec.hint ?? spec.kind}`;
     lines.push(`  ${names}${hint}\n      ${spec.description}`);
   }
   return lines.join("\n") + "\n";
