@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { createHealthClient } from "../../src/client/health-client.ts";
+import { stderrLine } from "../fixtures/node-process.ts";
 import { startCli } from "../fixtures/run-cli.ts";
 import { listenLocal, unusedPort } from "../fixtures/start-server.ts";
 import { needs } from "../fixtures/tools.ts";
@@ -122,7 +123,7 @@ t.test(
       `--upstream=http://${address}`,
       "--metrics=:0",
     ]);
-    const [, proxyMetricsUrl] = await proxy.line(/metrics on (\S+)/);
+    const [, proxyMetricsUrl] = await stderrLine(proxy, /metrics on (\S+)/);
     // The proxy routes once its upstream's health answered.
     let proxyText = await scrape(proxyMetricsUrl!);
     for (let i = 0; i < 100 && !/proxy_upstream_healthy\{[^}]*\} 1/.test(proxyText.body); i++) {
