@@ -123,8 +123,8 @@ const unitMs: Record<string, number> = {
   h: 3_600_000,
 };
 
-/** Go's `time.ParseDuration` syntax (`250ms`, `1s`, `1m30s`, `1.5s`), in milliseconds. */
-function parseDuration(text: string, name = "duration"): number {
+/** Go's `time.ParseDuration` syntax (`250ms`, `1s`, `1m30s`, `1.5s`), in milliseconds. @internal */
+export function parseDuration(text: string, name = "duration"): number {
   if (text === "0") return 0;
   const pattern = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
   let total = 0;

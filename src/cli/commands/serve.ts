@@ -17,7 +17,7 @@ import type { TlsOptions } from "../../server/port-listener.ts";
 import type { PlainHttpHandler } from "../../server/service-types.ts";
 import { adminToken, adminTokenFlag } from "../admin-flags.ts";
 import { jsonChangeLine, textChangeLine } from "../change-log.ts";
-import { type CheckFlag, checkProbe, parseCheckFlags } from "../check-flags.ts";
+import { type CheckFlag, checkProbe, parseCheckConfig, parseCheckFlags } from "../check-flags.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs, formatDuration, parseFlags } from "../flags.ts";
 import { commandMetrics, listenMetrics, metricsFlag, parseMetricsAddress } from "../metrics-flags.ts";
@@ -109,6 +109,12 @@ const flags: FlagSpecs = {
     description:
       'drive health service NAME, and "" with it, by a check (repeatable): tcp://host:port (connects), http(s)://host:port/path (2xx passes), grpc://host:port/service (another server\'s health, by Watch; no /service: its ""), exec:command (exit 0 passes; a line with shell syntax runs as /bin/sh -c LINE). NAME starts NOT_SERVING until the check passes',
   },
+  config: {
+    kind: "string",
+    hint: "FILE",
+    description:
+      'checks from a JSON file, each as a -check: {"checks": [{"name": "db", "url": "tcp://db:5432", "interval": "5s", "timeout": "1s", "failures": 3, "successes": 1, "initial-delay": "10s"}]} (all but name and url optional)',
+  },
   "check-interval": { kind: "duration", description: "time between a check's attempts (default 10s)" },
   "check-timeout": {
     kind: "duration",
@@ -164,7 +170,10 @@ function serveFlags(
   if (!admin && values["admin-token"] !== undefined) throw new FlagError("-admin-token needs -admin");
   const token = admin ? adminToken(values, "admin-token", env) : undefined;
   const tls = tlsFlags(values);
-  const checks = parseCheckFlags((values["check"] as string[] | undefined) ?? []);
+  const checks = parseCheckFlags([
+    ...((values["check"] as string[] | undefined) ?? []),
+    ...configChecks(values["config"] as string | undefined),
+  ]);
   const checkTiming = checkTimingFlags(values, checks.length > 0);
   const metricsText = values["metrics"] as string | undefined;
   return {
@@ -186,6 +195,29 @@ function serveFlags(
 }
 
 const maxTimerMs = 24 * 3_600_000;
+
+// The -config file's checks, as -check texts with their settings (so one parser checks both, and a NAME in
+// both is "given twice").
+function configChecks(file: string | undefined): string[] {
+  if (file === undefined) return [];
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new FlagError(`cannot read -config ${JSON.stringify(file)}: ${(error as Error).message}`);
+  }
+  return parseCheckConfig(text, file).map((check) => {
+    const s = check.settings ?? {};
+    const parts = [
+      s.intervalMs === undefined ? "" : `,interval=${s.intervalMs}ms`,
+      s.timeoutMs === undefined ? "" : `,timeout=${s.timeoutMs}ms`,
+      s.failureThreshold === undefined ? "" : `,failures=${s.failureThreshold}`,
+      s.successThreshold === undefined ? "" : `,successes=${s.successThreshold}`,
+      s.initialDelayMs === undefined ? "" : `,initial-delay=${s.initialDelayMs}ms`,
+    ];
+    return `${check.name}=${check.url}${parts.join("")}`;
+  });
+}
 
 const timingFlags = ["check-interval", "check-timeout", "failure-threshold", "success-threshold"] as const;
 
@@ -251,9 +283,10 @@ function tlsFlags(values: ReturnType<typeof parseFlags>["values"]): TlsOptions |
   return tls;
 }
 
-function timingText(timing: CheckTiming): string {
-  const { intervalMs, timeoutMs, failureThreshold, successThreshold } = timing;
-  return `every ${formatDuration(intervalMs)} (timeout ${formatDuration(timeoutMs)}, NOT_SERVING after ${failureThreshold} failed, SERVING after ${successThreshold} passed)`;
+function timingText(timing: CheckTiming & { initialDelayMs: number }): string {
+  const { intervalMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs } = timing;
+  const first = initialDelayMs > 0 ? `, first after ${formatDuration(initialDelayMs)}` : "";
+  return `every ${formatDuration(intervalMs)} (timeout ${formatDuration(timeoutMs)}, NOT_SERVING after ${failureThreshold} failed, SERVING after ${successThreshold} passed${first})`;
 }
 
 /** `triple-health serve`: runs until SIGINT/SIGTERM, then closes gracefully. @internal */
@@ -335,8 +368,9 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     }
     // Text: changes from here on; the banner above already says what is registered.
     if (!json) health.onChange((event) => io.stdout.write(textChangeLine(prefix, event)));
-    const timing = options.checkTiming ?? defaultTiming;
     for (const check of options.checks) {
+      // The check's own settings over the global flags (or their defaults).
+      const timing = { ...(options.checkTiming ?? defaultTiming), initialDelayMs: 0, ...check.settings };
       lines.write(`${prefix}check ${JSON.stringify(check.name)}: ${check.url} ${timingText(timing)}\n`);
       // NAME and "" both: the registry holds "" NOT_SERVING while any check's source fails for it.
       // startFailing, as a Kubernetes readiness probe: nothing is announced SERVING before it was seen so.
