@@ -81,10 +81,27 @@ t.test("the status page in headless Chromium", needs("chromium"), async (t) => {
   await page.evaluate(click("#drain"));
   t.ok(await waitFor(() => health.draining), "drain reached the server");
   await page.waitFor(`document.getElementById("mode").textContent === "draining"`, 2000);
+  // Health and drain apart, never contradicting: drained, the server's health is NOT_SERVING.
+  t.equal(await page.evaluate(`document.getElementById("health").textContent`), "NOT_SERVING");
+  t.equal(
+    await page.evaluate(`document.getElementById("drain").disabled`),
+    true,
+    "Drain shows it is draining",
+  );
+  t.equal(
+    await page.evaluate(`document.getElementById("drain-note").hidden`),
+    false,
+    "the buttons' effect explained",
+  );
+  t.match(
+    await page.evaluate(`document.querySelector("td.since").textContent`),
+    /\d{4}.*(UTC|GMT|[A-Z]{2,5}|[+-]\d)/,
+    "dates with year and time zone",
+  );
   t.equal(await page.evaluate(statusOf("")), "NOT_SERVING");
   await page.evaluate(click("#resume"));
   t.ok(await waitFor(() => !health.draining), "resume reached the server");
-  await page.waitFor(`document.getElementById("mode").textContent === "serving"`, 2000);
+  await page.waitFor(`document.getElementById("mode").textContent === "off"`, 2000);
 
   // Without the token (a new tab's session): the page asks for it, and works once it is typed in.
   await page.evaluate(`sessionStorage.clear()`);
@@ -110,6 +127,14 @@ t.test("a refused action shows the server's error", needs("chromium"), async (t)
   await page.navigate(`${url}/admin/`);
   await page.waitFor(`document.getElementById("connection").dataset.state === "live"`, 15_000);
   health.shutdown("closing");
+  await page.waitFor(`document.getElementById("mode").textContent === "shutting down"`, 5000);
+  t.equal(
+    await page.evaluate(`document.getElementById("resume").disabled`),
+    true,
+    "Resume is off once closing",
+  );
+  // Sent anyway (a page that had not heard of the shutdown yet): the server's refusal is shown.
+  await page.evaluate(`document.getElementById("resume").disabled = false`);
   await page.evaluate(click("#resume"));
   await page.waitFor(`document.getElementById("error").textContent !== ""`, 5000);
   t.equal(
