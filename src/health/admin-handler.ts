@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import { parseServingStatus, ServingStatus, servingStatusName } from "../codec/health-types.ts";
 import type { MetricRegistry } from "../metrics/metric-registry.ts";
 import { answerMetrics, defaultMetricsPath } from "../server/metrics-handler.ts";
@@ -52,6 +53,8 @@ export interface AdminHandlerOptions {
    * set (Prometheus sends it with `authorization: {credentials: …}` in its scrape config).
    */
   metrics?: MetricRegistry;
+  /** The version `GET /admin/health`'s `identity` reports (the status page shows it). */
+  version?: string;
 }
 
 /** Default {@link AdminHandlerOptions.prefix}; a proxy never forwards paths under it (src/proxy/local-paths.ts). */
@@ -110,7 +113,10 @@ export function createAdminHandler(
     created: new Set(),
   };
   const changes = new RecentChanges(registry);
-  const state = () => describe(registry, options.checks, changes);
+  const state = () => ({
+    ...describe(registry, options.checks, changes),
+    identity: identity(options.version),
+  });
   const events = new AdminEventStreams(registry, state, {
     maxStreams: options.maxEventStreams ?? defaultMaxEventStreams,
     heartbeatMs: options.eventHeartbeatMs ?? defaultEventHeartbeatMs,
@@ -172,6 +178,19 @@ export function createAdminHandler(
     if (route.method === "GET") return route.run({});
     const body = readJsonBody(request, maxBodyBytes);
     return body.ok ? route.run(body.value) : body.response;
+  };
+}
+
+/** Which process answers: host name, pid, versions, start and uptime (the status page's identity line). */
+function identity(version: string | undefined): object {
+  const uptimeMs = Math.round(process.uptime() * 1000);
+  return {
+    host: hostname(),
+    pid: process.pid,
+    ...(version === undefined ? {} : { version }),
+    node: process.version,
+    startedMs: Date.now() - uptimeMs,
+    uptimeMs,
   };
 }
 

@@ -33,6 +33,7 @@ export function statusPageHtml(prefix: string): string {
 </head>
 <body>
 <h1>triple-health status</h1>
+<p id="identity"></p>
 <header>
 <span>health: <span id="health">loading</span></span>
 <span>drain: <span id="mode">loading</span></span>
@@ -52,6 +53,13 @@ operator overrides, which take effect after Resume.</p>
 <thead><tr><th>service</th><th>status</th><th>reason</th><th>source</th><th>since</th><th>set</th></tr></thead>
 <tbody id="services"></tbody>
 </table>
+<section id="checks-panel" hidden>
+<h2>Checks</h2>
+<table>
+<thead><tr><th>check</th><th>services</th><th>state</th><th>in a row</th><th>attempts</th><th>last attempt</th><th>last error</th></tr></thead>
+<tbody id="checks"></tbody>
+</table>
+</section>
 <h2>Last changes</h2>
 <ol id="changes" reversed></ol>
 </body>
@@ -146,6 +154,12 @@ export const statusPageScript = String.raw`// The admin status page's script, se
     });
   }
 
+  function uptime(ms) {
+    const s = Math.floor(ms / 1000);
+    const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    return (d ? d + "d " : "") + (d || h ? h + "h " : "") + m + "m " + (s % 60) + "s";
+  }
+
   function cell(row, text, className) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -211,6 +225,32 @@ export const statusPageScript = String.raw`// The admin status page's script, se
         return item;
       });
     byId("changes").replaceChildren(...changes);
+    const checks = (state.checks || []).map((check) => {
+      const row = document.createElement("tr");
+      row.dataset.check = check.name;
+      cell(row, check.name, "name");
+      cell(row, check.services.map((s) => (s === "" ? "(server)" : s)).join(", "));
+      cell(row, check.running ? "running" : check.passing ? "passing" : "failing",
+        "status status-" + (check.passing ? "SERVING" : "NOT_SERVING"));
+      cell(row, check.consecutiveFailures > 0
+        ? check.consecutiveFailures + " failed" : check.consecutiveSuccesses + " passed", "streak");
+      cell(row, String(check.attempts));
+      cell(row, check.lastAttemptAt === undefined || check.lastAttemptAt === null ? "not yet" : when(check.lastAttemptAt), "since");
+      cell(row, check.lastError || "", "reason");
+      return row;
+    });
+    byId("checks").replaceChildren(...checks);
+    byId("checks-panel").hidden = checks.length === 0;
+    const id = state.identity;
+    if (id) {
+      byId("identity").textContent = [
+        id.host + " (pid " + id.pid + ")",
+        id.version ? "triple-health " + id.version : "",
+        "Node " + id.node,
+        "up " + uptime(id.uptimeMs),
+        "since " + when(id.startedMs),
+      ].filter(Boolean).join(" \u00b7 ");
+    }
   }
 
   function dispatch(block) {

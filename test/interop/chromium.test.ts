@@ -81,6 +81,11 @@ t.test("the status page in headless Chromium", needs("chromium"), async (t) => {
   await page.evaluate(click("#drain"));
   t.ok(await waitFor(() => health.draining), "drain reached the server");
   await page.waitFor(`document.getElementById("mode").textContent === "draining"`, 2000);
+  t.match(
+    await page.evaluate(`document.getElementById("identity").textContent`),
+    new RegExp(`\\(pid ${process.pid}\\) · Node ${process.version} · up `),
+    "which process this is",
+  );
   // Health and drain apart, never contradicting: drained, the server's health is NOT_SERVING.
   t.equal(await page.evaluate(`document.getElementById("health").textContent`), "NOT_SERVING");
   t.equal(

@@ -22,6 +22,7 @@ import { type Command, linePrefix, rejectPositionals, runner } from "../command.
 import { FlagError, type FlagSpecs, formatDuration, parseFlags } from "../flags.ts";
 import { commandMetrics, listenMetrics, metricsFlag, parseMetricsAddress } from "../metrics-flags.ts";
 import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
+import { packageVersion } from "../version.ts";
 
 interface ServeFlags {
   sample: boolean;
@@ -320,7 +321,12 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       options.admin || options.metrics !== undefined ? commandMetrics(health, runner) : undefined;
     const plainHttpHandlers: PlainHttpHandler[] = options.admin
       ? [
-          createAdminHandler(health, { token: options.adminToken, checks: runner, metrics }),
+          createAdminHandler(health, {
+            token: options.adminToken,
+            checks: runner,
+            metrics,
+            version: packageVersion(),
+          }),
           createProbeHandler(health),
         ]
       : [];
