@@ -2,6 +2,10 @@
 // DevTools protocol. The page loads and lists the services, shows a flip made on the server within a
 // second, and its buttons change the server's statuses — with the admin token given in the URL fragment,
 // and typed into the page's form.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createAdminHandler } from "../../src/health/admin-handler.ts";
@@ -149,4 +153,31 @@ t.test("a refused action shows the server's error", needs("chromium"), async (t)
   t.equal(await page.evaluate(`document.getElementById("mode").textContent`), "shutting down");
   await server.close({ graceMs: 0 });
   await page.waitFor(`document.getElementById("connection").dataset.state !== "live"`, 5000);
+});
+
+t.test("the README's chromium --dump-dom command shows the rows", needs("chromium"), async (t) => {
+  const health = new HealthRegistry();
+  const { url } = await startServer(t, { health, plainHttpHandlers: [createAdminHandler(health)] });
+  health.set("greet.GreetService", ServingStatus.NotServing, "deploy in progress");
+  const profile = mkdtempSync(join(tmpdir(), "th-dump-dom-"));
+  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
+  // The README's command (plus what running as root in a test needs: no sandbox, a profile of its own).
+  const dom = await new Promise<string>((resolve, reject) => {
+    execFile(
+      "chromium",
+      [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        `--user-data-dir=${profile}`,
+        "--virtual-time-budget=4000",
+        "--dump-dom",
+        `${url}/admin/`,
+      ],
+      { timeout: 60_000, maxBuffer: 4 * 1024 * 1024 },
+      (error, stdout) => (error === null ? resolve(stdout) : reject(error)),
+    );
+  });
+  t.match(dom, /<tr data-service="greet\.GreetService">.*NOT_SERVING.*deploy in progress/s);
+  t.match(dom, /id="health"[^>]*>SERVING</, "the server's health");
 });
