@@ -24,6 +24,10 @@ const spec = {
   rounds: { default: 3, help: "interleaved rounds (A B C, C B A, …); the table shows medians" },
   cases: { default: cases.map((c) => c.id), help: "comma-separated cases" },
   servers: { default: ["ours", "grpc-js", "connect", "ceiling"], help: "comma-separated servers" },
+  "ours-metrics": {
+    default: false,
+    help: "run our server with metrics on (call counters and latency histogram per route, as serve -metrics does)",
+  },
   "ours-from": {
     default: "dist",
     help: "load our server from dist (built) or src (needs a TypeScript loader)",
@@ -95,6 +99,7 @@ async function main() {
       const nodeArgs = ["--expose-gc"];
       const args = [];
       if (id === "ours") args.push(`--from=${options["ours-from"]}`);
+      if (id === "ours" && options["ours-metrics"]) args.push("--metrics=on");
       if (options.profile.includes(id)) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${join(profileDir, id)}`);
       const child = startChild(join(here, servers[id].script), {
         cpu: serverCpu,

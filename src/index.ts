@@ -75,6 +75,9 @@ export type { RegisterMode, RegistrationEvent, RegistrationSnapshot } from "./di
 export * from "./health/index.ts";
 // host: the server (services + health) and the proxy on one lifecycle: listen, drain, graceful close
 export { type CloseOptions, defaultGraceMs } from "./host/host-base.ts";
+export { instrumentHost } from "./host/host-metrics.ts";
+export { MetricsListener } from "./host/metrics-listener.ts";
+export { instrumentProxy } from "./host/proxy-metrics.ts";
 export { createTripleProxy, TripleProxy, type TripleProxyOptions } from "./host/triple-proxy.ts";
 export { createTripleServer, TripleServer, type TripleServerOptions } from "./host/triple-server.ts";
 export {
@@ -84,11 +87,32 @@ export {
   TripleTap,
   type TripleTapOptions,
 } from "./host/triple-tap.ts";
+// metrics: counters, gauges, histograms and collectors, as Prometheus text or OpenMetrics
+export {
+  type ExpositionFormat,
+  expositionContentType,
+  negotiateExposition,
+  renderMetrics,
+} from "./metrics/exposition.ts";
+export {
+  type CollectedFamily,
+  type CollectedSample,
+  CounterSeries,
+  defaultSecondsBuckets,
+  GaugeSeries,
+  HistogramSeries,
+  type MetricCollector,
+  MetricFamily,
+  MetricRegistry,
+  type MetricType,
+} from "./metrics/metric-registry.ts";
+export { addProcessMetrics } from "./metrics/process-metrics.ts";
 export type { ProxyStats } from "./proxy/forwarded-call.ts";
 export type { UpstreamConnectionOptions } from "./proxy/upstream-sessions.ts";
 // server: one port for h2c, HTTP/1.1 and TLS; an embeddable handler; services without a framework
 export type { CorsOptions } from "./server/cors.ts";
 export { defineService } from "./server/define-service.ts";
+export { createMetricsHandler, defaultMetricsPath } from "./server/metrics-handler.ts";
 export type { ConnectionOptions, Http1Options, Http2Options } from "./server/options.ts";
 export type { TlsOptions } from "./server/port-listener.ts";
 export type { ExportInfo, ServiceExport } from "./server/router.ts";

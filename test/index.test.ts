@@ -34,6 +34,14 @@ t.test("the public entry point exposes every layer's API", async (t) => {
     "serviceKey",
     "ManualEndpointSource",
     "ProviderDiscovery",
+    "MetricRegistry",
+    "renderMetrics",
+    "createMetricsHandler",
+    "instrumentHealth",
+    "instrumentCheck",
+    "instrumentHost",
+    "instrumentProxy",
+    "MetricsListener",
   ]) {
     t.ok(name in api, name);
   }

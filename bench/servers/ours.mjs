@@ -29,11 +29,18 @@ const { HealthRegistry } = await import(new URL(`health/registry.${ext}`, base).
 const { ServingStatus, parseServingStatus } = await import(new URL(`codec/health-types.${ext}`, base).href);
 
 const health = new HealthRegistry({ maxWatchers });
+// --metrics=on: calls counted per route, protocol and code, with a latency histogram (the serve -metrics cost).
+let metrics;
+if (childFlag("metrics", "off") === "on") {
+  const { MetricRegistry } = await import(new URL(`metrics/metric-registry.${ext}`, base).href);
+  metrics = new MetricRegistry();
+}
 const server = createTripleServer({
   health,
   http2: { maxConcurrentStreams: maxStreams },
   connections,
   healthService,
+  metrics,
 });
 server.health.set(benchService, ServingStatus.Serving);
 const { port } = await server.listen(0, "127.0.0.1");

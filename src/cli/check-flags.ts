@@ -5,7 +5,7 @@ import { remoteHealthCheck } from "../client/remote-health-check.ts";
 import { httpCheck, tcpCheck } from "../health/builtin-checks.ts";
 import type { CheckProbe } from "../health/checks.ts";
 import { execCheck } from "../health/exec-check.ts";
-import { FlagError } from "./flags.ts";
+import { FlagError, parseDuration } from "./flags.ts";
 
 /** What one `-check` probes. @internal */
 export type CheckTarget =
@@ -24,7 +24,72 @@ export interface CheckFlag {
   /** The URL as given, for the banner. */
   readonly url: string;
   readonly target: CheckTarget;
+  /** This check's own settings (`,interval=5s,…` or -config), over the global -check-* flags. */
+  readonly settings?: CheckSettings;
 }
+
+/** A check's timing and thresholds, each optional (the global flags fill the rest). @internal */
+export interface CheckSettings {
+  intervalMs?: number;
+  timeoutMs?: number;
+  failureThreshold?: number;
+  successThreshold?: number;
+  initialDelayMs?: number;
+}
+
+/** The per-check setting names (as in `-check NAME=URL,interval=5s` and -config) and what each sets. */
+const settingFields = {
+  interval: "intervalMs",
+  timeout: "timeoutMs",
+  failures: "failureThreshold",
+  successes: "successThreshold",
+  "initial-delay": "initialDelayMs",
+} as const satisfies Record<string, keyof CheckSettings>;
+
+type SettingName = keyof typeof settingFields;
+
+// Node turns a timer over 2^31-1 ms into 1 ms: a day is plenty for a probe.
+const maxSettingMs = 24 * 3_600_000;
+
+/**
+ * Reads one per-check setting (`interval`, `timeout`, `initial-delay`: a duration or a number of ms;
+ * `failures`, `successes`: a whole number ≥ 1) into `settings`; `bad` builds the error naming the field.
+ * @internal
+ */
+export function readCheckSetting(
+  settings: CheckSettings,
+  field: string,
+  value: unknown,
+  bad: (why: string) => FlagError,
+): void {
+  if (!Object.hasOwn(settingFields, field))
+    throw bad(`unknown setting ${JSON.stringify(field)} (want ${Object.keys(settingFields).join(", ")})`);
+  const key = settingFields[field as SettingName];
+  if (key === "failureThreshold" || key === "successThreshold") {
+    const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 1_000_000)
+      throw bad(`${field} must be a whole number of at least 1, got ${JSON.stringify(value)}`);
+    settings[key] = n;
+    return;
+  }
+  let ms: number;
+  if (typeof value === "number") ms = value;
+  else if (typeof value === "string") {
+    try {
+      ms = parseDuration(value, field);
+    } catch {
+      throw bad(`${field} must be a duration such as 250ms, 5s or 1m30s, got ${JSON.stringify(value)}`);
+    }
+  } else throw bad(`${field} must be a duration such as 5s, got ${JSON.stringify(value)}`);
+  const min = key === "initialDelayMs" ? 0 : 1;
+  if (!Number.isFinite(ms) || ms < min || ms > maxSettingMs)
+    throw bad(`${field} must be within ${min === 0 ? "0" : "1ms"} and 24h, got ${JSON.stringify(value)}`);
+  settings[key] = ms;
+}
+
+// `,interval=5s` and its kin at the end of a -check's URL (taken from the right, so an exec: command line
+// with commas of its own keeps them).
+const trailingSetting = /,(interval|timeout|failures|successes|initial-delay)=([^,]*)$/;
 
 const forms = "tcp://host:port, http(s)://host:port/path, grpc://host:port/service or exec:command";
 
@@ -60,7 +125,17 @@ export function parseCheckFlag(text: string): CheckFlag {
   if (name === "") throw bad('missing NAME before "=" (the health service the check drives)');
   if (!namePattern.test(name) || name.length > maxNameLength)
     throw bad(`NAME must be visible ASCII without spaces, at most ${maxNameLength} characters`);
-  return { name, url, target: parseTarget(url, bad) };
+  let target = url;
+  const settings: CheckSettings = {};
+  let given = false;
+  for (let match = trailingSetting.exec(target); match !== null; match = trailingSetting.exec(target)) {
+    const field = match[1] as SettingName;
+    if (settings[settingFields[field]] !== undefined) throw bad(`${field} is given twice`);
+    readCheckSetting(settings, field, match[2]!, bad);
+    given = true;
+    target = target.slice(0, match.index);
+  }
+  return { name, url: target, target: parseTarget(target, bad), ...(given ? { settings } : {}) };
 }
 
 /** Reads every `-check`; a NAME given twice is an error (each check drives its own service). @internal */
@@ -167,4 +242,49 @@ export function checkProbe(check: CheckFlag): CheckProbe {
       };
     }
   }
+}
+
+/**
+ * Reads a `-config` file's text: `{"checks": [{"name": "db", "url": "tcp://db:5432", "interval": "5s",
+ * "timeout": "1s", "failures": 3, "successes": 1, "initial-delay": "10s"}, …]}`; every field but `name` and
+ * `url` optional (durations as text such as `5s`, or numbers of ms). Throws a FlagError naming the file and
+ * the field (`checks[1].interval …`). @internal
+ */
+export function parseCheckConfig(text: string, file: string): CheckFlag[] {
+  const bad = (field: string) => (why: string) =>
+    new FlagError(`invalid -config ${JSON.stringify(file)}: ${field === "" ? "" : `${field}: `}${why}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw bad("")(`not JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw bad("")('want an object such as {"checks": [{"name": "db", "url": "tcp://db:5432"}]}');
+  for (const key of Object.keys(value)) if (key !== "checks") throw bad(key)("unknown field (want checks)");
+  const checks = (value as { checks?: unknown }).checks;
+  if (checks === undefined) return [];
+  if (!Array.isArray(checks)) throw bad("checks")("must be an array");
+  return checks.map((entry: unknown, i) => {
+    const at = `checks[${i}]`;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry))
+      throw bad(at)("must be an object with name and url");
+    const fields = entry as Record<string, unknown>;
+    const { name, url } = fields;
+    if (typeof name !== "string")
+      throw bad(`${at}.name`)("must be a string (the health service the check drives)");
+    if (typeof url !== "string") throw bad(`${at}.url`)(`must be a string: ${forms}`);
+    let parsed: CheckFlag;
+    try {
+      parsed = parseCheckFlag(`${name}=${url}`);
+    } catch (error) {
+      throw bad(`${at}`)((error as Error).message.replace(/^invalid -check "[\s\S]*?": /, ""));
+    }
+    const settings: CheckSettings = { ...parsed.settings };
+    for (const [field, setting] of Object.entries(fields)) {
+      if (field === "name" || field === "url") continue;
+      readCheckSetting(settings, field, setting, (why) => bad(`${at}.${field}`)(why));
+    }
+    return Object.keys(settings).length === 0 ? parsed : { ...parsed, settings };
+  });
 }

@@ -124,8 +124,8 @@ const unitMs: Record<string, number> = {
   h: 3_600_000,
 };
 
-/** Go's `time.ParseDuration` syntax (`250ms`, `1s`, `1m30s`, `1.5s`), in milliseconds. */
-function parseDuration(text: string, name = "duration"): number {
+/** Go's `time.ParseDuration` syntax (`250ms`, `1s`, `1m30s`, `1.5s`), in milliseconds. @internal */
+export function parseDuration(text: string, name = "duration"): number {
   if (text === "0") return 0;
   const pattern = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
   let total = 0;
@@ -156,7 +156,9 @@ export function flagHelp(specs: FlagSpecs): string {
   const lines: string[] = [];
   for (const [name, spec] of Object.entries(specs)) {
     const names = [name, ...(spec.aliases ?? [])].map((n) => `-${n}`).join(", ");
-    const hint = spec.kind === "bool" ? "" : ` ${spec.hint ?? spec.kind}`;
+    // An enum flag shows its allowed values, whatever hint it was given.
+    const values = spec.choices?.join("|");
+    const hint = spec.kind === "bool" ? "" : ` ${values ?? spec.hint ?? spec.kind}`;
     lines.push(`  ${names}${hint}\n      ${spec.description}`);
   }
   return lines.join("\n") + "\n";

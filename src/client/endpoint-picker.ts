@@ -135,6 +135,8 @@ class Entry {
   settled = false;
   /** The stream was up once and then lost: a new stream is news of a restart. */
   wasLost = false;
+  /** Why the last attempt to follow it failed (for the next `reconnect` event). */
+  lastFailure: RpcError | undefined = undefined;
   outstanding = 0;
   readonly outlier: OutlierState = newOutlierState();
   graceTimer: TimerHandle | undefined = undefined;
@@ -430,7 +432,14 @@ export class EndpointPicker {
     },
     onLost: (error) => this.#lost(entry, error),
     onReconnect: (attempt, delayMs) =>
-      this.#emit({ type: "reconnect", endpoint: entry.endpoint, attempt, delayMs, time: this.#clock.now() }),
+      this.#emit({
+        type: "reconnect",
+        endpoint: entry.endpoint,
+        attempt,
+        delayMs,
+        error: entry.lastFailure,
+        time: this.#clock.now(),
+      }),
   });
 
   #answered(entry: Entry): void {
@@ -449,10 +458,11 @@ export class EndpointPicker {
 
   #lost(entry: Entry, failure: unknown): void {
     this.#settle(entry);
+    const error = failure === undefined ? undefined : RpcError.from(failure, Code.Unavailable);
+    entry.lastFailure = error;
     if (!entry.connected) return;
     entry.connected = false;
     entry.wasLost = true;
-    const error = failure === undefined ? undefined : RpcError.from(failure, Code.Unavailable);
     if (this.#graceMs > 0 && entry.status !== undefined) {
       entry.graceTimer = this.#clock.setTimeout(() => {
         entry.graceTimer = undefined;

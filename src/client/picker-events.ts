@@ -24,12 +24,13 @@ export type PickerEvent =
       readonly error: RpcError | undefined;
       readonly time: number;
     }
-  /** The next attempt to reopen the health stream, after `delayMs`. */
+  /** The next attempt to reopen the health stream, after `delayMs`; `error` is why the last one failed. */
   | {
       readonly type: "reconnect";
       readonly endpoint: string;
       readonly attempt: number;
       readonly delayMs: number;
+      readonly error?: RpcError | undefined;
       readonly time: number;
     }
   /** Calls failed in a row: the endpoint takes no calls for `durationMs`. */

@@ -1,6 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
+import { hostname } from "node:os";
 import { parseServingStatus, ServingStatus, servingStatusName } from "../codec/health-types.ts";
+import type { MetricRegistry } from "../metrics/metric-registry.ts";
+import { answerMetrics, defaultMetricsPath } from "../server/metrics-handler.ts";
 import type { PlainHttpHandler, PlainHttpRequest, PlainHttpResponse } from "../server/service-types.ts";
 import { RecentChanges, sourceOf } from "./admin-changes.ts";
 import { AdminEventStreams, defaultEventHeartbeatMs, defaultMaxEventStreams } from "./admin-events.ts";
@@ -49,6 +52,14 @@ export interface AdminHandlerOptions {
   maxEventStreams?: number;
   /** Interval of the event streams' heartbeat comment, ms. Default {@link defaultEventHeartbeatMs}. */
   eventHeartbeatMs?: number;
+  /**
+   * Also answer `GET /metrics` (beside the prefix, where Prometheus looks) with these metrics, behind the
+   * same guards as the admin endpoints: loopback (or `allowRemote`), Host, and the bearer token when one is
+   * set (Prometheus sends it with `authorization: {credentials: …}` in its scrape config).
+   */
+  metrics?: MetricRegistry;
+  /** The version `GET /admin/health`'s `identity` reports (the status page shows it). */
+  version?: string;
 }
 
 /** Default {@link AdminHandlerOptions.prefix}; a proxy never forwards paths under it (src/proxy/local-paths.ts). */
@@ -107,7 +118,10 @@ export function createAdminHandler(
     created: new Set(),
   };
   const changes = new RecentChanges(registry);
-  const state = () => describe(registry, options.checks, changes, options.registration?.());
+  const state = () => ({
+    ...describe(registry, options.checks, changes, options.registration?.()),
+    identity: identity(options.version),
+  });
   const events = new AdminEventStreams(registry, state, {
     maxStreams: options.maxEventStreams ?? defaultMaxEventStreams,
     heartbeatMs: options.eventHeartbeatMs ?? defaultEventHeartbeatMs,
@@ -149,24 +163,39 @@ export function createAdminHandler(
   ]);
 
   return (request) => {
-    if (request.path !== prefix && !request.path.startsWith(`${prefix}/`)) return undefined;
+    const metricsPath = options.metrics !== undefined && request.path === defaultMetricsPath;
+    if (!metricsPath && request.path !== prefix && !request.path.startsWith(`${prefix}/`)) return undefined;
     if (!options.allowRemote && !isLoopback(request.remoteAddress))
       return error(403, "the admin endpoints answer loopback clients only");
     const origin = checkHostAndOrigin(request, allowedHosts);
     if (origin !== undefined) return error(403, origin);
     // `/admin` and `/admin/` are both the page.
-    const route = routes.get(request.path.slice(prefix.length + 1));
+    const route = metricsPath ? undefined : routes.get(request.path.slice(prefix.length + 1));
     if (tokenDigest !== undefined && route?.open !== true && !bearerMatches(request, tokenDigest))
       return {
         ...error(401, "a valid bearer token is required"),
         headers: { ...jsonHeaders, "www-authenticate": "Bearer" },
       };
+    if (metricsPath) return answerMetrics(options.metrics as MetricRegistry, request);
     if (route === undefined) return error(404, "no such admin endpoint");
     if (request.method !== route.method)
       return { ...error(405, `use ${route.method}`), headers: { ...jsonHeaders, allow: route.method } };
     if (route.method === "GET") return route.run({});
     const body = readJsonBody(request, maxBodyBytes);
     return body.ok ? route.run(body.value) : body.response;
+  };
+}
+
+/** Which process answers: host name, pid, versions, start and uptime (the status page's identity line). */
+function identity(version: string | undefined): object {
+  const uptimeMs = Math.round(process.uptime() * 1000);
+  return {
+    host: hostname(),
+    pid: process.pid,
+    ...(version === undefined ? {} : { version }),
+    node: process.version,
+    startedMs: Date.now() - uptimeMs,
+    uptimeMs,
   };
 }
 

@@ -6,6 +6,7 @@ import {
   healthCodecs,
   ServingStatus,
 } from "../codec/health-types.ts";
+import type { MetricRegistry } from "../metrics/metric-registry.ts";
 import {
   isHoldable,
   type ServerStreamingMethod,
@@ -39,6 +40,8 @@ export interface HealthServiceOptions {
    * it: raise it to `maxWatchers`, or `Infinity` to turn it off.
    */
   maxWatchersPerAddress?: number;
+  /** Where `triple_health_watch_streams_refused_total` counts Watch streams refused by a limit. */
+  metrics?: MetricRegistry;
 }
 
 /** Default for {@link HealthServiceOptions.maxWatchersPerAddress}: half of `maxWatchers`. */
@@ -104,6 +107,12 @@ export function createHealthService(
     options.maxWatchersPerAddress ?? defaultMaxWatchersPerAddress(registry.maxWatchers),
   );
   const hub = new WatchHub(registry, slots, reply);
+  const refused = options.metrics
+    ?.counter(
+      "triple_health_watch_streams_refused_total",
+      "Health Watch streams refused by a watcher limit (per connection, per client address, or in total).",
+    )
+    .labels();
 
   const check: UnaryMethod<HealthCheckRequest, HealthCheckResponse> = {
     kind: "unary",
@@ -125,7 +134,13 @@ export function createHealthService(
       // After shutdown the stream stays open on NOT_SERVING: ended here, grpc-go's health client (which
       // skips its backoff after any message) would re-open it at once on the same connection, over and over
       // until GOAWAY. The host ends it after GOAWAY (issue 14 item 4).
-      WatchStream.open(hub, call, request.service);
+      try {
+        WatchStream.open(hub, call, request.service);
+      } catch (error) {
+        if (refused !== undefined && error instanceof RpcError && error.code === Code.ResourceExhausted)
+          refused.inc();
+        throw error;
+      }
     },
   };
 

@@ -37,6 +37,7 @@ export {
 } from "./checks.ts";
 export { addDependency } from "./dependencies.ts";
 export { defaultExecOutputBytes, type ExecCheckOptions, execCheck } from "./exec-check.ts";
+export { instrumentCheck, instrumentHealth, maxChangeSeries } from "./health-metrics.ts";
 export {
   createHealthService,
   defaultListLimit,

@@ -33,8 +33,10 @@ export function statusPageHtml(prefix: string): string {
 </head>
 <body>
 <h1>triple-health status</h1>
+<p id="identity"></p>
 <header>
-<span>server: <span id="mode">loading</span></span>
+<span>health: <span id="health">loading</span></span>
+<span>drain: <span id="mode">loading</span></span>
 <span>updates: <span id="connection" data-state="connecting">connecting</span></span>
 <button type="button" id="drain">Drain</button>
 <button type="button" id="resume">Resume</button>
@@ -45,10 +47,19 @@ export function statusPageHtml(prefix: string): string {
 <button type="submit">Use token</button>
 </form>
 <p id="error" role="alert"></p>
+<p id="drain-note" hidden>Draining: every service answers NOT_SERVING until Resume. The buttons below set
+operator overrides, which take effect after Resume.</p>
 <table>
 <thead><tr><th>service</th><th>status</th><th>reason</th><th>source</th><th>since</th><th>set</th></tr></thead>
 <tbody id="services"></tbody>
 </table>
+<section id="checks-panel" hidden>
+<h2>Checks</h2>
+<table>
+<thead><tr><th>check</th><th>services</th><th>state</th><th>in a row</th><th>attempts</th><th>last attempt</th><th>last error</th></tr></thead>
+<tbody id="checks"></tbody>
+</table>
+</section>
 <section id="registration" hidden>
 <h2>Registry</h2>
 <p id="registry-summary"></p>
@@ -69,9 +80,11 @@ function escapeHtml(text: string): string {
 export const statusPageCss = `body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.3em; margin: 0 0 .5em; }
 header { display: flex; gap: 1em; align-items: center; flex-wrap: wrap; margin-bottom: 1em; }
-#mode, #connection { padding: .1em .5em; border-radius: .3em; background: #eee; }
-#mode[data-mode="serving"], #connection[data-state="live"] { background: #d4f4d4; }
-#mode[data-mode="draining"], #mode[data-mode="shutting down"] { background: #f8d7d7; }
+#mode, #health, #connection { padding: .1em .5em; border-radius: .3em; background: #eee; }
+#mode[data-mode="off"], #health[data-status="SERVING"], #connection[data-state="live"] { background: #d4f4d4; }
+#mode[data-mode="draining"], #mode[data-mode="shutting down"], #health[data-status="NOT_SERVING"] { background: #f8d7d7; }
+#drain-note { background: #fff3cd; padding: .4em .6em; border-radius: .3em; }
+ol, ul { padding-left: 2.5em; }
 #error { color: #a00; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #ddd; vertical-align: top; }
@@ -138,6 +151,20 @@ export const statusPageScript = String.raw`// The admin status page's script, se
     showError(message);
   }
 
+  // A date and time with its time zone: an operator compares them with logs from elsewhere.
+  function when(ms) {
+    return new Date(ms).toLocaleString(undefined, {
+      year: "numeric", month: "short", day: "numeric",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+    });
+  }
+
+  function uptime(ms) {
+    const s = Math.floor(ms / 1000);
+    const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    return (d ? d + "d " : "") + (d || h ? h + "h " : "") + m + "m " + (s % 60) + "s";
+  }
+
   function cell(row, text, className) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -158,9 +185,18 @@ export const statusPageScript = String.raw`// The admin status page's script, se
   // Everything the server sends is text put in with textContent, never markup: service names and
   // reasons come from callers and checks.
   function render(state) {
-    const mode = state.shutdown ? "shutting down" : state.draining ? "draining" : "serving";
+    // Health (what Check of "" answers) and drain (the operator's switch) apart: a drained server is
+    // NOT_SERVING, and says why beside it.
+    const mode = state.shutdown ? "shutting down" : state.draining ? "draining" : "off";
     byId("mode").textContent = mode;
     byId("mode").dataset.mode = mode;
+    const server = state.services.find((service) => service.service === "");
+    byId("health").textContent = server ? server.status : "(no server status)";
+    byId("health").dataset.status = server ? server.status : "";
+    byId("drain").disabled = state.draining;
+    byId("drain").textContent = state.draining ? "Draining\u2026" : "Drain";
+    byId("resume").disabled = !state.draining || state.shutdown;
+    byId("drain-note").hidden = !state.draining;
     const rows = state.services.map((service) => {
       const row = document.createElement("tr");
       row.dataset.service = service.service;
@@ -169,8 +205,10 @@ export const statusPageScript = String.raw`// The admin status page's script, se
       cell(row, service.reason, "reason");
       const failing = service.failing.map((f) => f.source).join(", ");
       cell(row, failing ? service.source + " (" + failing + ")" : service.source, "source");
-      cell(row, new Date(service.sinceMs).toLocaleTimeString(), "since");
+      cell(row, when(service.sinceMs), "since");
       const actions = cell(row, "", "actions");
+      if (state.draining)
+        actions.title = "Draining: these set an override, which takes effect after Resume";
       actions.append(
         button("SERVING", "set", "SERVING"),
         button("NOT_SERVING", "set", "NOT_SERVING"),
@@ -187,7 +225,7 @@ export const statusPageScript = String.raw`// The admin status page's script, se
         const item = document.createElement("li");
         const name = change.service === "" ? "(server)" : change.service;
         item.textContent =
-          new Date(change.timeMs).toLocaleTimeString() + "  " + name + ": " + (change.from || "(new)") +
+          when(change.timeMs) + "  " + name + ": " + (change.from || "(new)") +
           " \u2192 " + (change.to || "(cleared)") + "  [" + change.source + "] " + change.reason;
         return item;
       });
@@ -206,6 +244,32 @@ export const statusPageScript = String.raw`// The admin status page's script, se
           return item;
         }),
       );
+    }
+    const checks = (state.checks || []).map((check) => {
+      const row = document.createElement("tr");
+      row.dataset.check = check.name;
+      cell(row, check.name, "name");
+      cell(row, check.services.map((s) => (s === "" ? "(server)" : s)).join(", "));
+      cell(row, check.running ? "running" : check.passing ? "passing" : "failing",
+        "status status-" + (check.passing ? "SERVING" : "NOT_SERVING"));
+      cell(row, check.consecutiveFailures > 0
+        ? check.consecutiveFailures + " failed" : check.consecutiveSuccesses + " passed", "streak");
+      cell(row, String(check.attempts));
+      cell(row, check.lastAttemptAt === undefined || check.lastAttemptAt === null ? "not yet" : when(check.lastAttemptAt), "since");
+      cell(row, check.lastError || "", "reason");
+      return row;
+    });
+    byId("checks").replaceChildren(...checks);
+    byId("checks-panel").hidden = checks.length === 0;
+    const id = state.identity;
+    if (id) {
+      byId("identity").textContent = [
+        id.host + " (pid " + id.pid + ")",
+        id.version ? "triple-health " + id.version : "",
+        "Node " + id.node,
+        "up " + uptime(id.uptimeMs),
+        "since " + when(id.startedMs),
+      ].filter(Boolean).join(" \u00b7 ");
     }
   }
 

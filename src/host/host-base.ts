@@ -58,6 +58,14 @@ export interface HostParts {
   drainDelayMs?: number | undefined;
 }
 
+/** @internal See {@link HostBase.portCounters}. */
+export interface PortCounters {
+  readonly connectionsRefused: number;
+  readonly streamsRefused: number;
+  readonly callsEndedOverBudget: number;
+  readonly serverStreams: number;
+}
+
 /** @internal Where the port hands each HTTP/2 stream and HTTP/1.1 request. */
 export type PortListeners = Pick<PortListenerOptions, "onStream" | "onRequest">;
 
@@ -126,6 +134,20 @@ export abstract class HostBase {
    */
   get bufferedBytes(): number {
     return this.#listener?.budget?.total ?? 0;
+  }
+
+  /**
+   * The port's counters since it opened, for metrics: connections refused at the cap, HTTP/2 streams
+   * refused and calls ended by the byte budgets, and the RPC server streams open now. @internal
+   */
+  get portCounters(): PortCounters {
+    const listener = this.#listener;
+    return {
+      connectionsRefused: listener?.guard.refused ?? 0,
+      streamsRefused: listener?.budget?.refused ?? 0,
+      callsEndedOverBudget: listener?.budget?.ended ?? 0,
+      serverStreams: this.#parts.handler.activeStreams,
+    };
   }
 
   /** True from `listen()` until `close()`. */

@@ -104,6 +104,8 @@ export class ConnectionGuard {
   readonly #stallPeriodMs: number;
   readonly #stallSweeps: number;
   #sweep = 0;
+  /** Connections refused (closed at once) at the cap, with none idle to shed, since the port opened. */
+  refused = 0;
   #stallTimer: NodeJS.Timeout | undefined = undefined;
 
   /**
@@ -130,6 +132,7 @@ export class ConnectionGuard {
   /** Counts a new connection; false when it was refused (closed) because every connection is busy. */
   admit(socket: net.Socket): boolean {
     if (this.#max > 0 && this.#connections.size >= this.#max && !this.#shedIdle()) {
+      this.refused++;
       socket.destroy();
       return false;
     }

@@ -4,6 +4,7 @@ import type { ProtocolWriter } from "../protocol/protocol-writer.ts";
 import { Code } from "../wire/code.ts";
 import { type Metadata, RpcError } from "../wire/rpc-error.ts";
 import { accountOf, type BudgetHolder, type ConnectionAccount } from "./byte-budget.ts";
+import type { RouteCallMetrics } from "./call-metrics.ts";
 import { callTrailers, encodeResponse, writeStreamMessage } from "./call-response.ts";
 import type { Exchange, ExchangeListener } from "./exchange.ts";
 import type { CallOwner } from "./server-call.ts";
@@ -21,6 +22,9 @@ export interface HeldCallParts {
   readonly trailerMetadata: Metadata | undefined;
   /** Absolute deadline (`Date.now()` ms), if the call has one. */
   readonly deadline: number | undefined;
+  /** The route's call metrics, recorded when the call ends; with the call's start (`performance.now()`). */
+  readonly metrics: RouteCallMetrics | undefined;
+  readonly started: number;
 }
 
 /**
@@ -46,8 +50,12 @@ export class HeldCall implements ExchangeListener, BudgetHolder, HeldStream<obje
   #awaitingDrain = false;
   budgetBytes = 0;
   #account: ConnectionAccount | undefined = undefined;
+  readonly #metrics: RouteCallMetrics | undefined;
+  readonly #started: number;
 
   constructor(parts: HeldCallParts) {
+    this.#metrics = parts.metrics;
+    this.#started = parts.started;
     this.#exchange = parts.exchange;
     this.#type = parts.type;
     this.#output = parts.output;
@@ -90,6 +98,7 @@ export class HeldCall implements ExchangeListener, BudgetHolder, HeldStream<obje
   fail(reason: unknown): void {
     if (this.#done) return;
     const error = RpcError.from(reason);
+    this.#metrics?.record(this.#type.protocol, error.code, performance.now() - this.#started);
     this.#end();
     const exchange = this.#exchange;
     if (exchange.closed) return;
@@ -120,7 +129,9 @@ export class HeldCall implements ExchangeListener, BudgetHolder, HeldStream<obje
 
   onClose(): void {
     if (this.budgetBytes !== 0) this.#account?.release(this);
-    if (!this.#done) this.#end();
+    if (this.#done) return;
+    this.#metrics?.record(this.#type.protocol, Code.Canceled, performance.now() - this.#started);
+    this.#end();
   }
 
   onDrain(): void {

@@ -1,6 +1,7 @@
 import { headerValue, type IncomingHeaders } from "../protocol/request-head.ts";
 import { ConfigError } from "../wire/config-error.ts";
 import { clipPeerText, quotePeerText } from "../wire/peer-text.ts";
+import type { RouteCallMetrics } from "./call-metrics.ts";
 import type { MethodDefinition, ServiceMethods } from "./service-types.ts";
 
 /** One routable method of one export: `/{service}/{method}` for a group and version. @internal */
@@ -12,6 +13,8 @@ export interface Route {
   /** The export's Dubbo group and version; `""` when it has none. */
   readonly group: string;
   readonly version: string;
+  /** @internal This route's call metrics, resolved by the handler on its first call when metrics are on. */
+  metrics: RouteCallMetrics | undefined;
 }
 
 /** Which export of a service an {@link Router.add} adds: Dubbo's group and version. */
@@ -186,6 +189,7 @@ export class Router {
             definition,
             group: info.group,
             version: info.version,
+            metrics: undefined,
           };
           if (!entry.keyed) {
             paths.set(path, { service, route, keyed: undefined });

@@ -1,5 +1,6 @@
 import type http from "node:http";
 import type http2 from "node:http2";
+import type { MetricRegistry } from "../metrics/metric-registry.ts";
 import { acceptPost, acceptPostStreaming, parseContentType } from "../protocol/content-type.ts";
 import { writerFor } from "../protocol/negotiate.ts";
 import { headerValue } from "../protocol/request-head.ts";
@@ -8,6 +9,7 @@ import { ConfigError } from "../wire/config-error.ts";
 import { defaultMaxMessageBytes } from "../wire/envelope.ts";
 import { defaultMaxMetadataBytes } from "../wire/metadata.ts";
 import { RpcError } from "../wire/rpc-error.ts";
+import { CallMetrics, RouteCallMetrics } from "./call-metrics.ts";
 import { Cors, type CorsOptions } from "./cors.ts";
 import type { Exchange } from "./exchange.ts";
 import { H1Exchange } from "./h1-exchange.ts";
@@ -40,6 +42,11 @@ export interface RpcHandlerOptions {
    * Default: never.
    */
   closing?: () => boolean;
+  /**
+   * Where to count calls (`triple_health_server_calls_total`, `triple_health_server_call_duration_seconds`,
+   * labelled by the routes' names; calls to unknown paths count as service and method `other`). Off by default.
+   */
+  metrics?: MetricRegistry;
 }
 
 const methodNotAllowedHeaders = Object.freeze({ allow: "POST", "content-type": "text/plain; charset=utf-8" });
@@ -70,6 +77,7 @@ export class RpcHandler implements CallOwner {
   readonly #answerAll: boolean;
   readonly #plain: readonly PlainHttpHandler[];
   readonly #closing: (() => boolean) | undefined;
+  readonly #metrics: CallMetrics | undefined;
 
   constructor(options: RpcHandlerOptions = {}) {
     const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
@@ -87,6 +95,7 @@ export class RpcHandler implements CallOwner {
     this.#answerAll = options.answerUnknownPaths ?? false;
     this.#plain = options.plainHttpHandlers ?? [];
     this.#closing = options.closing;
+    this.#metrics = options.metrics === undefined ? undefined : new CallMetrics(options.metrics);
   }
 
   /**
@@ -211,11 +220,15 @@ export class RpcHandler implements CallOwner {
       return;
     }
     const writer = writerFor(type);
+    const metrics = this.#metrics;
     if (route === undefined) {
       const error = new RpcError(Code.Unimplemented, this.#describeMiss(exchange));
       writer.writeError(exchange, type, error, undefined, undefined);
+      metrics?.unrouted.record(type.protocol, Code.Unimplemented, 0);
       return;
     }
+    if (metrics !== undefined && route.metrics === undefined)
+      route.metrics = new RouteCallMetrics(metrics, route.service, route.method);
     new ServerCall(exchange, type, writer, route, this.#limits, this).start();
   }
 
@@ -232,6 +245,7 @@ export class RpcHandler implements CallOwner {
     }
     const error = new RpcError(Code.Unimplemented, this.#describeMiss(exchange));
     writerFor(type).writeError(exchange, type, error, undefined, undefined);
+    this.#metrics?.unrouted.record(type.protocol, Code.Unimplemented, 0);
   }
 
   #describeMiss(exchange: Exchange): string {

@@ -88,6 +88,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
   budgetBytes = 0;
   // The connection's account, looked up on the first charge (a Check never makes one).
   #account: ConnectionAccount | undefined = undefined;
+  // performance.now() at the start, read only when the route records metrics.
+  readonly #started: number;
 
   constructor(
     exchange: Exchange,
@@ -103,6 +105,7 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     this.limits = limits;
     this.#writer = writer;
     this.#owner = owner;
+    this.#started = route.metrics === undefined ? 0 : performance.now();
   }
 
   // ---- what HandlerCall reads ----
@@ -231,6 +234,7 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     if (this.#state === State.Done) return;
     // The client went away before the answer: cancel.
     this.#state = State.Done;
+    this.#record(Code.Canceled);
     this.#cleanup(new RpcError(Code.Canceled, "the client cancelled the call"));
   }
 
@@ -263,6 +267,7 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
     const wasReading = this.#state === State.Reading;
     this.#state = State.Done;
     const error = RpcError.from(reason);
+    this.#record(error.code);
     this.#cleanup(error);
     // A request cut short (a limit, a timeout) must not keep what it had buffered until its stream is gone.
     if (wasReading) this.#dropRequest();
@@ -334,6 +339,8 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
       responseMetadata: this.#responseMetadata,
       trailerMetadata: this.#trailerMetadata,
       deadline: this.#deadline,
+      metrics: this.route.metrics,
+      started: this.#started,
     });
     this.#held = held;
     exchange.handOver(held);
@@ -510,6 +517,7 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
       return;
     }
     this.#state = State.Done;
+    this.#record(Code.Ok);
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -529,9 +537,14 @@ export class ServerCall implements ExchangeListener, BudgetHolder {
       return;
     }
     this.#state = State.Done;
+    this.#record(Code.Ok);
     this.#cleanup(undefined);
     // Messages still queued behind a slow reader count until the stream closes.
     if (this.#account !== undefined && exchange.queuedBytes >= largeWriteBytes) this.#chargeQueued();
+  }
+
+  #record(code: Code): void {
+    this.route.metrics?.record(this.type.protocol, code, performance.now() - this.#started);
   }
 
   // The trailers to answer with (see callTrailers); made here when the owner adds one.

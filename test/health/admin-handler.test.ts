@@ -46,7 +46,17 @@ t.test("GET /admin/health describes every service", async (t) => {
   const response = await call(handler, req("GET", "/admin/health"));
   t.equal(response.status, 200);
   t.equal(response.headers?.["content-type"], "application/json");
-  t.same(response.json, {
+  // Which process answers (the status page's identity line).
+  const { identity, ...rest } = response.json as { identity: Record<string, unknown> };
+  t.match(identity, {
+    pid: process.pid,
+    node: process.version,
+    host: String,
+    uptimeMs: Number,
+    startedMs: Number,
+  });
+  t.notOk("version" in identity, "no version unless given");
+  t.same(rest, {
     draining: false,
     shutdown: false,
     services: [
@@ -291,3 +301,11 @@ t.test(
     await checks.close();
   },
 );
+
+t.test("GET /admin/health's identity carries the version given", async (t) => {
+  const response = await call(
+    createAdminHandler(new HealthRegistry(), { version: "1.2.3" }),
+    req("GET", "/admin/health"),
+  );
+  t.match((response.json as { identity: object }).identity, { version: "1.2.3" });
+});

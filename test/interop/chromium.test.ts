@@ -2,6 +2,10 @@
 // DevTools protocol. The page loads and lists the services, shows a flip made on the server within a
 // second, and its buttons change the server's statuses — with the admin token given in the URL fragment,
 // and typed into the page's form.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { createAdminHandler } from "../../src/health/admin-handler.ts";
@@ -81,10 +85,32 @@ t.test("the status page in headless Chromium", needs("chromium"), async (t) => {
   await page.evaluate(click("#drain"));
   t.ok(await waitFor(() => health.draining), "drain reached the server");
   await page.waitFor(`document.getElementById("mode").textContent === "draining"`, 2000);
+  t.match(
+    await page.evaluate(`document.getElementById("identity").textContent`),
+    new RegExp(`\\(pid ${process.pid}\\) · Node ${process.version} · up `),
+    "which process this is",
+  );
+  // Health and drain apart, never contradicting: drained, the server's health is NOT_SERVING.
+  t.equal(await page.evaluate(`document.getElementById("health").textContent`), "NOT_SERVING");
+  t.equal(
+    await page.evaluate(`document.getElementById("drain").disabled`),
+    true,
+    "Drain shows it is draining",
+  );
+  t.equal(
+    await page.evaluate(`document.getElementById("drain-note").hidden`),
+    false,
+    "the buttons' effect explained",
+  );
+  t.match(
+    await page.evaluate(`document.querySelector("td.since").textContent`),
+    /\d{4}.*(UTC|GMT|[A-Z]{2,5}|[+-]\d)/,
+    "dates with year and time zone",
+  );
   t.equal(await page.evaluate(statusOf("")), "NOT_SERVING");
   await page.evaluate(click("#resume"));
   t.ok(await waitFor(() => !health.draining), "resume reached the server");
-  await page.waitFor(`document.getElementById("mode").textContent === "serving"`, 2000);
+  await page.waitFor(`document.getElementById("mode").textContent === "off"`, 2000);
 
   // Without the token (a new tab's session): the page asks for it, and works once it is typed in.
   await page.evaluate(`sessionStorage.clear()`);
@@ -110,6 +136,14 @@ t.test("a refused action shows the server's error", needs("chromium"), async (t)
   await page.navigate(`${url}/admin/`);
   await page.waitFor(`document.getElementById("connection").dataset.state === "live"`, 15_000);
   health.shutdown("closing");
+  await page.waitFor(`document.getElementById("mode").textContent === "shutting down"`, 5000);
+  t.equal(
+    await page.evaluate(`document.getElementById("resume").disabled`),
+    true,
+    "Resume is off once closing",
+  );
+  // Sent anyway (a page that had not heard of the shutdown yet): the server's refusal is shown.
+  await page.evaluate(`document.getElementById("resume").disabled = false`);
   await page.evaluate(click("#resume"));
   await page.waitFor(`document.getElementById("error").textContent !== ""`, 5000);
   t.equal(
@@ -119,4 +153,31 @@ t.test("a refused action shows the server's error", needs("chromium"), async (t)
   t.equal(await page.evaluate(`document.getElementById("mode").textContent`), "shutting down");
   await server.close({ graceMs: 0 });
   await page.waitFor(`document.getElementById("connection").dataset.state !== "live"`, 5000);
+});
+
+t.test("the README's chromium --dump-dom command shows the rows", needs("chromium"), async (t) => {
+  const health = new HealthRegistry();
+  const { url } = await startServer(t, { health, plainHttpHandlers: [createAdminHandler(health)] });
+  health.set("greet.GreetService", ServingStatus.NotServing, "deploy in progress");
+  const profile = mkdtempSync(join(tmpdir(), "th-dump-dom-"));
+  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
+  // The README's command (plus what running as root in a test needs: no sandbox, a profile of its own).
+  const dom = await new Promise<string>((resolve, reject) => {
+    execFile(
+      "chromium",
+      [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        `--user-data-dir=${profile}`,
+        "--virtual-time-budget=4000",
+        "--dump-dom",
+        `${url}/admin/`,
+      ],
+      { timeout: 60_000, maxBuffer: 4 * 1024 * 1024 },
+      (error, stdout) => (error === null ? resolve(stdout) : reject(error)),
+    );
+  });
+  t.match(dom, /<tr data-service="greet\.GreetService">.*NOT_SERVING.*deploy in progress/s);
+  t.match(dom, /id="health"[^>]*>SERVING</, "the server's health");
 });

@@ -4,6 +4,7 @@ import t from "tap";
 import { createTripleProxy } from "../../src/host/triple-proxy.ts";
 import { defaultLocalPaths, localPathMatcher, routingSegments } from "../../src/proxy/local-paths.ts";
 import { h2once } from "../fixtures/h2-request.ts";
+import { stderrLine } from "../fixtures/node-process.ts";
 import { startCli } from "../fixtures/run-cli.ts";
 import { grpcCheck, h1request } from "../hardening/fixtures/attack.ts";
 
@@ -111,7 +112,9 @@ t.test(
       "--upstream",
       `127.0.0.1:${upstreamPort}`,
     ]);
-    const port = Number((await proxy.line(/^triple-health proxy on http:\/\/127\.0\.0\.1:(\d+) /))[1]);
+    const port = Number(
+      (await stderrLine(proxy, /^triple-health proxy on http:\/\/127\.0\.0\.1:(\d+) /m))[1],
+    );
     const json = { "content-type": "application/json" };
     const h1 = await h1request(port, {
       method: "POST",

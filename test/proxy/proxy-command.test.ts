@@ -3,6 +3,7 @@ import t from "tap";
 import { describeEvent, parseListen, run } from "../../src/cli/commands/proxy.ts";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { RpcError } from "../../src/wire/rpc-error.ts";
+import { stderrLine } from "../fixtures/node-process.ts";
 import { captureIo, startCli } from "../fixtures/run-cli.ts";
 import { startServer } from "../fixtures/start-server.ts";
 import { from, grpcClient, grpcGreet, startUpstream } from "./fixtures/proxy-harness.ts";
@@ -20,7 +21,7 @@ t.test("proxy process: forwards, reports routing, exits 0 on SIGTERM", async (t)
     "greet.GreetService",
     "-v",
   ]);
-  const first = (await child.line(/^/)).input;
+  const first = (await stderrLine(child, /^triple-health proxy on .*$/m))[0];
   t.match(
     first,
     /^triple-health proxy on http:\/\/127\.0\.0\.1:\d+ \(h2c, HTTP\/1\.1\) → .* for greet\.GreetService$/,

@@ -1,10 +1,10 @@
 // `triple-health proxy`: forwards calls to healthy upstreams until SIGINT/SIGTERM.
-import type { PickerEvent } from "../../client/picker-events.ts";
-import { servingStatusName } from "../../codec/health-types.ts";
 import { createTripleProxy, type TripleProxy } from "../../host/triple-proxy.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { describeDiscoveryEvent, discoveryFlags } from "../discovery-flags.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
+import { metricsFlag, parseMetricsAddress, startProxyMetrics } from "../metrics-flags.ts";
+import { ProxyLog } from "../proxy-log.ts";
 import type { RegistryDiscovery } from "../registry-discovery.ts";
 import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
 
@@ -61,6 +61,17 @@ const proxyFlags: FlagSpecs = {
     description:
       "on SIGTERM/SIGINT, how long to answer NOT_SERVING before GOAWAY, so a poller of Check (HAProxy, kubelet) sees it before the port closes (default 0)",
   },
+  metrics: metricsFlag,
+  log: {
+    kind: "string",
+    choices: ["text", "json"],
+    description:
+      "upstream health changes, outages with their cause, ejections and routing changes as text lines on stderr (default), or as JSON lines on stdout with serve's field names {time, service, upstream, event, status, previous, reason, source}",
+  },
+  "startup-timeout": {
+    kind: "duration",
+    description: "how long routing is not reported while upstreams have not answered yet (default 5s)",
+  },
   verbose: {
     kind: "bool",
     aliases: ["v"],
@@ -85,40 +96,6 @@ function parseShare(text: string): number {
     );
   }
   return value;
-}
-
-/** One line per picker event. @internal */
-export function describeEvent(event: PickerEvent): string {
-  switch (event.type) {
-    case "status":
-      return `${event.endpoint} ${event.status === undefined ? "UNKNOWN" : servingStatusName(event.status)} (${event.reason})`;
-    case "connected":
-      return `${event.endpoint} health stream up`;
-    case "disconnected":
-      return `${event.endpoint} health stream lost${event.error === undefined ? "" : `: ${event.error.message}`}`;
-    case "reconnect":
-      return `${event.endpoint} reconnect #${event.attempt} in ${event.delayMs} ms`;
-    case "ejected":
-      return `${event.endpoint} ejected for ${event.durationMs} ms (ejection ${event.ejections})`;
-    case "restored":
-      return `${event.endpoint} back from ejection (${event.reason})`;
-    case "added":
-      return `${event.endpoint} discovered`;
-    case "removed":
-      return `${event.endpoint} gone from the registry (${event.outstanding} calls in flight finish)`;
-    case "invalid":
-      return `${event.endpoint} skipped: ${event.reason}`;
-    case "source":
-      return event.down
-        ? `registry lost (${event.reason}): keeping the last known upstreams`
-        : `registry back (${event.reason})`;
-    case "panic":
-      return event.active
-        ? `panic: ${event.healthy} of ${event.total} healthy, routing to every reachable upstream`
-        : `panic over: ${event.healthy} of ${event.total} healthy`;
-    default:
-      return `routing to ${event.endpoints.length === 0 ? "nothing" : event.endpoints.join(", ")}${event.panic ? " (panic)" : ""}`;
-  }
 }
 
 /** `triple-health proxy`: serves until SIGINT/SIGTERM, then closes gracefully. @internal */
@@ -152,13 +129,15 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
     if (drainDelayMs > 3_600_000) throw new FlagError("-drain-delay must be at most 1h");
     const verbose = values["verbose"] === true;
     const ejectTime = values["eject-time"] as number | undefined;
+    const metricsText = values["metrics"] as string | undefined;
+    const metricsAddress = metricsText === undefined ? undefined : parseMetricsAddress(metricsText);
     let proxy: TripleProxy;
-    const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    const logDiscovery = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
     const found: RegistryDiscovery | undefined = fromRegistry
       ? (await import("../registry-discovery.ts")).startDiscovery(
           values,
           values["service"] as string,
-          (event) => log(describeDiscoveryEvent(event)),
+          (event) => logDiscovery(describeDiscoveryEvent(event)),
         )
       : undefined;
     try {
@@ -190,30 +169,52 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
       // The proxy's own checks of its options (an upstream URL it cannot use): bad arguments too.
       throw new FlagError(error instanceof Error ? error.message : String(error));
     }
-    proxy.picker.on((event) => {
-      if (verbose || event.type === "routable" || event.type === "ejected" || event.type === "panic") {
-        io.stderr.write(`${new Date().toISOString()} ${describeEvent(event)}\n`);
-      }
+    const json = values["log"] === "json";
+    const log = new ProxyLog({
+      json,
+      verbose,
+      service: proxy.service,
+      endpoints: proxy.picker.endpoints,
+      write: (line) => (json ? io.stdout : io.stderr).write(line),
+      routing: () => ({ endpoints: proxy.picker.routable, panic: proxy.picker.panic }),
+      now: Date.now,
     });
+    proxy.picker.on((event) => log.onEvent(event));
+    const startup = setTimeout(
+      () => log.startupOver(),
+      (values["startup-timeout"] as number | undefined) ?? 5000,
+    );
+    startup.unref();
     let listening: { host: string; port: number };
     try {
       listening = await listenOrFail(proxy, listen);
     } catch (error) {
+      clearTimeout(startup);
       await found?.close();
       throw error;
     }
     const { host, port } = listening;
     const target =
       found === undefined ? proxy.picker.endpoints.join(", ") : `the providers in ${found.registry}`;
-    io.stdout.write(
+    // Banners on stderr, as tap's: stdout holds the log lines of -log json only.
+    io.stderr.write(
       `triple-health proxy on http://${host}:${port} (h2c, HTTP/1.1) → ${target}` +
         `${proxy.service === "" ? "" : ` for ${proxy.picker.service}`}\n`,
     );
-    const code = await serveUntilStopped(proxy, io, { prefix: linePrefix(command), graceMs });
-    await found?.close();
-    return code;
+    const running = await startProxyMetrics(proxy, metricsAddress, (url) =>
+      io.stderr.write(`${linePrefix(command)}metrics on ${url}\n`),
+    );
+    const lines = { ...io, stdout: json ? io.stderr : io.stdout };
+    try {
+      return await serveUntilStopped(running, lines, { prefix: linePrefix(command), graceMs });
+    } finally {
+      clearTimeout(startup);
+      await found?.close();
+    }
   },
 };
 
 /** @internal */
 export const run = runner(command);
+
+export { describeEvent } from "../proxy-log.ts";

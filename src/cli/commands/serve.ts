@@ -8,19 +8,24 @@ import type { RegisterMode } from "../../discovery/registration.ts";
 import { parseRegistryUrl } from "../../discovery/registry-url.ts";
 import { createAdminHandler } from "../../health/admin-handler.ts";
 import { HealthCheckRunner } from "../../health/checks.ts";
+import { instrumentCheck } from "../../health/health-metrics.ts";
 import { createProbeHandler } from "../../health/probe-handler.ts";
 import { HealthRegistry } from "../../health/registry.ts";
 import { serviceKey } from "../../health/service-key.ts";
+import { instrumentHost } from "../../host/host-metrics.ts";
+import type { MetricsListener } from "../../host/metrics-listener.ts";
 import { createTripleServer } from "../../host/triple-server.ts";
 import { defineService } from "../../server/define-service.ts";
 import type { TlsOptions } from "../../server/port-listener.ts";
 import type { PlainHttpHandler } from "../../server/service-types.ts";
 import { adminToken, adminTokenFlag } from "../admin-flags.ts";
 import { jsonChangeLine, jsonRegistrationLine, textChangeLine, textRegistrationLine } from "../change-log.ts";
-import { type CheckFlag, checkProbe, parseCheckFlags } from "../check-flags.ts";
+import { type CheckFlag, checkProbe, parseCheckConfig, parseCheckFlags } from "../check-flags.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
 import { FlagError, type FlagSpecs, formatDuration, parseFlags } from "../flags.ts";
+import { commandMetrics, listenMetrics, metricsFlag, parseMetricsAddress } from "../metrics-flags.ts";
 import { listenOrFail, serveUntilStopped } from "../stop-signals.ts";
+import { packageVersion } from "../version.ts";
 
 interface ServeFlags {
   sample: boolean;
@@ -45,6 +50,8 @@ interface ServeFlags {
   registry?: RegistryFlags;
   /** Wait between unregister + NOT_SERVING and GOAWAY on shutdown, ms. */
   drainDelayMs: number;
+  /** The -metrics listener's address. */
+  metrics?: { host: string; port: number };
 }
 
 interface RegistryFlags {
@@ -120,6 +127,12 @@ const flags: FlagSpecs = {
     description:
       'drive health service NAME, and "" with it, by a check (repeatable): tcp://host:port (connects), http(s)://host:port/path (2xx passes), grpc://host:port/service (another server\'s health, by Watch; no /service: its ""), exec:command (exit 0 passes; a line with shell syntax runs as /bin/sh -c LINE). NAME starts NOT_SERVING until the check passes',
   },
+  config: {
+    kind: "string",
+    hint: "FILE",
+    description:
+      'checks from a JSON file, each as a -check: {"checks": [{"name": "db", "url": "tcp://db:5432", "interval": "5s", "timeout": "1s", "failures": 3, "successes": 1, "initial-delay": "10s"}]} (all but name and url optional)',
+  },
   "check-interval": { kind: "duration", description: "time between a check's attempts (default 10s)" },
   "check-timeout": {
     kind: "duration",
@@ -143,6 +156,7 @@ const flags: FlagSpecs = {
     description:
       "status changes on stdout as text lines (default), or as one JSON object per line: {time, service, status, previous, reason, source}; with json, the other lines go to stderr",
   },
+  metrics: metricsFlag,
   grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
   "grace-ms": { kind: "int", hint: "N", description: "deprecated: -grace in milliseconds" },
   registry: {
@@ -203,9 +217,13 @@ function serveFlags(
   if (!admin && values["admin-token"] !== undefined) throw new FlagError("-admin-token needs -admin");
   const token = admin ? adminToken(values, "admin-token", env) : undefined;
   const tls = tlsFlags(values);
-  const checks = parseCheckFlags((values["check"] as string[] | undefined) ?? []);
+  const checks = parseCheckFlags([
+    ...((values["check"] as string[] | undefined) ?? []),
+    ...configChecks(values["config"] as string | undefined),
+  ]);
   const checkTiming = checkTimingFlags(values, checks.length > 0);
   const registry = registryFlags(values);
+  const metricsText = values["metrics"] as string | undefined;
   return {
     sample: values["sample"] === true,
     services: (values["service"] as string[] | undefined) ?? [],
@@ -222,6 +240,7 @@ function serveFlags(
     log: (values["log"] as "text" | "json" | undefined) ?? "text",
     ...(registry === undefined ? {} : { registry }),
     drainDelayMs: drainDelay(values, registry !== undefined),
+    ...(metricsText === undefined ? {} : { metrics: parseMetricsAddress(metricsText) }),
   };
 }
 
@@ -263,6 +282,29 @@ function registryFlags(values: ReturnType<typeof parseFlags>["values"]): Registr
 }
 
 const maxTimerMs = 24 * 3_600_000;
+
+// The -config file's checks, as -check texts with their settings (so one parser checks both, and a NAME in
+// both is "given twice").
+function configChecks(file: string | undefined): string[] {
+  if (file === undefined) return [];
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new FlagError(`cannot read -config ${JSON.stringify(file)}: ${(error as Error).message}`);
+  }
+  return parseCheckConfig(text, file).map((check) => {
+    const s = check.settings ?? {};
+    const parts = [
+      s.intervalMs === undefined ? "" : `,interval=${s.intervalMs}ms`,
+      s.timeoutMs === undefined ? "" : `,timeout=${s.timeoutMs}ms`,
+      s.failureThreshold === undefined ? "" : `,failures=${s.failureThreshold}`,
+      s.successThreshold === undefined ? "" : `,successes=${s.successThreshold}`,
+      s.initialDelayMs === undefined ? "" : `,initial-delay=${s.initialDelayMs}ms`,
+    ];
+    return `${check.name}=${check.url}${parts.join("")}`;
+  });
+}
 
 const timingFlags = ["check-interval", "check-timeout", "failure-threshold", "success-threshold"] as const;
 
@@ -328,9 +370,10 @@ function tlsFlags(values: ReturnType<typeof parseFlags>["values"]): TlsOptions |
   return tls;
 }
 
-function timingText(timing: CheckTiming): string {
-  const { intervalMs, timeoutMs, failureThreshold, successThreshold } = timing;
-  return `every ${formatDuration(intervalMs)} (timeout ${formatDuration(timeoutMs)}, NOT_SERVING after ${failureThreshold} failed, SERVING after ${successThreshold} passed)`;
+function timingText(timing: CheckTiming & { initialDelayMs: number }): string {
+  const { intervalMs, timeoutMs, failureThreshold, successThreshold, initialDelayMs } = timing;
+  const first = initialDelayMs > 0 ? `, first after ${formatDuration(initialDelayMs)}` : "";
+  return `every ${formatDuration(intervalMs)} (timeout ${formatDuration(timeoutMs)}, NOT_SERVING after ${failureThreshold} failed, SERVING after ${successThreshold} passed${first})`;
 }
 
 /** `triple-health serve`: runs until SIGINT/SIGTERM, then closes gracefully. @internal */
@@ -360,12 +403,16 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     if (json) health.onChange((event) => io.stdout.write(jsonChangeLine(event)));
     const lines = json ? io.stderr : io.stdout;
     const runner = new HealthCheckRunner(health);
+    const metrics =
+      options.admin || options.metrics !== undefined ? commandMetrics(health, runner) : undefined;
     const plainHttpHandlers: PlainHttpHandler[] = options.admin
       ? [
           createAdminHandler(health, {
             token: options.adminToken,
             checks: runner,
             registration: () => server.registration,
+            metrics,
+            version: packageVersion(),
           }),
           createProbeHandler(health),
         ]
@@ -376,6 +423,7 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       plainHttpHandlers,
       tls: options.tls,
       drainDelayMs: options.drainDelayMs,
+      ...(metrics === undefined ? {} : { metrics, healthService: { metrics } }),
       ...(registry === undefined
         ? {}
         : {
@@ -389,6 +437,7 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
               ),
           }),
     });
+    if (metrics !== undefined) instrumentHost(metrics, server);
     const exported = { group: options.serviceGroup, version: options.serviceVersion };
     try {
       if (options.sample) {
@@ -413,14 +462,31 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     const token = options.adminToken === undefined ? "" : " (admin token required)";
     const keys = server.handler.exports.map((e) => serviceKey(e.service, e.group, e.version));
     lines.write(`triple-health serving ${keys.join(", ")} on ${where}${token}\n`);
+    let metricsListener: MetricsListener | undefined;
+    if (options.metrics !== undefined && metrics !== undefined) {
+      try {
+        const started = await listenMetrics(metrics, options.metrics);
+        metricsListener = started.listener;
+        lines.write(`${prefix}metrics on ${started.url}\n`);
+      } catch (error) {
+        await server.close({ graceMs: 0 });
+        throw error;
+      }
+    }
     // Text: changes from here on; the banner above already says what is registered.
     if (!json) health.onChange((event) => io.stdout.write(textChangeLine(prefix, event)));
-    const timing = options.checkTiming ?? defaultTiming;
     for (const check of options.checks) {
+      // The check's own settings over the global flags (or their defaults).
+      const timing = { ...(options.checkTiming ?? defaultTiming), initialDelayMs: 0, ...check.settings };
       lines.write(`${prefix}check ${JSON.stringify(check.name)}: ${check.url} ${timingText(timing)}\n`);
       // NAME and "" both: the registry holds "" NOT_SERVING while any check's source fails for it.
       // As a Kubernetes readiness probe (every check starts failing): nothing is SERVING before it was seen so.
-      runner.add({ ...checkProbe(check), services: [check.name, ""], ...timing });
+      const probe = checkProbe(check);
+      runner.add({
+        ...(metrics === undefined ? probe : instrumentCheck(metrics, probe)),
+        services: [check.name, ""],
+        ...timing,
+      });
     }
     if (registry !== undefined) lines.write(`${prefix}registering in ${registry.url} (${registry.mode})\n`);
     const host = {
@@ -430,6 +496,7 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       close: async (closeOptions?: { graceMs?: number }) => {
         await runner.close();
         await server.close(closeOptions);
+        await metricsListener?.close();
       },
     };
     return serveUntilStopped(host, { ...io, stdout: lines }, { prefix, graceMs: options.graceMs });
