@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import t from "tap";
 import { GrpcHealthClient, type GrpcHealthStub } from "../fixtures/grpc-health.ts";
-import { startNode } from "../fixtures/node-process.ts";
+import { startNode, stderrLine } from "../fixtures/node-process.ts";
 import { startCli } from "../fixtures/run-cli.ts";
 import { needsZooKeeper, startEnsemble } from "../fixtures/zookeeper-ensemble.ts";
 import { from, grpcClient, grpcGreet } from "./fixtures/proxy-harness.ts";
@@ -30,7 +30,7 @@ t.test("a rolling SIGTERM restart behind proxy -registry loses no call", needsZo
     "--service",
     "greet.GreetService",
   ]);
-  const first = (await proxy.line(/^triple-health proxy on/, 90_000)).input;
+  const first = (await stderrLine(proxy, /^triple-health proxy on.*$/m, 90_000))[0];
   t.match(first, /→ the providers in zookeeper:\/\/.* for greet\.GreetService$/);
   const port = /:(\d+) /.exec(first)![1]!;
   const client = grpcClient(t, `127.0.0.1:${port}`);
