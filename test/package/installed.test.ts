@@ -100,14 +100,9 @@ const snippets = {
   "readme-embedding.ts": readmeSnippet("### On a server you already run"),
   "readme-client.ts": readmeSnippet("## Health client (library)"),
 };
-const embeddingPort = await unusedPort();
-for (const [file, text] of Object.entries(snippets)) {
-  // Only the embedding snippet runs; it listens where the test says.
-  writeFileSync(
-    join(app, file),
-    file === "readme-embedding.ts" ? text.replaceAll("20000", `${embeddingPort}`) : text,
-  );
-}
+// Only the embedding snippet runs; it listens where the test says, on a port picked just before it runs
+// (this file takes minutes: a port picked at the start may be taken by then).
+for (const [file, text] of Object.entries(snippets)) writeFileSync(join(app, file), text);
 writeFileSync(
   join(app, "tsconfig.json"),
   JSON.stringify({
@@ -258,7 +253,10 @@ t.test("the README's server snippet type-checks under strict", async (t) => {
 
 t.test("the README's embedding snippet runs: Check, then a graceful close on SIGTERM", async (t) => {
   await compiling;
-  const server = startNode(t, [join(app, "out/readme-embedding.js")], { cwd: app, loader: false });
+  const embeddingPort = await unusedPort();
+  const compiled = join(app, "out/readme-embedding.js");
+  writeFileSync(compiled, readFileSync(compiled, "utf8").replaceAll("20000", `${embeddingPort}`));
+  const server = startNode(t, [compiled], { cwd: app, loader: false });
   await server.line(/^listening on /);
   const check = await run(
     bin,
@@ -355,7 +353,11 @@ const oldestInstall = await run(
 );
 
 for (const [kind, typescript, label] of [
-  ["esm", { tsc }, "an ES-module project on the repository's TypeScript"],
+  [
+    "esm",
+    { tsc, typeRoots: join(root, "node_modules/@types") },
+    "an ES-module project on the repository's TypeScript",
+  ],
   [
     "cjs",
     {
