@@ -5,8 +5,8 @@ import { type CallOptions, type MetadataInit, type MethodRef, toMetadata } from 
 import type { CallTrace } from "./call-trace.ts";
 import { grpcCalls } from "./grpc-call.ts";
 import type { HttpTransport, TransportOptions } from "./http-transport.ts";
+import { Http1Transport } from "./http1-transport.ts";
 import { Http2Transport } from "./http2-transport.ts";
-import { LazyHttp1Transport } from "./lazy-http1-transport.ts";
 import type { CallEnv } from "./protocol-call.ts";
 import { tripleCalls } from "./triple-call.ts";
 
@@ -115,7 +115,7 @@ export function createCallClient(target: string, options: CallClientOptions = {}
     throw new ConfigError("gzipRequests needs protocol grpc (grpc-encoding)");
   }
   const transport: HttpTransport =
-    httpVersion === "2" ? new Http2Transport(url, options) : new LazyHttp1Transport(url, options);
+    httpVersion === "2" ? new Http2Transport(url, options) : new Http1Transport(url, options);
   const env: CallEnv = {
     transport,
     codec,
