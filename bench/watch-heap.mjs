@@ -49,11 +49,14 @@ export function heapByType(file) {
 async function perWatcher(id, options) {
   const server = startChild(join(here, `servers/${id === "ours" ? "ours" : "ceiling-h2"}.mjs`), {
     nodeArgs: ["--expose-gc"],
+    // --from only for ours (the ceiling has no build to pick); from src, the child needs this process's
+    // TypeScript loader, as in watch-fanout.mjs. Without both, a clean checkout (no dist/) failed here.
     args: [
       "--max-streams=1000",
       `--max-watchers=${options.watchers * 2}`,
-      "--max-watchers-per-address=Infinity",
+      ...(id === "ours" ? [`--from=${options["ours-from"]}`, "--max-watchers-per-address=Infinity"] : []),
     ],
+    inheritExecArgv: id === "ours" && options["ours-from"] === "src",
   });
   const files = [
     join(tmpdir(), `watch-heap-${id}-before.heapsnapshot`),

@@ -29,7 +29,7 @@ try {
   if (error?.code !== "EADDRINUSE") throw error;
   // Most often `npm start` (the same port by default) is still running.
   console.error(
-    `127.0.0.1:${port} is already in use (is \`npm start\` still running?): stop that server, or pick another port: node examples/server.mjs 20001`,
+    `127.0.0.1:${port} is already in use (is \`npm start\` still running?): stop that server, or run node examples/server.mjs 0 to get a free port, printed on the first line`,
   );
   process.exit(1);
 }

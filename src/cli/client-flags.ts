@@ -6,7 +6,7 @@ import { connectFailureKind } from "../client/transport-errors.ts";
 import { Code, grpcCodeName } from "../wire/code.ts";
 import { ConfigError } from "../wire/config-error.ts";
 import { RpcError } from "../wire/rpc-error.ts";
-import { type CommandContext, ExitCode } from "./command.ts";
+import { type CommandContext, CommandError, ExitCode } from "./command.ts";
 import { FlagError, type FlagSpecs, type FlagValue, formatDuration } from "./flags.ts";
 import type { CommandIo } from "./main.ts";
 import { createVerboseTrace } from "./verbose.ts";
@@ -84,6 +84,12 @@ export const clientFlags: FlagSpecs = {
     description: "message codec (default proto)",
   },
   http1: { kind: "bool", description: "use HTTP/1.1 (triple only; gRPC needs HTTP/2)" },
+  gzip: { kind: "bool", description: "compress the request with gzip (gRPC; responses are read either way)" },
+  alts: { kind: "bool", description: "use ALTS: not supported (grpc_health_probe's flag; exits 1)" },
+  spiffe: {
+    kind: "bool",
+    description: "use SPIFFE workload API credentials: not supported (grpc_health_probe's flag; exits 1)",
+  },
   json: { kind: "bool", description: "print JSON" },
   verbose: {
     kind: "bool",
@@ -91,6 +97,11 @@ export const clientFlags: FlagSpecs = {
     description: "print request and response headers, messages and trailers to stderr",
   },
 };
+
+/** The client flags without -service, for list (which has no service to name). @internal */
+export const listFlags: FlagSpecs = Object.fromEntries(
+  Object.entries(clientFlags).filter(([name]) => name !== "service"),
+);
 
 /** What the client flags resolved to: the client to call and how to call and report. @internal */
 export interface ClientSetup {
@@ -112,6 +123,9 @@ export function setupClient(
   defaults: { rpcTimeoutMs: number | undefined },
 ): ClientSetup {
   const addr = (values["addr"] as string | undefined) ?? positionals[0];
+  // The address may come as the one positional argument; anything more is a mistake, not something to ignore.
+  const extra = positionals[values["addr"] === undefined ? 1 : 0];
+  if (extra !== undefined) throw new FlagError(`unexpected argument ${JSON.stringify(extra)}`);
   if (addr === undefined || addr === "") throw new FlagError("-addr not specified");
   const connectTimeoutMs = (values["connect-timeout"] as number | undefined) ?? 1000;
   const rpcTimeoutMs = (values["rpc-timeout"] as number | undefined) ?? defaults.rpcTimeoutMs;
@@ -125,7 +139,28 @@ export function setupClient(
       `-rpc-timeout must be greater than zero (specified: ${formatDuration(rpcTimeoutMs)})`,
     );
   }
+  // grpc_health_probe's order of checks (main.go, init): these two before the TLS ones.
+  if (values["alts"] === true && values["spiffe"] === true)
+    throw new FlagError("-alts and -spiffe are mutually incompatible");
+  if (values["tls"] === true && values["alts"] === true)
+    throw new FlagError("cannot specify -tls with -alts");
   const tls = tlsFromFlags(values, addr);
+  if (values["tls"] === true && values["spiffe"] === true)
+    throw new FlagError("-tls and -spiffe are mutually incompatible");
+  if (values["alts"] === true)
+    throw new FlagError("-alts is not supported by triple-health (Google's ALTS handshaker); use -tls");
+  if (values["spiffe"] === true)
+    throw new FlagError(
+      "-spiffe is not supported by triple-health (no SPIFFE workload API client); use -tls with -tls-client-cert and -tls-client-key",
+    );
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(addr) && missingPort(addr)) {
+    // grpc_health_probe hands a bare host to grpc-go, whose dialer fails with "missing port in address" on
+    // every attempt until -connect-timeout: exit 2. Same exit code, at once and with the reason.
+    throw new CommandError(
+      ExitCode.ConnectionFailure,
+      `failed to connect service at ${JSON.stringify(addr)}: missing port in address (want host:port)`,
+    );
+  }
   const metadata: Record<string, string[]> = {};
   for (const header of (values["rpc-header"] as string[] | undefined) ?? []) {
     const colon = header.indexOf(":");
@@ -144,6 +179,7 @@ export function setupClient(
     metadata,
     tls,
     userAgent: values["user-agent"] as string | undefined,
+    gzipRequests: values["gzip"] === true,
     trace: verbose ? createVerboseTrace(io.stderr) : undefined,
   };
   let client: HealthClient;
@@ -175,6 +211,12 @@ export function setupClient(
 // A duration flag as the whole milliseconds the client options take (`1.5ms` → 2).
 function wholeMs(value: FlagValue | undefined): number | undefined {
   return value === undefined ? undefined : Math.ceil(value as number);
+}
+
+/** True for `host` and `[::1]` with no `:port` (`:5000` and `host:5000` have one). */
+function missingPort(addr: string): boolean {
+  if (addr.startsWith("[")) return !/\]:[^:]*$/.test(addr);
+  return !addr.includes(":");
 }
 
 /** `:5000` (Go's "this host") → `127.0.0.1:5000`; a bare `host:port` gets the scheme the TLS flag asks for. */
@@ -267,8 +309,9 @@ function reportRpcError(error: unknown, setup: ClientSetup, io: CommandIo, what:
     return ExitCode.ConnectionFailure;
   }
   if (err.code === Code.Unimplemented) {
+    // As grpc_health_probe v0.4.x (main.go: "...(grpc.health.v1.Health): %s" with the status message).
     io.stderr.write(
-      "error: this server does not implement the grpc health protocol (grpc.health.v1.Health)\n",
+      `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${err.rawMessage}\n`,
     );
   } else if (err.code === Code.DeadlineExceeded && setup.rpcTimeoutMs !== undefined) {
     io.stderr.write(`timeout: ${what} did not complete within ${formatDuration(setup.rpcTimeoutMs)}\n`);

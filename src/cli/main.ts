@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `triple-health` command: a dispatcher over one module per subcommand in ./commands/.
 import { realpathSync } from "node:fs";
+import nodeModule from "node:module";
 import { fileURLToPath } from "node:url";
 import { ExitCode } from "./command.ts";
 import { packageVersion } from "./version.ts";
@@ -45,6 +46,32 @@ function usage(): string {
   );
 }
 
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two short words. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The command a typo most likely meant (within 2 edits), if one is that close. @internal */
+export function closestCommand(word: string): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of Object.keys(commands)) {
+    const distance = editDistance(word.toLowerCase(), name);
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
 const helpWords = new Set(["help", "-h", "-help", "--help"]);
 const versionWords = new Set(["version", "-version", "--version"]);
 
@@ -55,13 +82,8 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     io.stdout.write(`${packageVersion()}\n`);
     return ExitCode.Ok;
   }
-  // `triple-health help check` is `triple-health check --help`.
-  if (
-    name !== undefined &&
-    helpWords.has(name) &&
-    args[0] !== undefined &&
-    Object.hasOwn(commands, args[0])
-  ) {
+  // `triple-health help check` is `triple-health check --help`; `help nope` is an unknown command.
+  if (name !== undefined && helpWords.has(name) && args[0] !== undefined) {
     [name, args] = [args[0], ["--help"]];
   }
   if (name === undefined || helpWords.has(name)) {
@@ -69,7 +91,9 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     return name === undefined ? ExitCode.InvalidArguments : ExitCode.Ok;
   }
   if (!Object.hasOwn(commands, name)) {
-    io.stderr.write(`triple-health: unknown command '${name}'\n\n${usage()}`);
+    const near = closestCommand(name);
+    const hint = near === undefined ? "" : `: did you mean ${near}?`;
+    io.stderr.write(`triple-health: unknown command '${name}'${hint}\n\n${usage()}`);
     return ExitCode.InvalidArguments;
   }
   // Loaded on demand so `check` in a probe does not pay for the proxy or the server.
@@ -100,6 +124,10 @@ export function isEntryPoint(argv1: string | undefined, moduleUrl: string): bool
 
 /* c8 ignore start: the process entry point; tests call main() or spawn this file */
 if (isEntryPoint(process.argv[1], import.meta.url)) {
+  // Node 22.1+: cache the compiled code of the modules loaded from here on (the command's) on disk, so a
+  // probe run every few seconds does not compile them again each time. Absent on Node 20; a cache it
+  // cannot write (read-only file system) only costs the compile, as without it.
+  (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
   const io: CommandIo = {
     stdout: process.stdout,
     stderr: process.stderr,

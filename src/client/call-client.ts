@@ -35,6 +35,11 @@ export interface CallClientOptions extends TransportOptions {
   maxMessageBytes?: number;
   /** Receives every header, frame and trailer of every call (for `--verbose` and captures). */
   trace?: CallTrace;
+  /**
+   * Compress each request message with gzip (`grpc-encoding: gzip`, grpc_health_probe's `-gzip`). gRPC only.
+   * Default false.
+   */
+  gzipRequests?: boolean;
 }
 
 /** Makes unary and server-streaming calls to one server, for any message codecs. */
@@ -113,6 +118,9 @@ export function createCallClient(target: string, options: CallClientOptions = {}
   if (protocol === "grpc" && httpVersion === "1.1") {
     throw new ConfigError("gRPC needs HTTP/2 (trailers): use HTTP/2, or protocol triple over HTTP/1.1");
   }
+  if (options.gzipRequests === true && protocol !== "grpc") {
+    throw new ConfigError("gzipRequests needs protocol grpc (grpc-encoding)");
+  }
   const transport: HttpTransport =
     httpVersion === "2" ? new Http2Transport(url, options) : new Http1Transport(url, options);
   const env: CallEnv = {
@@ -123,6 +131,7 @@ export function createCallClient(target: string, options: CallClientOptions = {}
     pathPrefix: url.pathname.replace(/\/+$/, ""),
     metadata: toMetadata(options.metadata),
     trace: options.trace,
+    gzipRequests: options.gzipRequests === true,
   };
   const calls = protocol === "grpc" ? grpcCalls : tripleCalls;
   const defaultTimeout = options.timeoutMs ?? defaultUnaryTimeoutMs;

@@ -47,6 +47,7 @@ async function* grpcStream<I extends object, O extends object>(
   const call = new CallSignal(options.signal, options.timeoutMs);
   try {
     const headers = callHeaders(env, options, requestContentType("grpc", env.codec, true));
+    if (env.gzipRequests === true) headers["grpc-encoding"] = "gzip";
     const response = await sendEnvelopedRequest(env, method, request, headers, call.signal);
     if (checkHead(response, env)) {
       options.onHeader?.(safeMetadata(response.headers));

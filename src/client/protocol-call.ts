@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import type { CodecName } from "../codec/message-codec.ts";
 import type { ContentTypeInfo } from "../protocol/content-type.ts";
 import { requestHeaders } from "../protocol/request-head.ts";
@@ -23,6 +24,8 @@ export interface CallEnv {
   /** Metadata sent on every call, before the call's own. */
   readonly metadata: Metadata;
   readonly trace: CallTrace | undefined;
+  /** gRPC: gzip each request message (the envelope's compressed flag, `grpc-encoding: gzip`). */
+  readonly gzipRequests?: boolean;
 }
 
 /** One wire protocol's way of making unary and server-streaming calls. @internal */
@@ -67,10 +70,14 @@ export function sendEnvelopedRequest<I extends object>(
   headers: Record<string, string | string[]>,
   signal: AbortSignal,
 ): Promise<HttpResponse> {
-  const payload = method.input.encode(request, env.codec);
+  let payload: Uint8Array = method.input.encode(request, env.codec);
+  // Synchronous: a request message is small (a health check's is a service name), and this is the only
+  // place a client compresses.
+  const flags = env.gzipRequests === true ? EnvelopeFlag.Compressed : 0;
+  if (flags !== 0) payload = gzipSync(payload);
   env.trace?.({
     type: "request-message",
-    flags: 0,
+    flags,
     message: request,
     json: messageJson(method.input, request),
   });
@@ -78,7 +85,7 @@ export function sendEnvelopedRequest<I extends object>(
     {
       path: `${env.pathPrefix}/${method.service}/${method.method}`,
       headers,
-      body: encodeEnvelope(0, payload),
+      body: encodeEnvelope(flags, payload),
       signal,
     },
     env.trace,

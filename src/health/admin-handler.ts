@@ -126,6 +126,7 @@ export function createAdminHandler(
     maxStreams: options.maxEventStreams ?? defaultMaxEventStreams,
     heartbeatMs: options.eventHeartbeatMs ?? defaultEventHeartbeatMs,
   });
+  const openEvents = () => events.open();
   const page = statusPageHtml(prefix);
   // A Map, not an object literal: a path segment such as `__proto__` or `constructor` must find nothing,
   // not an inherited property (hardening II, item 1).
@@ -137,7 +138,7 @@ export function createAdminHandler(
     ],
     ["status.css", { method: "GET", open: true, run: () => asset("text/css; charset=utf-8", statusPageCss) }],
     ["health", { method: "GET", run: () => ok(state()) }],
-    ["events", { method: "GET", run: () => events.open() }],
+    ["events", { method: "GET", run: openEvents }],
     [
       "drain",
       {
@@ -178,8 +179,13 @@ export function createAdminHandler(
       };
     if (metricsPath) return answerMetrics(options.metrics as MetricRegistry, request);
     if (route === undefined) return error(404, "no such admin endpoint");
-    if (request.method !== route.method)
-      return { ...error(405, `use ${route.method}`), headers: { ...jsonHeaders, allow: route.method } };
+    // HEAD is GET without the body (RFC 9110 §9.3.2), except on the event stream (it would hold a slot open).
+    const head = request.method === "HEAD" && route.method === "GET" && route.run !== openEvents;
+    if (request.method !== route.method && !head) {
+      const allow = route.method === "GET" && route.run !== openEvents ? "GET, HEAD" : route.method;
+      return { ...error(405, `use ${route.method}`), headers: { ...jsonHeaders, allow } };
+    }
+    if (head) return withoutBody(route.run({}) as PlainHttpResponse);
     if (route.method === "GET") return route.run({});
     const body = readJsonBody(request, maxBodyBytes);
     return body.ok ? route.run(body.value) : body.response;
@@ -197,6 +203,14 @@ function identity(version: string | undefined): object {
     startedMs: Date.now() - uptimeMs,
     uptimeMs,
   };
+}
+
+/** A GET answer for HEAD: its status and headers, its length, no body. */
+function withoutBody(response: PlainHttpResponse): PlainHttpResponse {
+  const { body, ...rest } = response;
+  const length =
+    body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+  return { ...rest, headers: { ...rest.headers, "content-length": String(length) } };
 }
 
 function describe(

@@ -38,8 +38,9 @@ export interface PortListenerOptions {
   onRequest: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
+// Typed as plain Buffer: the inferred Buffer<ArrayBuffer> in the .d.ts needs TypeScript 5.7 and a recent @types/node.
 /** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
-export const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+export const http2Preface: Buffer = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 // "PRI ": the method of the HTTP/2 preface, and of no HTTP/1.1 request.
 const priMethodBytes = 4;

@@ -171,7 +171,7 @@ t.test("routing: own prefix only, 404 and 405", async (t) => {
   const wrong = await call(handler, req("GET", "/ops/drain"));
   t.equal(wrong.status, 405);
   t.equal(wrong.headers?.allow, "POST");
-  t.equal((await call(handler, req("POST", "/ops/health", { json: {} }))).headers?.allow, "GET");
+  t.equal((await call(handler, req("POST", "/ops/health", { json: {} }))).headers?.allow, "GET, HEAD");
 });
 
 t.test("POST bodies: JSON content type, size limit, valid object", async (t) => {
@@ -309,3 +309,22 @@ t.test("GET /admin/health's identity carries the version given", async (t) => {
   );
   t.match((response.json as { identity: object }).identity, { version: "1.2.3" });
 });
+
+t.test(
+  "HEAD on the page and the GET endpoints: GET's status and headers, no body; not on the event stream",
+  async (t) => {
+    const handler = createAdminHandler(new HealthRegistry());
+    for (const path of ["/admin/", "/admin", "/admin/status.js", "/admin/health"]) {
+      const get = await handler(req("GET", path));
+      const head = await handler(req("HEAD", path));
+      t.equal(head?.status, 200, `HEAD ${path}`);
+      t.equal(head?.body, undefined, `HEAD ${path}: no body`);
+      t.equal(head?.headers?.["content-type"], get?.headers?.["content-type"], `HEAD ${path}: GET's type`);
+      t.equal(head?.headers?.["content-length"], String(Buffer.byteLength(get?.body ?? "")), "GET's length");
+    }
+    const events = await call(handler, req("HEAD", "/admin/events"));
+    t.equal(events.status, 405, "HEAD /admin/events would hold a stream slot: 405");
+    t.equal(events.headers?.allow, "GET");
+    t.equal((await handler(req("HEAD", "/admin/drain")))?.status, 405, "HEAD on a POST endpoint");
+  },
+);

@@ -1,8 +1,11 @@
 // The package as users install it. A copy of the sources as a fresh clone has them (no dist/) is packed
 // with `npm pack` (prepack builds), the tarball is installed into a new project, and then: the bin through
-// node_modules/.bin returns every exit code of the README's table, the package imports from an ES module
-// (and refuses require: ESM only), and the README's TypeScript snippets type-check under `strict` against
-// the installed types, the embedding one also running. Everything lives in one temporary folder, removed
+// node_modules/.bin returns every exit code of the README's table, the package loads with import and with
+// require (Node's require(esm)), an ES-module project on the repository's TypeScript and a CommonJS one on the
+// oldest TypeScript the README names (5.4, with @types/node 20) compile against the installed types under
+// `strict` with `skipLibCheck: false` and run a Check, every document the README links is in the package, and
+// the README's TypeScript snippets type-check under `strict` against the installed types, the embedding one
+// also running. Everything lives in one temporary folder, removed
 // after; every child process is killed with the test.
 import { execFile } from "node:child_process";
 import {
@@ -34,7 +37,7 @@ interface Run {
 }
 
 /** Runs a command to its end (never rejects: the exit code is part of the answer). */
-function run(file: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<Run> {
+function run(file: string, args: string[], cwd: string, timeoutMs = 400_000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(file, args, { cwd, timeout: timeoutMs, encoding: "utf8" }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
@@ -53,6 +56,9 @@ function readmeSnippet(heading: string): string {
   return block[1] ?? "";
 }
 
+// Packing, two installs and four compiles: minutes on a loaded 2-core machine, more than .taprc's 240 s.
+t.setTimeout(900_000);
+
 const work = mkdtempSync(join(tmpdir(), "triple-health-installed-"));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
@@ -67,6 +73,10 @@ for (const entry of [
   "LICENSE",
   "src",
   "proto",
+  "scripts",
+  "SECURITY.md",
+  "docs",
+  "bench/README.md",
 ])
   cpSync(join(root, entry), join(clone, entry), { recursive: true });
 symlinkSync(join(root, "node_modules"), join(clone, "node_modules"));
@@ -90,14 +100,9 @@ const snippets = {
   "readme-embedding.ts": readmeSnippet("### On a server you already run"),
   "readme-client.ts": readmeSnippet("## Health client (library)"),
 };
-const embeddingPort = await unusedPort();
-for (const [file, text] of Object.entries(snippets)) {
-  // Only the embedding snippet runs; it listens where the test says.
-  writeFileSync(
-    join(app, file),
-    file === "readme-embedding.ts" ? text.replaceAll("20000", `${embeddingPort}`) : text,
-  );
-}
+// Only the embedding snippet runs; it listens where the test says, on a port picked just before it runs
+// (this file takes minutes: a port picked at the start may be taken by then).
+for (const [file, text] of Object.entries(snippets)) writeFileSync(join(app, file), text);
 writeFileSync(
   join(app, "tsconfig.json"),
   JSON.stringify({
@@ -109,16 +114,32 @@ writeFileSync(
       noUncheckedIndexedAccess: true,
       types: ["node"],
       typeRoots: [join(root, "node_modules/@types")],
-      skipLibCheck: true,
+      skipLibCheck: false,
       outDir: "out",
     },
     files: Object.keys(snippets),
   }),
 );
+// Our server, from the installed package: greet.GreetService SERVING, down.Service NOT_SERVING.
+writeFileSync(
+  join(app, "server.mjs"),
+  `import { createTripleServer, defineService, loadProtoFiles, ServingStatus } from "triple-health";
+const server = createTripleServer();
+server.addService(
+"greet.GreetService",
+defineService(loadProtoFiles("greet.proto"), "greet.GreetService", {
+  Greet: (request) => ({ greeting: "hello " + request.name }),
+}),
+);
+const { port } = await server.listen(0, "127.0.0.1");
+server.health.set("down.Service", ServingStatus.NotServing, "for the exit code test");
+console.log("port " + port);
+`,
+);
 // Compiled while the bin tests below run.
 const compiling = run(process.execPath, [tsc, "-p", join(app, "tsconfig.json")], app);
 t.test("npm pack builds dist/ and the tarball installs", async (t) => {
-  t.equal(pack.code, 0, "npm pack", { stderr: pack.stderr.slice(-2000) });
+  t.equal(pack.code, 0, "npm pack", { stderr: pack.stderr.slice(-2000), stdout: pack.stdout.slice(-2000) });
   t.ok(tarball, "a tarball");
   t.equal(install.code, 0, "npm install of the tarball", { stderr: install.stderr.slice(-2000) });
   t.ok(existsSync(join(installed, "dist/index.js")), "dist/ is in the package");
@@ -137,7 +158,11 @@ t.test("npm pack builds dist/ and the tarball installs", async (t) => {
     engines: { node: string };
     license: string;
   };
-  t.equal(manifest.engines.node, ">=20.18.1", "engines as undici 7 needs");
+  t.equal(
+    manifest.engines.node,
+    ">=20.19.0",
+    "engines: require(esm) without a flag (undici 7 needs 20.18.1)",
+  );
   t.equal(manifest.license, "Apache-2.0");
 });
 
@@ -153,22 +178,6 @@ t.test("the bin in node_modules/.bin returns every exit code of the README's tab
   const bad = await run(bin, ["check", "-no-such-flag"], app);
   t.equal(bad.code, 1, "1: invalid arguments", { stderr: bad.stderr });
 
-  // Our server, from the installed package: greet.GreetService SERVING, down.Service NOT_SERVING.
-  writeFileSync(
-    join(app, "server.mjs"),
-    `import { createTripleServer, defineService, loadProtoFiles, ServingStatus } from "triple-health";
-const server = createTripleServer();
-server.addService(
-  "greet.GreetService",
-  defineService(loadProtoFiles("greet.proto"), "greet.GreetService", {
-    Greet: (request) => ({ greeting: "hello " + request.name }),
-  }),
-);
-const { port } = await server.listen(0, "127.0.0.1");
-server.health.set("down.Service", ServingStatus.NotServing, "for the exit code test");
-console.log("port " + port);
-`,
-  );
   const server = startNode(t, [join(app, "server.mjs")], { cwd: app, loader: false });
   const port = (await server.line(/^port (\d+)$/))[1];
   const check = (service: string) =>
@@ -193,25 +202,20 @@ console.log("port " + port);
   await server.exited;
 });
 
-t.test("the package imports from an ES module, and only from one", async (t) => {
+t.test("the package loads with import and with require (one module instance)", async (t) => {
   writeFileSync(
     join(app, "imports.mjs"),
     `import * as api from "triple-health";
 import * as wire from "triple-health/wire";
 import manifest from "triple-health/package.json" with { type: "json" };
 import { createRequire } from "node:module";
-let requireError = "none";
-try {
-  createRequire(import.meta.url)("triple-health");
-} catch (error) {
-  requireError = error.code;
-}
+const required = createRequire(import.meta.url)("triple-health");
 console.log(JSON.stringify({
   createTripleServer: typeof api.createTripleServer,
   createHealthClient: typeof api.createHealthClient,
   sameCode: api.Code === wire.Code,
   version: manifest.version,
-  requireError,
+  sameModule: required.Code === api.Code && required.createHealthClient === api.createHealthClient,
 }));
 `,
   );
@@ -223,8 +227,9 @@ console.log(JSON.stringify({
     createHealthClient: "function",
     sameCode: true,
     version,
-    requireError: "ERR_PACKAGE_PATH_NOT_EXPORTED",
+    sameModule: true,
   });
+  t.notMatch(imports.stderr, /ExperimentalWarning/, "no warning on this Node");
 });
 
 const errorsIn = async (file: string) =>
@@ -248,7 +253,10 @@ t.test("the README's server snippet type-checks under strict", async (t) => {
 
 t.test("the README's embedding snippet runs: Check, then a graceful close on SIGTERM", async (t) => {
   await compiling;
-  const server = startNode(t, [join(app, "out/readme-embedding.js")], { cwd: app, loader: false });
+  const embeddingPort = await unusedPort();
+  const compiled = join(app, "out/readme-embedding.js");
+  writeFileSync(compiled, readFileSync(compiled, "utf8").replaceAll("20000", `${embeddingPort}`));
+  const server = startNode(t, [compiled], { cwd: app, loader: false });
   await server.line(/^listening on /);
   const check = await run(
     bin,
@@ -278,4 +286,121 @@ t.test("the README's embedding snippet runs: Check, then a graceful close on SIG
   });
   t.equal(await server.exited, 0, "the process exits 0");
   t.match(server.stderr, /closed/, "installSignalHandlers logged the close");
+});
+
+// A user's project of each module kind: its own package.json, tsconfig (strict, skipLibCheck false: the
+// package's declarations are checked too) and TypeScript, a program that runs one Check against our server.
+const checkProgram = (
+  kind: "esm" | "cjs",
+) => `import { createHealthClient, ServingStatus } from "triple-health";
+import { Code } from "triple-health/wire";
+
+async function main(): Promise<void> {
+  const client = createHealthClient(process.argv[2] ?? "");
+  try {
+    const status: ServingStatus = await client.check("greet.GreetService", { timeoutMs: 5000 });
+    console.log(JSON.stringify({ kind: "${kind}", serving: status === ServingStatus.Serving, ok: Code.Ok }));
+  } finally {
+    await client.close();
+  }
+}
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`;
+
+async function userProject(
+  kind: "esm" | "cjs",
+  typescript: { tsc: string; typeRoots?: string },
+): Promise<{ dir: string; compile: Run }> {
+  const dir = join(work, kind);
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name: kind, private: true, type: kind === "esm" ? "module" : "commonjs" }),
+  );
+  symlinkSync(join(app, "node_modules"), join(dir, "node_modules"));
+  writeFileSync(join(dir, "index.ts"), checkProgram(kind));
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2022",
+        module: kind === "esm" ? "NodeNext" : "Node16",
+        moduleResolution: kind === "esm" ? "NodeNext" : "Node16",
+        strict: true,
+        skipLibCheck: false,
+        types: ["node"],
+        ...(typescript.typeRoots === undefined ? {} : { typeRoots: [typescript.typeRoots] }),
+        outDir: "out",
+      },
+      files: ["index.ts"],
+    }),
+  );
+  return { dir, compile: await run(process.execPath, [typescript.tsc, "-p", dir], dir) };
+}
+
+// The oldest TypeScript the README names and the @types/node of the oldest supported Node, installed apart
+// from the repository's (from npm's cache when there, else the registry).
+const oldest = join(work, "ts-oldest");
+mkdirSync(oldest);
+writeFileSync(join(oldest, "package.json"), JSON.stringify({ name: "ts-oldest", private: true }));
+const oldestInstall = await run(
+  "npm",
+  ["install", "--prefer-offline", "--no-audit", "--no-fund", "typescript@5.4", "@types/node@20"],
+  oldest,
+);
+
+for (const [kind, typescript, label] of [
+  [
+    "esm",
+    { tsc, typeRoots: join(root, "node_modules/@types") },
+    "an ES-module project on the repository's TypeScript",
+  ],
+  [
+    "cjs",
+    {
+      tsc: join(oldest, "node_modules/typescript/bin/tsc"),
+      typeRoots: join(oldest, "node_modules/@types"),
+    },
+    "a CommonJS project on TypeScript 5.4 and @types/node 20",
+  ],
+] as const) {
+  t.test(`${label}: compiles (strict, skipLibCheck false) and runs a Check`, async (t) => {
+    if (kind === "cjs") {
+      t.equal(oldestInstall.code, 0, "typescript@5.4 and @types/node@20 install", {
+        stderr: oldestInstall.stderr.slice(-2000),
+      });
+      const version = JSON.parse(
+        readFileSync(join(oldest, "node_modules/typescript/package.json"), "utf8"),
+      ) as { version: string };
+      t.match(version.version, /^5\.4\./, "TypeScript 5.4");
+    }
+    const { dir, compile } = await userProject(kind, typescript);
+    t.equal(compile.code, 0, "tsc", { stdout: compile.stdout.slice(-3000) });
+    const emitted = readFileSync(join(dir, "out/index.js"), "utf8");
+    if (kind === "cjs") t.match(emitted, /require\("triple-health"\)/, "compiled to require()");
+    else t.match(emitted, /from "triple-health"/, "compiled to import");
+    const server = startNode(t, [join(app, "server.mjs")], { cwd: app, loader: false });
+    const port = (await server.line(/^port (\d+)$/))[1];
+    const checked = await runNode([join(dir, "out/index.js"), `http://127.0.0.1:${port}`], {
+      cwd: dir,
+      loader: false,
+    });
+    t.equal(checked.code, 0, "runs", { stderr: checked.stderr });
+    t.same(JSON.parse(checked.stdout), { kind, serving: true, ok: 0 });
+    t.notMatch(checked.stderr, /ExperimentalWarning/, "no warning");
+    server.child.kill("SIGTERM");
+    await server.exited;
+  });
+}
+
+t.test("every document the README links is in the package", async (t) => {
+  const readme = readFileSync(join(installed, "README.md"), "utf8");
+  const links = [...readme.matchAll(/\]\(([^)#]+)(?:#[^)]*)?\)/g)]
+    .map((match) => match[1]!)
+    .filter((link) => !/^[a-z]+:/i.test(link));
+  t.ok(links.length >= 5, "the README links documents", { links });
+  for (const link of new Set(links)) t.ok(existsSync(join(installed, link)), link);
 });

@@ -1,5 +1,5 @@
 // `triple-health decode`: captured bytes → envelopes, flags and messages as JSON (or annotated hex).
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { readAll } from "../../wire/read-all.ts";
 import { type Command, CommandError, ExitCode, runner } from "../command.ts";
 import {
@@ -59,6 +59,10 @@ Exit codes: 0 decoded, 1 invalid arguments, or input that cannot be read or deco
     const protoFiles = (values["proto"] as string[] | undefined) ?? [];
     const typeName = values["type"] as string | undefined;
     if (protoFiles.length > 0 && typeName === undefined) throw new FlagError("--proto needs --type");
+    // Checked before the input is read, and so that the error names the flag (the loader's is a bare ENOENT).
+    for (const file of protoFiles) {
+      if (!existsSync(file)) throw new FlagError(`--proto ${JSON.stringify(file)}: no such file`);
+    }
     const maxInputBytes = (values["max-input-bytes"] as number | undefined) ?? defaultMaxInputBytes;
     let input: Buffer;
     try {

@@ -1,6 +1,6 @@
 // `triple-health list`: every service's status from grpc.health.v1.Health/List.
 import { servingStatusName } from "../../codec/health-types.ts";
-import { clientFlags, withClient, writeJson } from "../client-flags.ts";
+import { listFlags, withClient, writeJson } from "../client-flags.ts";
 import { type Command, ExitCode, runner } from "../command.ts";
 
 /** `triple-health list`: one List call, every service with its status. @internal */
@@ -11,7 +11,7 @@ export const command: Command = {
 Calls grpc.health.v1.Health/List and prints one "name: STATUS" line per service ("" is the whole server).
 Exit codes: 0 listed, 1 invalid arguments, 2 connection failed, 3 rpc failed (UNIMPLEMENTED: no List method).
 `,
-  flags: clientFlags,
+  flags: listFlags,
   run: (context) =>
     withClient(context, { rpcTimeoutMs: 1000, what: "list rpc" }, async (setup) => {
       const { io } = context;

@@ -397,6 +397,8 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     const options = serveFlags(values, positionals, io.env);
     const health = new HealthRegistry();
     const prefix = linePrefix(command);
+    if (values["grace-ms"] !== undefined)
+      io.stderr.write(`${prefix}warning: -grace-ms is deprecated: use -grace ${values["grace-ms"]}ms\n`);
     const json = options.log === "json";
     // JSON from the first registration on, so a log pipeline sees each service appear; stdout then holds
     // nothing else, and the banner and shutdown lines go to stderr.

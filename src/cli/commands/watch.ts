@@ -1,5 +1,5 @@
 // `triple-health watch`: prints every status change with a timestamp until interrupted.
-import { servingStatusName } from "../../codec/health-types.ts";
+import { ServingStatus, servingStatusName } from "../../codec/health-types.ts";
 import { type ClientSetup, clientFlags, withClient, writeJson } from "../client-flags.ts";
 import { type Command, ExitCode, runner } from "../command.ts";
 import type { CommandIo } from "../main.ts";
@@ -44,9 +44,18 @@ async function printStatuses(
   io: CommandIo,
 ): Promise<number> {
   let seen = 0;
+  let hinted = false;
   for await (const status of setup.client.watch(setup.service, { signal, timeoutMs: setup.rpcTimeoutMs })) {
     const time = new Date().toISOString();
     const name = servingStatusName(status);
+    if (status === ServingStatus.ServiceUnknown && !hinted) {
+      // Watch (unlike Check) does not fail for a name the server lacks: it waits for it. Say so once, on
+      // stderr, so a typo in -service is not mistaken for a server that is slow to come up.
+      hinted = true;
+      io.stderr.write(
+        `hint: the server does not know service ${JSON.stringify(setup.service)}; watching until it is registered (check -service for a typo; "triple-health list" shows the known ones)\n`,
+      );
+    }
     if (setup.json) writeJson(io, { time, service: setup.service, status: name });
     else io.stdout.write(`${time} ${JSON.stringify(setup.service)} ${name}\n`);
     if (count !== undefined && ++seen >= count) break;
