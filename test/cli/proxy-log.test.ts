@@ -198,9 +198,10 @@ t.test("a real proxy with its upstream down, then up, then down", async (t) => {
   t.match(String(first["reason"]), /ECONNREFUSED|connect/i, "the cause");
   await proxy.line(/"event":"routing"/);
   const serve = startCli(t, ["serve", `--port=${port}`]);
-  await proxy.line(/"status":"SERVING"/);
+  // serve's start (TypeScript loader) plus the proxy's reconnect backoff: slow on a loaded 2-core machine.
+  await proxy.line(/"status":"SERVING"/, 120_000);
   t.equal(await serve.stop("SIGTERM"), 0);
-  await proxy.line(/"status":"NOT_SERVING"/);
+  await proxy.line(/"status":"NOT_SERVING"/, 60_000);
   t.equal(await proxy.stop("SIGTERM"), 0);
   const events = proxy.stdout
     .trim()
