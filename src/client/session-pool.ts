@@ -12,7 +12,7 @@ import {
 import { type ClientTlsOptions, tlsConnectOptions, tlsFor } from "./tls-options.ts";
 import { connectFailure } from "./transport-errors.ts";
 
-const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 // The longest keepalive time the doubling on "too_many_pings" reaches (grpc-go caps nothing; an hour is
 // as good as none for detection and still bounded).
@@ -32,6 +32,8 @@ class PooledSession {
   /** Settles with the handshake: the server's first SETTINGS frame, or a connect failure. */
   readonly ready: Promise<PooledSession>;
   handshaken = false;
+  /** The last-stream-id of the GOAWAY the server sent, if any: streams above it were never processed. */
+  goawayLastStreamId: number | undefined;
   #fail!: (error: RpcError) => void;
 
   constructor(
@@ -69,8 +71,11 @@ class PooledSession {
         forget(this);
         reject(cause instanceof RpcError ? cause : connectFailure(authority, cause));
       });
-      session.on("goaway", (code: number, _last: number, data?: Buffer) => {
+      // Node emits 'goaway' before it fails the session's streams (at once for an error code): the streams'
+      // own events find the last-stream-id recorded.
+      session.on("goaway", (code: number, last: number, data?: Buffer) => {
         forget(this);
+        this.goawayLastStreamId = Math.min(last, this.goawayLastStreamId ?? last);
         if (code === NGHTTP2_ENHANCE_YOUR_CALM && data?.toString("latin1") === "too_many_pings")
           onTooManyPings();
       });
@@ -130,6 +135,24 @@ function untrack(this: PooledStream): void {
   const pooled = this[kPooled]!;
   pooled.streams.delete(this);
   if (pooled.streams.size === 0 && pooled.handshaken && !pooled.session.destroyed) pooled.session.unref();
+}
+
+/**
+ * Whether `stream`, ended before any response headers, was certainly never processed by the server, so
+ * that sending its request again on a new session cannot run it twice (RFC 9113 §8.7): reset with
+ * REFUSED_STREAM (by the server, or by nghttp2 for a stream above a GOAWAY's last-stream-id), above the
+ * last-stream-id of a GOAWAY its session received (node fails such streams with the GOAWAY's error code
+ * when that is not NO_ERROR), or never sent at all. A stream the pool did not open is not judged.
+ * @internal
+ */
+export function unprocessedStream(stream: http2.ClientHttp2Stream): boolean {
+  const pooled = (stream as PooledStream)[kPooled];
+  if (pooled === undefined) return false;
+  if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return true;
+  const id = stream.id;
+  if (id === undefined) return pooled.handshaken;
+  const last = pooled.goawayLastStreamId;
+  return last !== undefined && id > last;
 }
 
 function closedError(): RpcError {
