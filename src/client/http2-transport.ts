@@ -82,6 +82,12 @@ function exchange(
   let trailers: IncomingHeaders = {};
   // destroy() also frees a stream that is closed on the wire but whose body was never read.
   const onAbort = () => {
+    // A call that read its response to the end aborts its signal as it ends, while node is still in the
+    // callback of the END_STREAM frame (the stream not yet `closed`): nothing is left to cancel, and a
+    // RST_STREAM there would go out after every call. nghttp2 servers (node among them) count the resets a
+    // client sends, a rapid-reset defence (1,000, then 33 a second), and past that GOAWAY the session with
+    // INTERNAL_ERROR: "Session closed with error code 2" for the calls on it.
+    if (stream.readableEnded) return;
     if (!stream.closed) stream.close(NGHTTP2_CANCEL);
     stream.destroy();
   };
