@@ -1,4 +1,6 @@
 import http2 from "node:http2";
+import { Code } from "../wire/code.ts";
+import { RpcError } from "../wire/rpc-error.ts";
 import type { CallTrace } from "./call-trace.ts";
 import type {
   HttpRequest,
@@ -7,10 +9,14 @@ import type {
   IncomingHeaders,
   TransportOptions,
 } from "./http-transport.ts";
-import { SessionPool } from "./session-pool.ts";
+import { SessionPool, unprocessedStream } from "./session-pool.ts";
 import { transportError } from "./transport-errors.ts";
 
 const { NGHTTP2_CANCEL } = http2.constants;
+
+/** Marks the error of a stream the server never processed: its request may be sent once more. */
+const kUnprocessed: unique symbol = Symbol("triple-health.unprocessed");
+type MaybeUnprocessed = { [kUnprocessed]?: true };
 
 /**
  * HTTP/2 over one reused session from a {@link SessionPool} (h2c prior knowledge or TLS with ALPN
@@ -34,7 +40,22 @@ export class Http2Transport implements HttpTransport {
     return this.#pool.connect(this.#authority, signal);
   }
 
+  /**
+   * One exchange; a stream the server provably never processed (REFUSED_STREAM, above a GOAWAY's
+   * last-stream-id: the race of a new call with a server closing the session) is sent once more, on the
+   * session the pool gives then (a new one after a GOAWAY), as grpc-go's transparent retry does. A call
+   * that got any response headers, or whose stream the server may have seen, is never sent again.
+   */
   async request(request: HttpRequest, trace?: CallTrace): Promise<HttpResponse> {
+    try {
+      return await this.#attempt(request, trace);
+    } catch (error) {
+      if ((error as MaybeUnprocessed)[kUnprocessed] !== true || request.signal.aborted) throw error;
+      return this.#attempt(request, trace);
+    }
+  }
+
+  async #attempt(request: HttpRequest, trace?: CallTrace): Promise<HttpResponse> {
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
       ":path": request.path,
@@ -61,6 +82,12 @@ function exchange(
   let trailers: IncomingHeaders = {};
   // destroy() also frees a stream that is closed on the wire but whose body was never read.
   const onAbort = () => {
+    // A call that read its response to the end aborts its signal as it ends, while node is still in the
+    // callback of the END_STREAM frame (the stream not yet `closed`): nothing is left to cancel, and a
+    // RST_STREAM there would go out after every call. nghttp2 servers (node among them) count the resets a
+    // client sends, a rapid-reset defence (1,000, then 33 a second), and past that GOAWAY the session with
+    // INTERNAL_ERROR: "Session closed with error code 2" for the calls on it.
+    if (stream.readableEnded) return;
     if (!stream.closed) stream.close(NGHTTP2_CANCEL);
     stream.destroy();
   };
@@ -74,9 +101,9 @@ function exchange(
   stream.end(request.body);
 
   return new Promise<HttpResponse>((resolve, reject) => {
-    const onEarlyError = (error: Error) => reject(transportError(error, stream.rstCode));
+    const onEarlyError = (error: Error) => reject(earlyError(stream, error));
     // A stream reset before any headers (REFUSED_STREAM, a GOAWAY) closes without an error event.
-    const onEarlyClose = () => reject(transportError(undefined, stream.rstCode));
+    const onEarlyClose = () => reject(earlyError(stream, undefined));
     stream.once("error", onEarlyError);
     stream.once("close", onEarlyClose);
     stream.once("response", (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
@@ -97,6 +124,19 @@ function exchange(
       });
     });
   });
+}
+
+// The failure of a stream that ended before its response headers, marked when the server never processed it.
+function earlyError(stream: http2.ClientHttp2Stream, cause: Error | undefined): RpcError {
+  const error = transportError(cause, stream.rstCode);
+  if (!unprocessedStream(stream)) return error;
+  // A fresh error (a session's error is shared by its streams), and UNAVAILABLE whatever the GOAWAY's
+  // code: the server did not run this call, and refused it for good only if the retry fails too.
+  const unprocessed = new RpcError(Code.Unavailable, `not processed by the server: ${error.message}`, {
+    cause: error,
+  });
+  Object.defineProperty(unprocessed, kUnprocessed, { value: true });
+  return unprocessed;
 }
 
 async function* readBody(stream: http2.ClientHttp2Stream, trace?: CallTrace): AsyncGenerator<Buffer> {

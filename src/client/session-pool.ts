@@ -12,7 +12,7 @@ import {
 import { type ClientTlsOptions, tlsConnectOptions, tlsFor } from "./tls-options.ts";
 import { connectFailure } from "./transport-errors.ts";
 
-const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 // The longest keepalive time the doubling on "too_many_pings" reaches (grpc-go caps nothing; an hour is
 // as good as none for detection and still bounded).
@@ -35,6 +35,8 @@ class PooledSession {
   /** Settles with the handshake: the server's first SETTINGS frame, or a connect failure. */
   readonly ready: Promise<PooledSession>;
   handshaken = false;
+  /** The last-stream-id of the GOAWAY the server sent, if any: streams above it were never processed. */
+  goawayLastStreamId: number | undefined;
   #fail!: (error: RpcError) => void;
 
   constructor(
@@ -72,12 +74,15 @@ class PooledSession {
         forget(this);
         reject(cause instanceof RpcError ? cause : connectFailure(authority, cause));
       });
-      session.on("goaway", (code: number, lastStreamId: number, data?: Buffer) => {
+      // Node emits 'goaway' before it fails the session's streams (at once for an error code): the streams'
+      // own events find the last-stream-id recorded. After a NO_ERROR GOAWAY node leaves the streams above it
+      // (or not yet sent) open until their deadline: they fail now, marked not processed, and the transport
+      // sends them once more on a new connection.
+      session.on("goaway", (code: number, last: number, data?: Buffer) => {
         forget(this);
-        // Streams the server will never process (above its last stream id, or not yet sent) would wait for
-        // their deadline: node leaves them open. They fail now, and a retry goes to a new connection.
+        this.goawayLastStreamId = Math.min(last, this.goawayLastStreamId ?? last);
         for (const stream of this.streams) {
-          if (stream.id === undefined || stream.id > lastStreamId)
+          if (stream.id === undefined || stream.id > last)
             stream.destroy(
               new RpcError(Code.Unavailable, `${authority} sent GOAWAY (code ${code}): call not processed`),
             );
@@ -141,6 +146,24 @@ function untrack(this: PooledStream): void {
   const pooled = this[kPooled]!;
   pooled.streams.delete(this);
   if (pooled.streams.size === 0 && pooled.handshaken && !pooled.session.destroyed) pooled.session.unref();
+}
+
+/**
+ * Whether `stream`, ended before any response headers, was certainly never processed by the server, so
+ * that sending its request again on a new session cannot run it twice (RFC 9113 §8.7): reset with
+ * REFUSED_STREAM (by the server, or by nghttp2 for a stream above a GOAWAY's last-stream-id), above the
+ * last-stream-id of a GOAWAY its session received (node fails such streams with the GOAWAY's error code
+ * when that is not NO_ERROR), or never sent at all. A stream the pool did not open is not judged.
+ * @internal
+ */
+export function unprocessedStream(stream: http2.ClientHttp2Stream): boolean {
+  const pooled = (stream as PooledStream)[kPooled];
+  if (pooled === undefined) return false;
+  if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return true;
+  const id = stream.id;
+  if (id === undefined) return pooled.handshaken;
+  const last = pooled.goawayLastStreamId;
+  return last !== undefined && id > last;
 }
 
 function closedError(): RpcError {

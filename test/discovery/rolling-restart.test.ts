@@ -107,12 +107,10 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
   const timeline: string[] = [];
   mark = (what: string) => void timeline.push(`${what} at +${Date.now() - t0} ms`);
   let ok = 0;
-  // Failures on the provider being restarted (from its SIGTERM until it is back), or on one the consumer
-  // no longer lists: what a bad shutdown order causes. Must be none.
+  // Every failed call, on any provider: a restarting one (what a bad shutdown order causes) or one listed,
+  // SERVING and untouched (what the client's race with a server closing a session caused, until calls the
+  // server never processed were retried transparently). Must be none.
   const failures: string[] = [];
-  // Failures on a provider listed, SERVING and not being restarted: HTTP/2 session errors this machine
-  // shows under load with no restart at all (the ROLLING_CONTROL=1 run); reported, not a shutdown effect.
-  const unrelated: string[] = [];
   let restarting: number | undefined;
   let next = 0;
   const worker = async () => {
@@ -139,10 +137,9 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
         await new Promise((resolve) => setTimeout(resolve, 5));
       } catch (error) {
         const listed = endpoints.get(endpoint.port) === endpoint;
-        const byShutdown =
-          !listed || endpoint.port === restarting || endpoint.status !== ServingStatus.Serving;
-        (byShutdown ? failures : unrelated).push(
-          `${endpoint.port}: ${(error as Error).message} (at +${Date.now() - t0} ms, ${listed ? "listed" : "retired"}, status ${endpoint.status}; ${timeline.slice(-3).join("; ")})`,
+        const role = endpoint.port === restarting ? "restarting" : "untouched";
+        failures.push(
+          `${endpoint.port} (${role}): ${(error as Error).message} (at +${Date.now() - t0} ms, ${listed ? "listed" : "retired"}, status ${endpoint.status}; ${timeline.slice(-3).join("; ")})`,
         );
       }
     }
@@ -170,12 +167,10 @@ t.test("rolling SIGTERM restart: zero failed calls", needsZooKeeper(), async (t)
   await new Promise((resolve) => setTimeout(resolve, 500));
   closed = true;
   await Promise.all(workers);
-  t.same(failures, [], "zero failed calls on the providers restarting");
-  for (const failure of unrelated)
-    t.match(failure, /Session closed with error code 2|stream refused/, "unrelated: a session error");
+  t.same(failures, [], "zero failed calls on every provider, restarting or untouched");
   t.ok(ok > 100, `calls answered: ${ok}`);
   t.comment(
-    `${ok} calls answered during the rolling restart; ${failures.length} failed on a provider restarting, ${unrelated.length} on one listed and SERVING${unrelated.length > 0 ? `: ${unrelated.join(" | ")}` : ""}`,
+    `${ok} calls answered ${process.env["ROLLING_CONTROL"] !== undefined ? "in the control run (no restart)" : "during the rolling restart"}; ${failures.length} failed`,
   );
   for (const endpoint of [...endpoints.values(), ...retired]) {
     endpoint.follower.close();
