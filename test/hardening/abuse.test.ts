@@ -91,6 +91,9 @@ t.test("documented defaults", async (t) => {
       emptySessionTimeoutMs: 300_000,
       requestBodyTimeoutMs: 60_000,
       writeStallTimeoutMs: 30_000,
+      keepaliveTimeMs: 60_000,
+      keepaliveTimeoutMs: 20_000,
+      minPingIntervalMs: 5_000,
     },
     "HTTP/2 defaults (SECURITY.md lists these)",
   );

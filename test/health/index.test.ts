@@ -22,6 +22,9 @@ t.test("the health layer's public surface", async (t) => {
     "heapCheck",
     "httpCheck",
     "installSignalHandlers",
+    "instrumentCheck",
+    "instrumentHealth",
+    "maxChangeSeries",
     "serviceKey",
     "tcpCheck",
   ]);
