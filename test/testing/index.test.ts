@@ -15,7 +15,7 @@ t.test("the testing entry point holds the test helpers", async (t) => {
 t.test('package.json exports it as "triple-health/testing", like "./wire"', async (t) => {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
   t.same(pkg.exports["./testing"], {
-    types: "./dist/testing/index.d.ts",
-    import: "./dist/testing/index.js",
+    import: { types: "./dist/testing/index.d.ts", default: "./dist/testing/index.js" },
+    require: { types: "./dist/testing/index.d.cts", default: "./dist/testing/index.js" },
   });
 });
