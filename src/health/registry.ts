@@ -89,6 +89,11 @@ interface Entry {
   failing: Map<string, string>;
   effective: ServingStatus;
   reason: string;
+  /** `reason` came from failing checks: once none fails, it is stale and the layer holding the service says why. */
+  reasonFromChecks: boolean;
+  /** The reasons given with the last `set()` and the last override, for when that layer decides alone. */
+  baseReason: string;
+  overrideReason: string;
   since: number;
 }
 
@@ -125,6 +130,8 @@ export class HealthRegistry {
   #seq = 0;
   #watcherCount = 0;
   #draining = false;
+  // The reason of the last drain/resume/shutdown: why a drained service is NOT_SERVING.
+  #modeReason = "";
   #shutdown = false;
 
   constructor(options: HealthRegistryOptions = {}) {
@@ -140,6 +147,7 @@ export class HealthRegistry {
     const entry = this.#entry(service, reason);
     entry.overrideOnly = false;
     entry.base = status;
+    entry.baseReason = reason;
     this.#recompute(service, entry, reason, "set");
   }
 
@@ -212,6 +220,7 @@ export class HealthRegistry {
       return;
     }
     entry.override = status;
+    entry.overrideReason = reason;
     this.#recompute(service, entry, reason, "override");
   }
 
@@ -333,6 +342,7 @@ export class HealthRegistry {
   drain(reason = "drain"): void {
     if (this.#draining || this.#shutdown) return;
     this.#draining = true;
+    this.#modeReason = reason;
     this.#recomputeAll(reason, "drain");
     this.#modeChanged("draining", reason, "drain");
   }
@@ -360,6 +370,7 @@ export class HealthRegistry {
     if (this.#shutdown) return;
     this.#shutdown = true;
     this.#draining = false;
+    this.#modeReason = reason;
     this.#recomputeAll(reason, "shutdown");
     this.#modeChanged("shutdown", reason, "shutdown");
   }
@@ -398,6 +409,9 @@ export class HealthRegistry {
         failing: new Map(),
         effective: ServingStatus.Unknown,
         reason,
+        reasonFromChecks: false,
+        baseReason: reason,
+        overrideReason: reason,
         since: this.#now(),
       };
       this.#entries.set(service, entry);
@@ -420,21 +434,35 @@ export class HealthRegistry {
     return [...entry.failing.values()].join("; ");
   }
 
+  /** The reason of the layer that decides `entry` when no check fails. */
+  #decidingReason(entry: Entry): string {
+    if (this.#draining || this.#shutdown) return this.#modeReason;
+    if (entry.override !== undefined) return entry.overrideReason;
+    return entry.baseReason;
+  }
+
   #recompute(service: string, entry: Entry, reason: string, source: string): void {
     const status = this.#effective(entry);
     const fresh = this.#registered.delete(service);
     if (!fresh && status === entry.effective) {
-      // Same status, maybe a new why: a check's latest error, or the checks still failing once one passed.
-      const held = this.#heldReason(entry);
-      if (held === undefined || held === entry.reason) return;
-      entry.reason = held;
-      this.#emit({ service, previous: status, status, reason: held, source, time: this.#now() });
+      // Same status, maybe a new why: a check's latest error, the checks still failing once one passed, or,
+      // once no check fails, the reason of the layer that holds it (set, override, drain) instead of a stale error.
+      let why = this.#heldReason(entry);
+      if (why !== undefined) entry.reasonFromChecks = true;
+      else if (entry.reasonFromChecks && entry.failing.size === 0) {
+        entry.reasonFromChecks = false;
+        why = this.#decidingReason(entry);
+      }
+      if (why === undefined || why === entry.reason) return;
+      entry.reason = why;
+      this.#emit({ service, previous: status, status, reason: why, source, time: this.#now() });
       return;
     }
     const previous = fresh ? undefined : entry.effective;
     const time = this.#now();
     entry.effective = status;
     entry.reason = reason;
+    entry.reasonFromChecks = this.#heldReason(entry) !== undefined;
     entry.since = time;
     this.#emit({ service, previous, status, reason, source, time });
   }

@@ -577,3 +577,31 @@ t.test("subscribe from inside a change: queued events it already reflects are no
   registry.set("a", Serving);
   t.same(seen, [NotServing, Serving]);
 });
+
+t.test(
+  "once no check fails, a check's error gives way to the reason of the layer holding the service",
+  async (t) => {
+    const registry = new HealthRegistry();
+    registry.set("svc", NotServing, "deploy in progress");
+    registry.markFailing("svc", "db", "db: connect ECONNREFUSED");
+    t.equal(
+      registry.snapshotOf("svc")?.reason,
+      "db: connect ECONNREFUSED",
+      "the check holds it too: its error",
+    );
+    registry.markPassing("svc", "db");
+    t.equal(registry.get("svc"), NotServing);
+    t.equal(registry.snapshotOf("svc")?.reason, "deploy in progress", "set() holds it alone: its reason");
+
+    registry.markFailing("", "db", "db: timeout after 1000 ms");
+    registry.drain("rolling restart");
+    registry.markPassing("", "db");
+    t.equal(registry.snapshotOf("")?.reason, "rolling restart", "drained: the drain's reason");
+    registry.resume();
+
+    registry.markFailing("svc", "db", "db: down");
+    registry.override("svc", NotServing, "operator: hold");
+    registry.markPassing("svc", "db");
+    t.equal(registry.snapshotOf("svc")?.reason, "operator: hold", "an override holding it: its reason");
+  },
+);
