@@ -5,26 +5,21 @@
 // (.ci/run installs them) its test is skipped, saying so; the watch fan-out harness needs neither.
 //
 // Our server runs from dist/ when the build is at least as new as every file in src/ (CI builds before the
-// tests; a child then starts in well under a second), otherwise from src/ through tap's TypeScript loader,
-// passed on with process.execArgv (slower: the loader costs each process seconds of CPU, but no build needed).
+// tests), otherwise from src/ compiled by test/fixtures/compiled-src.ts; either way plain node, no loader (a
+// TypeScript loader costs each process seconds of CPU).
 import { fileURLToPath } from "node:url";
 import t from "tap";
+import { compiledSrcFromRoot } from "../fixtures/compiled-src.ts";
 import { type NodeRun, runNode } from "../fixtures/node-process.ts";
 import { needs } from "../fixtures/tools.ts";
 import { distIsFresh } from "../package/fixtures/build.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-
-function oursFrom(): "dist" | "src" {
-  return distIsFresh() ? "dist" : "src";
-}
-
-const from = oursFrom();
+const from = distIsFresh() ? "dist" : compiledSrcFromRoot();
 t.comment(`our server runs from ${from}/`);
 
 function runBench(script: string, args: string[]): Promise<NodeRun> {
-  // The TypeScript loader only when our server must be read from src/.
-  return runNode([script, ...args], { cwd: root, loader: from === "src" });
+  return runNode([script, ...args], { cwd: root, loader: false });
 }
 
 interface E2eLine {

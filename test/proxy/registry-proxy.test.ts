@@ -1,22 +1,22 @@
 // `triple-health proxy -registry` in front of providers that register themselves in a real 3-server
 // ZooKeeper ensemble: a grpc-js client calling through it sees no failed call while the providers restart
 // one at a time with SIGTERM and the ensemble loses its leader meanwhile.
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import t from "tap";
+import { compiledTest } from "../fixtures/compiled-src.ts";
 import { GrpcHealthClient, type GrpcHealthStub } from "../fixtures/grpc-health.ts";
 import { startNode, stderrLine } from "../fixtures/node-process.ts";
 import { startCli } from "../fixtures/run-cli.ts";
 import { needsZooKeeper, startEnsemble } from "../fixtures/zookeeper-ensemble.ts";
 import { from, grpcClient, grpcGreet } from "./fixtures/proxy-harness.ts";
 
-const script = fileURLToPath(new URL("fixtures/registered-upstream.ts", import.meta.url));
+const script = compiledTest("test/proxy/fixtures/registered-upstream.ts");
 
 t.test("a rolling SIGTERM restart behind proxy -registry loses no call", needsZooKeeper(), async (t) => {
   const ensemble = await startEnsemble(t);
   const registry = `zookeeper://${ensemble.connectString}?session=6000`;
   const start = async (id: string) => {
-    const upstream = startNode(t, [script, id, registry, "1000"], { stderr: "inherit" });
+    const upstream = startNode(t, [script, id, registry, "1000"], { stderr: "inherit", loader: false });
     await upstream.line(/^\{/, 90_000);
     return upstream;
   };
