@@ -46,6 +46,28 @@ function readVarint32(bytes: Uint8Array): number {
   throw new Malformed("varint longer than 10 bytes");
 }
 
+/**
+ * A field's tag: a varint of at most 5 bytes holding 32 bits, with a field number above 0 (what protobufjs
+ * and protobuf-go accept).
+ */
+function readTag(bytes: Uint8Array): number {
+  const start = at;
+  const tag = readVarint32(bytes);
+  if (at - start > 5 || (at - start === 5 && bytes[at - 1]! > 0x0f))
+    throw new Malformed("invalid tag encoding");
+  if (tag >>> 3 === 0) throw new Malformed("illegal tag: field number 0");
+  return tag;
+}
+
+/** A length prefix: at most 5 bytes, below 2^31. */
+function readLength(bytes: Uint8Array): number {
+  const start = at;
+  const length = readVarint32(bytes);
+  if (at - start > 5 || length > 0x7fff_ffff) throw new Malformed("invalid length encoding");
+  if (at + length > bytes.length) throw new Malformed("truncated field");
+  return length;
+}
+
 /** Moves the cursor past a field of an unknown number, whatever its wire type. */
 function skipField(bytes: Uint8Array, wireType: number, fieldNumber: number): void {
   switch (wireType) {
@@ -55,18 +77,20 @@ function skipField(bytes: Uint8Array, wireType: number, fieldNumber: number): vo
     case wireFixed64:
       skipBytes(bytes, 8);
       return;
-    case wireLength:
-      skipBytes(bytes, readVarint32(bytes));
+    case wireLength: {
+      const length = readLength(bytes);
+      at += length;
       return;
+    }
     case wireFixed32:
       skipBytes(bytes, 4);
       return;
     case wireStartGroup:
       for (;;) {
         if (at >= bytes.length) throw new Malformed("group without its end");
-        const tag = readVarint32(bytes);
+        const tag = readTag(bytes);
         if ((tag & 7) === wireEndGroup) {
-          if (tag >>> 3 !== fieldNumber) throw new Malformed("group ended by another field");
+          if (tag >>> 3 !== fieldNumber) throw new Malformed("invalid end group tag");
           return;
         }
         skipField(bytes, tag & 7, tag >>> 3);
@@ -85,7 +109,7 @@ function skipBytes(bytes: Uint8Array, count: number): void {
 function readMessage(bytes: Uint8Array, wanted: number, read: (bytes: Uint8Array) => void): void {
   at = 0;
   while (at < bytes.length) {
-    const tag = readVarint32(bytes);
+    const tag = readTag(bytes);
     if (tag === wanted) read(bytes);
     else skipField(bytes, tag & 7, tag >>> 3);
   }
@@ -172,8 +196,7 @@ export const checkRequestCodec: MessageCodec<HealthCheckRequest> = codecOf(reque
     let service = "";
     try {
       readMessage(bytes, serviceTag, () => {
-        const length = readVarint32(bytes);
-        if (at + length > bytes.length) throw new Malformed("truncated field");
+        const length = readLength(bytes);
         service = utf8.decode(bytes.subarray(at, at + length));
         at += length;
       });
