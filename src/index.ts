@@ -45,13 +45,13 @@ export type { ClientTlsOptions } from "./client/tls-options.ts";
 export { connectFailureKind } from "./client/transport-errors.ts";
 // time for checks, the picker and the follower (FakeClock is in "triple-health/testing")
 export { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+export { healthCodecs } from "./codec/health-codecs.ts";
 // codec: protobufjs message types with the proto3 JSON mapping
 export {
   type HealthCheckRequest,
   type HealthCheckResponse,
   type HealthListRequest,
   type HealthListResponse,
-  healthCodecs,
   healthServiceName,
   parseServingStatus,
   ServingStatus,

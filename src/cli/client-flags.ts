@@ -1,6 +1,12 @@
 // Flags shared by check, watch and list: where to connect and how (grpc_health_probe's names).
 import { readFileSync } from "node:fs";
-import { createHealthClient, type HealthClient, type HealthClientOptions } from "../client/health-client.ts";
+import { createCallClientOver, type TransportMaker } from "../client/call-client-over.ts";
+import {
+  type HealthClient,
+  type HealthClientOptions,
+  healthClientOver,
+} from "../client/health-client-over.ts";
+import { Http2Transport } from "../client/http2-transport.ts";
 import type { ClientTlsOptions } from "../client/tls-options.ts";
 import { connectFailureKind } from "../client/transport-errors.ts";
 import { Code, grpcCodeName } from "../wire/code.ts";
@@ -121,6 +127,7 @@ export function setupClient(
   positionals: readonly string[],
   io: CommandIo,
   defaults: { rpcTimeoutMs: number | undefined },
+  makeTransport: TransportMaker = http2Only,
 ): ClientSetup {
   const addr = (values["addr"] as string | undefined) ?? positionals[0];
   // The address may come as the one positional argument; anything more is a mistake, not something to ignore.
@@ -184,7 +191,9 @@ export function setupClient(
   };
   let client: HealthClient;
   try {
-    client = createHealthClient(normalizeAddress(addr, tls !== undefined), options);
+    client = healthClientOver(
+      createCallClientOver(normalizeAddress(addr, tls !== undefined), options, makeTransport),
+    );
   } catch (error) {
     if (error instanceof ConfigError) throw new FlagError(error.message);
     throw error;
@@ -206,6 +215,18 @@ export function setupClient(
     verbose,
     tls: tls !== undefined,
   };
+}
+
+/**
+ * The CLI's clients are built here rather than by createHealthClient, which imports both transports: a probe
+ * (`check` over HTTP/2, every few seconds in every pod) then never loads undici; `-http1` imports it first.
+ */
+const http2Only: TransportMaker = (url, options) => new Http2Transport(url, options);
+
+async function withHttp1(): Promise<TransportMaker> {
+  const { Http1Transport } = await import("../client/http1-transport.ts");
+  return (url, options, httpVersion) =>
+    httpVersion === "2" ? new Http2Transport(url, options) : new Http1Transport(url, options);
 }
 
 // A duration flag as the whole milliseconds the client options take (`1.5ms` → 2).
@@ -382,7 +403,13 @@ export async function withClient(
   body: (setup: ClientSetup) => Promise<number>,
 ): Promise<number> {
   const { io } = context;
-  const setup = setupClient(context.values, context.positionals, io, call);
+  const setup = setupClient(
+    context.values,
+    context.positionals,
+    io,
+    call,
+    context.values["http1"] === true ? await withHttp1() : http2Only,
+  );
   try {
     const connectFailed = await connectOrReport(setup, io);
     if (connectFailed !== undefined) return connectFailed;

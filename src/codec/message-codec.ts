@@ -1,10 +1,9 @@
 import type protobuf from "protobufjs";
 import { Code } from "../wire/code.ts";
-import { quotePeerText } from "../wire/peer-text.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import { flatJsonReader } from "./flat-json.ts";
+import { parseJsonBody } from "./json-body.ts";
 import { omitJsonDefaults } from "./json-defaults.ts";
-import { duplicateJsonKey } from "./json-duplicate-keys.ts";
 import { isFlatMessage, jsonFieldIndex, jsonShapeProblem, readFlatJson } from "./json-shape.ts";
 
 /** The two codecs every protocol here negotiates: `+proto` (or none) and `+json`. */
@@ -41,8 +40,6 @@ export const protoJsonOptions: protobuf.IConversionOptions = {
 // What a JSON body decodes to: 64-bit integers stay the decimal strings proto3 JSON carries them as
 // (a protobufjs Long would not survive the next JSON.stringify), everything else as protobufjs gives it.
 const jsonDecoded: protobuf.IConversionOptions = { defaults: true, longs: String };
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The codec of one protobufjs message type: binary protobuf, and the proto3 JSON mapping with the
@@ -88,7 +85,7 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
       // The usual flat body is read straight from the bytes; what that reader does not take is parsed in full.
       const quick = readFlatBytes?.(bytes);
       if (quick !== undefined) return quick as T;
-      const value = parseJson(bytes, codec.typeName);
+      const value = parseJsonBody(bytes, codec.typeName);
       if (flat) {
         const message = readFlatJson(type, value);
         if (typeof message === "string") {
@@ -104,35 +101,6 @@ export function createMessageCodec<T extends object = Record<string, unknown>>(
     },
   };
   return codec;
-}
-
-function parseJson(bytes: Uint8Array, typeName: string): unknown {
-  // dubbo-go and connect-go refuse an empty body too: `{}` is the empty message.
-  if (bytes.length === 0) {
-    throw new RpcError(
-      Code.InvalidArgument,
-      `cannot decode ${typeName} from JSON: empty body, want an object`,
-    );
-  }
-  let text: string;
-  let value: unknown;
-  try {
-    text = utf8.decode(bytes);
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new RpcError(Code.InvalidArgument, `cannot decode ${typeName} from JSON: ${errorText(cause)}`, {
-      cause,
-    });
-  }
-  // JSON.parse keeps the last of a repeated key; proto3 JSON readers refuse it.
-  const duplicate = duplicateJsonKey(text);
-  if (duplicate !== undefined) {
-    throw new RpcError(
-      Code.InvalidArgument,
-      `cannot decode ${typeName} from JSON: duplicate field ${quotePeerText(duplicate)}`,
-    );
-  }
-  return value;
 }
 
 function errorText(cause: unknown): string {

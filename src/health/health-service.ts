@@ -1,9 +1,9 @@
+import { healthCodecs } from "../codec/health-codecs.ts";
 import {
   type HealthCheckRequest,
   type HealthCheckResponse,
   type HealthListRequest,
   type HealthListResponse,
-  healthCodecs,
   ServingStatus,
 } from "../codec/health-types.ts";
 import type { MetricRegistry } from "../metrics/metric-registry.ts";

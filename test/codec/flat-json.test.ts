@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import protobuf from "protobufjs";
 import t from "tap";
 import { flatJsonReader } from "../../src/codec/flat-json.ts";
-import { healthCodecs } from "../../src/codec/health-types.ts";
+import { healthCodecs } from "../../src/codec/health-codecs.ts";
 import { readFlatJson } from "../../src/codec/json-shape.ts";
 import { createMessageCodec } from "../../src/codec/message-codec.ts";
 

@@ -1,8 +1,8 @@
 import protobuf from "protobufjs";
 import t from "tap";
+import { healthCodecs } from "../../src/codec/health-codecs.ts";
 import {
   type HealthListResponse,
-  healthCodecs,
   parseServingStatus,
   ServingStatus,
   servingStatusName,

@@ -4,7 +4,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import t from "tap";
-import { healthCodecs } from "../../src/codec/health-types.ts";
+import { healthCodecs } from "../../src/codec/health-codecs.ts";
 import { Code } from "../../src/wire/code.ts";
 import { connect, grpcHeaders, h2exchange } from "../fixtures/h2-request.ts";
 import { startServer } from "../fixtures/start-server.ts";

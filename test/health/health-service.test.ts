@@ -1,5 +1,6 @@
 import t from "tap";
-import { type HealthCheckResponse, healthCodecs, ServingStatus } from "../../src/codec/health-types.ts";
+import { healthCodecs } from "../../src/codec/health-codecs.ts";
+import { type HealthCheckResponse, ServingStatus } from "../../src/codec/health-types.ts";
 import { createHealthService } from "../../src/health/health-service.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import type {

@@ -2,7 +2,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import t from "tap";
-import { healthCodecs, ServingStatus } from "../../src/codec/health-types.ts";
+import { healthCodecs } from "../../src/codec/health-codecs.ts";
+import { ServingStatus } from "../../src/codec/health-types.ts";
 import { grpcHeaders, h2request } from "../fixtures/h2-request.ts";
 import { checkRequestBytes, envelope, envelopes, startProbeServer, until } from "./fixtures/helpers.ts";
 

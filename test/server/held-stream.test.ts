@@ -3,7 +3,7 @@
 // holder hears when the transport drains; a rejection or an unencodable message still ends the call.
 import http2 from "node:http2";
 import t from "tap";
-import { healthCodecs } from "../../src/codec/health-types.ts";
+import { healthCodecs } from "../../src/codec/health-codecs.ts";
 import {
   type HeldStream,
   isHoldable,

@@ -1,6 +1,6 @@
 // The router on its own: Dubbo group/version exports, the lower-case-first method fallback, misses.
 import t from "tap";
-import { healthCodecs } from "../../src/codec/health-types.ts";
+import { healthCodecs } from "../../src/codec/health-codecs.ts";
 import { type PathEntry, Router, selectRoute } from "../../src/server/router.ts";
 import type { ServiceMethods, UnaryMethod } from "../../src/server/service-types.ts";
 import { ConfigError } from "../../src/wire/config-error.ts";

@@ -1,7 +1,8 @@
 import http2 from "node:http2";
 import { gzipSync } from "node:zlib";
 import t from "tap";
-import { healthCodecs, ServingStatus } from "../../src/codec/health-types.ts";
+import { healthCodecs } from "../../src/codec/health-codecs.ts";
+import { ServingStatus } from "../../src/codec/health-types.ts";
 import { h2request } from "../fixtures/h2-request.ts";
 import {
   checkRequestBytes,
