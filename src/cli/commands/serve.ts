@@ -5,6 +5,7 @@ import { createSecureContext } from "node:tls";
 import { loadProtoFiles } from "../../codec/proto-files.ts";
 import { registerAddress } from "../../discovery/register-address.ts";
 import type { RegisterMode } from "../../discovery/registration.ts";
+import { instrumentRegistration } from "../../discovery/registry-metrics.ts";
 import { parseRegistryUrl } from "../../discovery/registry-url.ts";
 import { createAdminHandler } from "../../health/admin-handler.ts";
 import { HealthCheckRunner } from "../../health/checks.ts";
@@ -420,6 +421,10 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
         ]
       : [];
     const registry = options.registry;
+    const registryMetrics =
+      metrics !== undefined && registry !== undefined
+        ? instrumentRegistration(metrics, () => server.registration)
+        : undefined;
     const server = createTripleServer({
       health,
       plainHttpHandlers,
@@ -433,10 +438,12 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
             registerMode: registry.mode,
             ...(registry.application === undefined ? {} : { application: registry.application }),
             ...(registry.host === undefined ? {} : { registryHost: registry.host }),
-            onRegistration: (event) =>
+            onRegistration: (event) => {
+              registryMetrics?.onEvent(event);
               (json ? io.stdout : lines).write(
                 json ? jsonRegistrationLine(event) : textRegistrationLine(prefix, event),
-              ),
+              );
+            },
           }),
     });
     if (metrics !== undefined) instrumentHost(metrics, server);
