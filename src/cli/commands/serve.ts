@@ -408,6 +408,8 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     const runner = new HealthCheckRunner(health);
     const metrics =
       options.admin || options.metrics !== undefined ? commandMetrics(health, runner) : undefined;
+    // Filled in once listening: the status page's identity line shows them.
+    const addresses: string[] = [];
     const plainHttpHandlers: PlainHttpHandler[] = options.admin
       ? [
           createAdminHandler(health, {
@@ -416,6 +418,7 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
             registration: () => server.registration,
             metrics,
             version: packageVersion(),
+            addresses: () => addresses,
           }),
           createProbeHandler(health),
         ]
@@ -468,6 +471,8 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       options.tls === undefined
         ? `http://${bound.host}:${bound.port} (h2c, HTTP/1.1)`
         : `https://${bound.host}:${bound.port} (TLS: h2, HTTP/1.1)`;
+    const boundHost = bound.host.includes(":") ? `[${bound.host}]` : bound.host;
+    addresses.push(`${options.tls === undefined ? "http" : "https"}://${boundHost}:${bound.port}`);
     const token = options.adminToken === undefined ? "" : " (admin token required)";
     const keys = server.handler.exports.map((e) => serviceKey(e.service, e.group, e.version));
     lines.write(`triple-health serving ${keys.join(", ")} on ${where}${token}\n`);
@@ -476,6 +481,7 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       try {
         const started = await listenMetrics(metrics, options.metrics);
         metricsListener = started.listener;
+        addresses.push(started.url);
         lines.write(`${prefix}metrics on ${started.url}\n`);
       } catch (error) {
         await server.close({ graceMs: 0 });
@@ -493,6 +499,8 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       const probe = checkProbe(check);
       runner.add({
         ...(metrics === undefined ? probe : instrumentCheck(metrics, probe)),
+        // Shown on the admin surface: a password in the URL stays out of it.
+        target: check.url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@"),
         services: [check.name, ""],
         ...timing,
       });
