@@ -1,4 +1,6 @@
 // `-metrics HOST:PORT` of serve and proxy: the metrics registry those commands fill, and its own listener.
+
+import { type DiscoveryMetricsSource, instrumentDiscovery } from "../discovery/registry-metrics.ts";
 import type { HealthCheckRunner } from "../health/checks.ts";
 import { instrumentHealth } from "../health/health-metrics.ts";
 import type { HealthRegistry } from "../health/registry.ts";
@@ -59,18 +61,21 @@ export async function listenMetrics(
 }
 
 /**
- * With `-metrics`, the proxy's metrics (its health, port, picker and calls) on their own listener, closed
- * after the proxy; the host to run until stopped either way. @internal
+ * With `-metrics`, the proxy's metrics (its health, port, picker and calls; with -registry, its session and
+ * the providers found) on their own listener, closed after the proxy; the host to run until stopped either
+ * way. @internal
  */
 export async function startProxyMetrics(
   proxy: TripleProxy,
   address: { host: string; port: number } | undefined,
   announce: (url: string) => void,
+  discovery?: DiscoveryMetricsSource,
 ): Promise<StoppableHost> {
   if (address === undefined) return proxy;
   const metrics = commandMetrics(proxy.health);
   instrumentHost(metrics, proxy);
   instrumentProxy(metrics, proxy);
+  if (discovery !== undefined) instrumentDiscovery(metrics, discovery);
   let started: { listener: MetricsListener; url: string };
   try {
     started = await listenMetrics(metrics, address);

@@ -15,6 +15,8 @@ export interface RegistryDiscovery {
   readonly discovery: ProviderDiscovery;
   /** The registry URL without credentials, for messages. */
   readonly registry: string;
+  /** Adds a listener of the discovery's events (beside the `onEvent` it was started with); returns its removal. */
+  onEvent(listener: (event: DiscoveryEvent) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,8 @@ export function startDiscovery(
     auth: url.auth,
   });
   client.start();
+  const listeners = new Set<(event: DiscoveryEvent) => void>();
+  if (onEvent !== undefined) listeners.add(onEvent);
   const discovery = new ProviderDiscovery({
     client,
     service,
@@ -51,12 +55,20 @@ export function startDiscovery(
     version: (values["version"] as string | undefined) ?? "",
     root: url.root,
     levels: values["levels"] as DiscoveryLevels | undefined,
-    onEvent,
+    onEvent: (event) => {
+      for (const listener of [...listeners]) listener(event);
+    },
   }).start();
   return {
     client,
     discovery,
     registry: `zookeeper://${url.servers.map((s) => `${s.host}:${s.port}`).join(",")}`,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
     async close() {
       discovery.close();
       await client.close();

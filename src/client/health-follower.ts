@@ -29,7 +29,10 @@ export interface FollowerListener {
   onStatus(status: ServingStatus, via: string): void;
   /** The stream ended (`error` undefined: the server ended it cleanly) or failed, or a polling Check failed. */
   onLost(error: unknown): void;
-  /** A lost stream is reopened after `delayMs`; `attempt` counts the reopenings since the last status. */
+  /**
+   * A lost stream is reopened after `delayMs` (polling: the next Check after a failed one);
+   * `attempt` counts the reopenings since the last status.
+   */
   onReconnect?(attempt: number, delayMs: number): void;
 }
 
@@ -199,6 +202,9 @@ export class HealthFollower {
           this.#answer(ServingStatus.ServiceUnknown, "check: not found");
         } else {
           this.#lose(error);
+          // The next Check is the reopening: said like a Watch's, so a remote that never answered (whose
+          // loss is no change to its owner) is still reported, with the cause, once.
+          this.#listener.onReconnect?.(++this.#attempt, this.#pollIntervalMs);
         }
       }
       await this.#wait(this.#pollIntervalMs);

@@ -9,6 +9,12 @@ export interface AdminEventStreamOptions {
   heartbeatMs: number;
   /** Changes within this window go out as one event, ms: a flapping check cannot flood the streams. */
   coalesceMs?: number;
+  /**
+   * For state that changes without a status change (a check's attempts, a registry session), ms: the state
+   * is read this often while a stream is open, and sent when it differs from the last one sent (uptime
+   * aside). 0 (default): only on changes.
+   */
+  refreshMs?: number;
 }
 
 /** Default {@link AdminEventStreamOptions.maxStreams}: a few operators' pages, not a fan-out service. */
@@ -39,12 +45,15 @@ export class AdminEventStreams {
   readonly #options: Required<AdminEventStreamOptions>;
   #reserved = 0;
   #heartbeat: NodeJS.Timeout | undefined;
+  #refresh: NodeJS.Timeout | undefined;
+  // What the last broadcast state said, uptime left out (see refreshMs).
+  #lastKey = "";
   #pending: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(registry: HealthRegistry, describe: () => object, options: AdminEventStreamOptions) {
     this.#describe = describe;
-    this.#options = { coalesceMs: defaultCoalesceMs, ...options };
+    this.#options = { coalesceMs: defaultCoalesceMs, refreshMs: 0, ...options };
     registry.onChange(() => this.#schedule());
     registry.onModeChange((mode) => {
       if (mode === "shutdown") this.#close();
@@ -77,6 +86,10 @@ export class AdminEventStreams {
     out.signal.addEventListener("abort", () => this.#detach(out), { once: true });
     this.#heartbeat ??= setInterval(() => this.#broadcast(": heartbeat\n\n"), this.#options.heartbeatMs);
     this.#heartbeat.unref();
+    if (this.#options.refreshMs > 0 && this.#refresh === undefined) {
+      this.#refresh = setInterval(() => this.#refreshIfChanged(), this.#options.refreshMs);
+      this.#refresh.unref();
+    }
     send(out, healthEvent(this.#describe()));
   }
 
@@ -86,7 +99,21 @@ export class AdminEventStreams {
     if (this.#streams.size === 0) {
       clearInterval(this.#heartbeat);
       this.#heartbeat = undefined;
+      clearInterval(this.#refresh);
+      this.#refresh = undefined;
+      this.#lastKey = "";
     }
+  }
+
+  #refreshIfChanged(): void {
+    if (this.#pending !== undefined || this.#streams.size === 0) return;
+    const state = this.#describe();
+    if (stateKey(state) !== this.#lastKey) this.#broadcastState(state);
+  }
+
+  #broadcastState(state: object): void {
+    this.#lastKey = stateKey(state);
+    this.#broadcast(healthEvent(state));
   }
 
   #schedule(): void {
@@ -98,7 +125,7 @@ export class AdminEventStreams {
   #flush(): void {
     clearTimeout(this.#pending);
     this.#pending = undefined;
-    if (this.#streams.size > 0) this.#broadcast(healthEvent(this.#describe()));
+    if (this.#streams.size > 0) this.#broadcastState(this.#describe());
   }
 
   #broadcast(frame: string): void {
@@ -110,12 +137,18 @@ export class AdminEventStreams {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
+    clearInterval(this.#refresh);
     for (const out of [...this.#streams]) out.end();
   }
 }
 
 function send(out: PlainHttpStream, frame: string): void {
   if (!out.write(frame)) out.end();
+}
+
+// The state without what changes by itself every millisecond (uptime).
+function stateKey(state: object): string {
+  return JSON.stringify(state, (key, value: unknown) => (key === "uptimeMs" ? undefined : value));
 }
 
 // JSON.stringify puts no line breaks in its output: one `data:` line is the whole event.

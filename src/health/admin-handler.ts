@@ -60,6 +60,13 @@ export interface AdminHandlerOptions {
   metrics?: MetricRegistry;
   /** The version `GET /admin/health`'s `identity` reports (the status page shows it). */
   version?: string;
+  /** The addresses this process listens on (URLs), for `identity` (the status page shows them). */
+  addresses?: () => readonly string[];
+  /**
+   * How often the event streams look for state that changed without a status change (a check's last
+   * attempt, the registry session), ms. Default 1000 with `checks` or `registration`, else 0 (off).
+   */
+  refreshMs?: number;
 }
 
 /** Default {@link AdminHandlerOptions.prefix}; a proxy never forwards paths under it (src/proxy/local-paths.ts). */
@@ -120,11 +127,14 @@ export function createAdminHandler(
   const changes = new RecentChanges(registry);
   const state = () => ({
     ...describe(registry, options.checks, changes, options.registration?.()),
-    identity: identity(options.version),
+    identity: identity(options.version, options.addresses?.()),
   });
   const events = new AdminEventStreams(registry, state, {
     maxStreams: options.maxEventStreams ?? defaultMaxEventStreams,
     heartbeatMs: options.eventHeartbeatMs ?? defaultEventHeartbeatMs,
+    refreshMs:
+      options.refreshMs ??
+      (options.checks !== undefined || options.registration !== undefined ? defaultRefreshMs : 0),
   });
   const openEvents = () => events.open();
   const page = statusPageHtml(prefix);
@@ -192,16 +202,23 @@ export function createAdminHandler(
   };
 }
 
-/** Which process answers: host name, pid, versions, start and uptime (the status page's identity line). */
-function identity(version: string | undefined): object {
-  const uptimeMs = Math.round(process.uptime() * 1000);
+const defaultRefreshMs = 1000;
+// Once: computed at each call, it would move by a millisecond now and then.
+const processStartedMs = Math.round(Date.now() - process.uptime() * 1000);
+
+/**
+ * Which process answers: host name, pid, versions, start, uptime and listening addresses (the status
+ * page's identity line).
+ */
+function identity(version: string | undefined, addresses: readonly string[] | undefined): object {
   return {
     host: hostname(),
     pid: process.pid,
     ...(version === undefined ? {} : { version }),
     node: process.version,
-    startedMs: Date.now() - uptimeMs,
-    uptimeMs,
+    startedMs: processStartedMs,
+    uptimeMs: Date.now() - processStartedMs,
+    ...(addresses === undefined ? {} : { addresses }),
   };
 }
 

@@ -13,6 +13,8 @@ export type CheckFunction = (signal: AbortSignal) => unknown;
 export interface CheckProbe {
   /** Names the check in reasons, the admin surface and logs; unique within a runner. */
   readonly name: string;
+  /** What is probed, for operators (the admin surface, the status page): a URL or a command. */
+  readonly target?: string;
   /** One attempt; {@link CheckFunction} says what passes. */
   readonly run: CheckFunction;
   /** Releases what the probe holds (a histogram, a watch stream) when the check is removed. */
@@ -81,6 +83,12 @@ export interface CheckState {
   readonly lastAttemptAt: number | undefined;
   /** True while an attempt is running (or hanging past its timeout). */
   readonly running: boolean;
+  /** What is probed (the check's `target`), if it said. */
+  readonly target: string | undefined;
+  /** How long the last concluded attempt took, ms (a timed-out one: its timeout); undefined before. */
+  readonly lastDurationMs: number | undefined;
+  /** When the next attempt is due on the runner's clock; undefined while one runs and once stopped. */
+  readonly nextAttemptAt: number | undefined;
 }
 
 /** Options of a {@link HealthCheckRunner}: its clock and randomness, injectable for tests. */
@@ -104,8 +112,8 @@ const defaults = {
 const maxReasonLength = 300;
 
 interface Running {
-  readonly check: Required<Omit<HealthCheck, "close" | "subscribe" | "startFailing">> &
-    Pick<HealthCheck, "close" | "subscribe">;
+  readonly check: Required<Omit<HealthCheck, "close" | "subscribe" | "startFailing" | "target">> &
+    Pick<HealthCheck, "close" | "subscribe" | "target">;
   passing: boolean;
   consecutiveFailures: number;
   consecutiveSuccesses: number;
@@ -113,6 +121,8 @@ interface Running {
   lastError: string | undefined;
   everPassed: boolean;
   lastAttemptAt: number | undefined;
+  lastDurationMs: number | undefined;
+  nextAttemptAt: number | undefined;
   /** The attempt in flight, if any; stays set while a timed-out attempt hangs on. */
   inFlight: AbortController | undefined;
   timer: TimerHandle | undefined;
@@ -161,6 +171,8 @@ export class HealthCheckRunner {
       lastError: undefined,
       everPassed: initiallyPassing,
       lastAttemptAt: undefined,
+      lastDurationMs: undefined,
+      nextAttemptAt: undefined,
       inFlight: undefined,
       timer: undefined,
       closed: false,
@@ -202,6 +214,9 @@ export class HealthCheckRunner {
       everPassed: state.everPassed,
       lastAttemptAt: state.lastAttemptAt,
       running: state.inFlight !== undefined,
+      target: state.check.target,
+      lastDurationMs: state.lastDurationMs,
+      nextAttemptAt: state.nextAttemptAt,
     }));
   }
 
@@ -219,6 +234,7 @@ export class HealthCheckRunner {
 
   #stop(state: Running): void {
     state.closed = true;
+    state.nextAttemptAt = undefined;
     state.unsubscribe?.();
     if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
     state.timer = undefined;
@@ -227,6 +243,7 @@ export class HealthCheckRunner {
 
   #schedule(state: Running, delay: number): void {
     if (state.closed) return;
+    state.nextAttemptAt = this.#clock.now() + delay;
     state.timer = this.#clock.setTimeout(() => {
       state.timer = undefined;
       this.#tick(state);
@@ -248,7 +265,9 @@ export class HealthCheckRunner {
 
   #tick(state: Running): void {
     state.attempts++;
-    state.lastAttemptAt = this.#clock.now();
+    const started = this.#clock.now();
+    state.lastAttemptAt = started;
+    state.nextAttemptAt = undefined;
     if (state.inFlight !== undefined) {
       // The previous attempt hangs on past its timeout: never pile up a second one.
       this.#record(state, false, "previous attempt still running past its timeout");
@@ -263,6 +282,7 @@ export class HealthCheckRunner {
       concluded = true;
       this.#clock.clearTimeout(timeout);
       if (state.closed) return;
+      state.lastDurationMs = this.#clock.now() - started;
       this.#record(state, ok, error);
       this.#schedule(state, this.#nextDelay(state));
     };
@@ -318,7 +338,9 @@ export class HealthCheckRunner {
   }
 }
 
-function validate(check: Required<Omit<HealthCheck, "close" | "subscribe" | "startFailing">>): void {
+function validate(
+  check: Required<Omit<HealthCheck, "close" | "subscribe" | "startFailing" | "target">>,
+): void {
   const positive = (value: number, field: string, min: number) => {
     if (!Number.isFinite(value) || value < min)
       throw new ConfigError(`check '${check.name}': ${field} must be ≥ ${min}`);

@@ -42,6 +42,9 @@ export function statusPageHtml(prefix: string): string {
 <button type="button" id="resume">Resume</button>
 <label>reason <input id="reason" placeholder="(optional)"></label>
 </header>
+<p id="drain-confirm" role="alertdialog" hidden>Drain this server? Every service answers NOT_SERVING (and a
+registry drops it) until Resume. <button type="button" id="drain-yes">Drain now</button>
+<button type="button" id="drain-no">Cancel</button></p>
 <form id="token-form" hidden>
 <label>admin token <input id="token" type="password" autocomplete="off"></label>
 <button type="submit">Use token</button>
@@ -49,16 +52,20 @@ export function statusPageHtml(prefix: string): string {
 <p id="error" role="alert"></p>
 <p id="drain-note" hidden>Draining: every service answers NOT_SERVING until Resume. The buttons below set
 operator overrides, which take effect after Resume.</p>
+<div class="scroll" id="services-scroll">
 <table>
-<thead><tr><th>service</th><th>status</th><th>reason</th><th>source</th><th>since</th><th>set</th></tr></thead>
+<thead><tr><th>service</th><th>status</th><th>reason</th><th>source</th><th>since</th><th>set override</th></tr></thead>
 <tbody id="services"></tbody>
 </table>
+</div>
 <section id="checks-panel" hidden>
 <h2>Checks</h2>
+<div class="scroll" id="checks-scroll">
 <table>
-<thead><tr><th>check</th><th>services</th><th>state</th><th>in a row</th><th>attempts</th><th>last attempt</th><th>last error</th></tr></thead>
+<thead><tr><th>check</th><th>target</th><th>services</th><th>state</th><th>in a row</th><th>attempts</th><th>last attempt</th><th>took</th><th>next attempt</th><th>last error</th></tr></thead>
 <tbody id="checks"></tbody>
 </table>
+</div>
 </section>
 <section id="registration" hidden>
 <h2>Registry</h2>
@@ -79,21 +86,29 @@ function escapeHtml(text: string): string {
 /** `<prefix>/status.css`. */
 export const statusPageCss = `body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.3em; margin: 0 0 .5em; }
-header { display: flex; gap: 1em; align-items: center; flex-wrap: wrap; margin-bottom: 1em; }
+h2 { font-size: 1.1em; margin: 1.2em 0 .4em; }
+header { display: flex; gap: .6em 1em; align-items: center; flex-wrap: wrap; margin-bottom: 1em; }
 #mode, #health, #connection { padding: .1em .5em; border-radius: .3em; background: #eee; }
 #mode[data-mode="off"], #health[data-status="SERVING"], #connection[data-state="live"] { background: #d4f4d4; }
 #mode[data-mode="draining"], #mode[data-mode="shutting down"], #health[data-status="NOT_SERVING"] { background: #f8d7d7; }
-#drain-note { background: #fff3cd; padding: .4em .6em; border-radius: .3em; }
+#drain-note, #drain-confirm { background: #fff3cd; padding: .4em .6em; border-radius: .3em; }
+#drain-yes { font-weight: bold; }
+#identity, #registry-summary { overflow-wrap: anywhere; }
 ol, ul { padding-left: 2.5em; }
+#registry-nodes li, #changes li { overflow-wrap: anywhere; }
 #error { color: #a00; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #ddd; vertical-align: top; }
+th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #ddd; vertical-align: top; white-space: nowrap; }
+td.reason { white-space: normal; min-width: 14em; }
 .status { font-weight: bold; }
 .status-SERVING { color: #070; }
 .status-NOT_SERVING { color: #b00; }
 .status-UNKNOWN, .status-SERVICE_UNKNOWN { color: #a60; }
 button { margin-right: .3em; }
-#changes { font-family: ui-monospace, monospace; font-size: 12px; padding-left: 1.2em; }
+.after-resume { color: #856404; font-size: 12px; margin-right: .3em; }
+#changes { font-family: ui-monospace, monospace; font-size: 12px; }
+@media (max-width: 600px) { body { margin: .8em; } }
 `;
 
 /** `<prefix>/status.js`: reads the prefix from the page, so one text serves every mount point. */
@@ -165,6 +180,10 @@ export const statusPageScript = String.raw`// The admin status page's script, se
     return (d ? d + "d " : "") + (d || h ? h + "h " : "") + m + "m " + (s % 60) + "s";
   }
 
+  function duration(ms) {
+    return ms < 1000 ? Math.round(ms) + " ms" : (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
+  }
+
   function cell(row, text, className) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -197,6 +216,7 @@ export const statusPageScript = String.raw`// The admin status page's script, se
     byId("drain").textContent = state.draining ? "Draining\u2026" : "Drain";
     byId("resume").disabled = !state.draining || state.shutdown;
     byId("drain-note").hidden = !state.draining;
+    if (state.draining) byId("drain-confirm").hidden = true;
     const rows = state.services.map((service) => {
       const row = document.createElement("tr");
       row.dataset.service = service.service;
@@ -207,14 +227,26 @@ export const statusPageScript = String.raw`// The admin status page's script, se
       cell(row, failing ? service.source + " (" + failing + ")" : service.source, "source");
       cell(row, when(service.sinceMs), "since");
       const actions = cell(row, "", "actions");
-      if (state.draining)
-        actions.title = "Draining: these set an override, which takes effect after Resume";
-      actions.append(
-        button("SERVING", "set", "SERVING"),
-        button("NOT_SERVING", "set", "NOT_SERVING"),
-        button("UNKNOWN", "set", "UNKNOWN"),
-      );
-      if (service.override !== null) actions.append(button("clear override", "set", "null"));
+      // Under a drain an override changes nothing until Resume: the cell says so before the buttons, and
+      // each button's title says what it does either way.
+      if (state.draining) {
+        const note = document.createElement("span");
+        note.className = "after-resume";
+        note.textContent = "after Resume:";
+        actions.append(note);
+      }
+      const later = state.draining ? "; the drain keeps it NOT_SERVING until Resume" : "";
+      for (const status of ["SERVING", "NOT_SERVING", "UNKNOWN"]) {
+        const element = button(status, "set", status);
+        element.title = "override: " + status + " until cleared" + later;
+        actions.append(element);
+      }
+      if (service.override !== null) {
+        const element = button("clear override", "set", "null");
+        element.title = "back to what the checks and the application say" + later;
+        actions.append(element);
+      }
+      actions.dataset.effect = state.draining ? "after-resume" : "now";
       return row;
     });
     byId("services").replaceChildren(...rows);
@@ -249,13 +281,15 @@ export const statusPageScript = String.raw`// The admin status page's script, se
       const row = document.createElement("tr");
       row.dataset.check = check.name;
       cell(row, check.name, "name");
+      cell(row, check.target || "", "target");
       cell(row, check.services.map((s) => (s === "" ? "(server)" : s)).join(", "));
       cell(row, check.running ? "running" : check.passing ? "passing" : "failing",
         "status status-" + (check.passing ? "SERVING" : "NOT_SERVING"));
-      cell(row, check.consecutiveFailures > 0
-        ? check.consecutiveFailures + " failed" : check.consecutiveSuccesses + " passed", "streak");
-      cell(row, String(check.attempts));
-      cell(row, check.lastAttemptAt === undefined || check.lastAttemptAt === null ? "not yet" : when(check.lastAttemptAt), "since");
+      cell(row, check.consecutiveFailures + " failed, " + check.consecutiveSuccesses + " passed", "streak");
+      cell(row, String(check.attempts), "attempts");
+      cell(row, check.lastAttemptAt == null ? "not yet" : when(check.lastAttemptAt), "last");
+      cell(row, check.lastDurationMs == null ? "" : duration(check.lastDurationMs), "took");
+      cell(row, check.running ? "after this one" : check.nextAttemptAt == null ? "" : when(check.nextAttemptAt), "next");
       cell(row, check.lastError || "", "reason");
       return row;
     });
@@ -263,12 +297,18 @@ export const statusPageScript = String.raw`// The admin status page's script, se
     byId("checks-panel").hidden = checks.length === 0;
     const id = state.identity;
     if (id) {
+      const registry = registration
+        ? "registry: session " + registration.session + ", " +
+          (registration.nodes.length > 0 ? "registered (" + registration.nodes.length + " nodes)" : "not registered")
+        : "";
       byId("identity").textContent = [
         id.host + " (pid " + id.pid + ")",
         id.version ? "triple-health " + id.version : "",
         "Node " + id.node,
         "up " + uptime(id.uptimeMs),
         "since " + when(id.startedMs),
+        id.addresses && id.addresses.length > 0 ? "on " + id.addresses.join(", ") : "",
+        registry,
       ].filter(Boolean).join(" \u00b7 ");
     }
   }
@@ -343,7 +383,19 @@ export const statusPageScript = String.raw`// The admin status page's script, se
     return text === "" ? {} : { reason: text };
   }
 
-  byId("drain").addEventListener("click", () => post("drain", reason()));
+  // Drain turns every service NOT_SERVING (and takes a registered server out of its registry): asked
+  // once more before it is sent.
+  byId("drain").addEventListener("click", () => {
+    byId("drain-confirm").hidden = false;
+    byId("drain-yes").focus();
+  });
+  byId("drain-no").addEventListener("click", () => {
+    byId("drain-confirm").hidden = true;
+  });
+  byId("drain-yes").addEventListener("click", () => {
+    byId("drain-confirm").hidden = true;
+    post("drain", reason());
+  });
   byId("resume").addEventListener("click", () => post("resume", reason()));
   byId("services").addEventListener("click", (event) => {
     const target = event.target.closest("button[data-action]");

@@ -214,3 +214,34 @@ t.test("a real proxy with its upstream down, then up, then down", async (t) => {
   );
   t.notMatch(proxy.stdout, /^triple-health/m, "banners are on stderr");
 });
+
+t.test("a real proxy polling an upstream down from the start: said once, with the cause", async (t) => {
+  const placeholder = await listenLocal(net.createServer());
+  const port = placeholder.port;
+  await placeholder.close();
+  const proxy = startCli(t, [
+    "proxy",
+    "--listen=127.0.0.1:0",
+    `--upstream=http://127.0.0.1:${port}`,
+    "--health-mode=poll",
+    "--poll-interval=100ms",
+    "--log=json",
+  ]);
+  await stderrLine(proxy, /^triple-health proxy on /m);
+  const unreachable = await proxy.line(/"event":"unreachable"/);
+  const first = JSON.parse(unreachable.input) as Record<string, unknown>;
+  t.match(first, { upstream: `http://127.0.0.1:${port}`, source: "upstream", delayMs: 100 });
+  t.match(String(first["reason"]), /ECONNREFUSED|connect/i, "the cause");
+  // Routing is reported once the upstream failed, not at the startup timeout.
+  const routing = await proxy.line(/"event":"routing"/);
+  t.notMatch(routing.input, /startup timeout/);
+  // Many more failed polls (one each 100 ms): still one line.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.equal(await proxy.stop("SIGTERM"), 0);
+  const events = proxy.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { event: string });
+  t.equal(events.filter((e) => e.event === "unreachable").length, 1, "the outage said once");
+  t.equal(events.filter((e) => e.event === "reconnect").length, 0, "the retries only with -v");
+});

@@ -173,6 +173,7 @@ t.test("with backoff: a server without Watch is polled; NOT_FOUND is SERVICE_UNK
     `status ${Serving} via check`,
     `status ${ServiceUnknown} via check: not found`,
     "lost Unavailable",
+    "reconnect 1 in 50",
     `status ${NotServing} via check`,
   ]);
   t.equal(seen.watches, 1);

@@ -447,3 +447,38 @@ t.test(
     await runner.close();
   },
 );
+
+t.test(
+  "a check's state says what it probes, how long the last attempt took and when the next is due",
+  async (t) => {
+    const { clock, runner } = setup();
+    let attemptMs = 30;
+    runner.add({
+      ...base,
+      name: "db",
+      target: "tcp://db:5432",
+      services: ["db"],
+      initialDelayMs: 500,
+      run: () => new Promise((resolve) => clock.setTimeout(() => resolve(undefined), attemptMs)),
+    });
+    t.match(runner.states()[0], {
+      target: "tcp://db:5432",
+      lastDurationMs: undefined,
+      nextAttemptAt: 500,
+    });
+    await clock.advance(500);
+    t.match(runner.states()[0], { running: true, nextAttemptAt: undefined }, "none due while one runs");
+    await clock.advance(30);
+    t.match(runner.states()[0], { running: false, lastDurationMs: 30, nextAttemptAt: 1530 });
+    attemptMs = 500;
+    await clock.advance(1000);
+    await clock.advance(100);
+    t.match(
+      runner.states()[0],
+      { lastDurationMs: 100, lastError: "timed out after 100 ms", nextAttemptAt: 2630 },
+      "a timed-out attempt took its timeout",
+    );
+    await runner.close();
+    t.same(runner.states(), [], "a closed runner has no checks");
+  },
+);

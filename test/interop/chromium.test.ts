@@ -83,6 +83,7 @@ t.test("the status page in headless Chromium", needs("chromium"), async (t) => {
 
   await page.evaluate(`document.getElementById("reason").value = ""`);
   await page.evaluate(click("#drain"));
+  await page.evaluate(click("#drain-yes"));
   t.ok(await waitFor(() => health.draining), "drain reached the server");
   await page.waitFor(`document.getElementById("mode").textContent === "draining"`, 2000);
   t.match(

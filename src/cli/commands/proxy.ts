@@ -201,8 +201,11 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
       `triple-health proxy on http://${host}:${port} (h2c, HTTP/1.1) → ${target}` +
         `${proxy.service === "" ? "" : ` for ${proxy.picker.service}`}\n`,
     );
-    const running = await startProxyMetrics(proxy, metricsAddress, (url) =>
-      io.stderr.write(`${linePrefix(command)}metrics on ${url}\n`),
+    const running = await startProxyMetrics(
+      proxy,
+      metricsAddress,
+      (url) => io.stderr.write(`${linePrefix(command)}metrics on ${url}\n`),
+      found,
     );
     const lines = { ...io, stdout: json ? io.stderr : io.stdout };
     try {

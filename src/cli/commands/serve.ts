@@ -5,6 +5,7 @@ import { createSecureContext } from "node:tls";
 import { loadProtoFiles } from "../../codec/proto-files.ts";
 import { registerAddress } from "../../discovery/register-address.ts";
 import type { RegisterMode } from "../../discovery/registration.ts";
+import { instrumentRegistration } from "../../discovery/registry-metrics.ts";
 import { parseRegistryUrl } from "../../discovery/registry-url.ts";
 import { createAdminHandler } from "../../health/admin-handler.ts";
 import { HealthCheckRunner } from "../../health/checks.ts";
@@ -407,6 +408,8 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     const runner = new HealthCheckRunner(health);
     const metrics =
       options.admin || options.metrics !== undefined ? commandMetrics(health, runner) : undefined;
+    // Filled in once listening: the status page's identity line shows them.
+    const addresses: string[] = [];
     const plainHttpHandlers: PlainHttpHandler[] = options.admin
       ? [
           createAdminHandler(health, {
@@ -415,11 +418,16 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
             registration: () => server.registration,
             metrics,
             version: packageVersion(),
+            addresses: () => addresses,
           }),
           createProbeHandler(health),
         ]
       : [];
     const registry = options.registry;
+    const registryMetrics =
+      metrics !== undefined && registry !== undefined
+        ? instrumentRegistration(metrics, () => server.registration)
+        : undefined;
     const server = createTripleServer({
       health,
       plainHttpHandlers,
@@ -433,10 +441,12 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
             registerMode: registry.mode,
             ...(registry.application === undefined ? {} : { application: registry.application }),
             ...(registry.host === undefined ? {} : { registryHost: registry.host }),
-            onRegistration: (event) =>
+            onRegistration: (event) => {
+              registryMetrics?.onEvent(event);
               (json ? io.stdout : lines).write(
                 json ? jsonRegistrationLine(event) : textRegistrationLine(prefix, event),
-              ),
+              );
+            },
           }),
     });
     if (metrics !== undefined) instrumentHost(metrics, server);
@@ -461,6 +471,8 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       options.tls === undefined
         ? `http://${bound.host}:${bound.port} (h2c, HTTP/1.1)`
         : `https://${bound.host}:${bound.port} (TLS: h2, HTTP/1.1)`;
+    const boundHost = bound.host.includes(":") ? `[${bound.host}]` : bound.host;
+    addresses.push(`${options.tls === undefined ? "http" : "https"}://${boundHost}:${bound.port}`);
     const token = options.adminToken === undefined ? "" : " (admin token required)";
     const keys = server.handler.exports.map((e) => serviceKey(e.service, e.group, e.version));
     lines.write(`triple-health serving ${keys.join(", ")} on ${where}${token}\n`);
@@ -469,6 +481,7 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       try {
         const started = await listenMetrics(metrics, options.metrics);
         metricsListener = started.listener;
+        addresses.push(started.url);
         lines.write(`${prefix}metrics on ${started.url}\n`);
       } catch (error) {
         await server.close({ graceMs: 0 });
@@ -486,6 +499,8 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
       const probe = checkProbe(check);
       runner.add({
         ...(metrics === undefined ? probe : instrumentCheck(metrics, probe)),
+        // Shown on the admin surface: a password in the URL stays out of it.
+        target: check.url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@"),
         services: [check.name, ""],
         ...timing,
       });
