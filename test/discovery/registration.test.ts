@@ -7,7 +7,7 @@ import { ServingStatus } from "../../src/codec/health-types.ts";
 import { loadProtoFiles } from "../../src/codec/proto-files.ts";
 import { instancePath } from "../../src/discovery/dubbo/service-instance.ts";
 import type { RegistrationEvent } from "../../src/discovery/registration.ts";
-import { ZooKeeperClient } from "../../src/discovery/zookeeper/index.ts";
+import { digestId, Perm, ZooKeeperClient } from "../../src/discovery/zookeeper/index.ts";
 import { createTripleServer } from "../../src/host/triple-server.ts";
 import { defineService } from "../../src/server/define-service.ts";
 import {
@@ -16,6 +16,7 @@ import {
   fetchMetadata,
   interfaceProviders,
 } from "../fixtures/dubbo-consumer.ts";
+import { rejection } from "../fixtures/zookeeper-client.ts";
 import { needsZooKeeper, startEnsemble } from "../fixtures/zookeeper-ensemble.ts";
 
 const greetRoot = loadProtoFiles("greet.proto");
@@ -236,6 +237,96 @@ t.test(
     t.match(server.registration?.lastError, /NOAUTH/);
     t.same(server.registration?.nodes, []);
     t.equal(server.health.get(""), ServingStatus.Serving, "still serving");
+
+    // Credentials in the registry URL: every node the provider creates (parents included, as Dubbo Java's
+    // ACLProvider gives every path CREATOR_ALL_ACL) is the digest user's alone to change or delete. Read
+    // stays open to all: dubbo-go consumers never send credentials (gost's client creates and reads as
+    // world), Java consumers send the same user and read as the creator.
+    const secured = createTripleServer({
+      registry: `zookeeper://provider:s3cret@${ensemble.connectString}?group=secured`,
+      application: "secured-app",
+      onRegistration: (event) => events.push(event),
+    });
+    secured.addService("greet.GreetService", greetMethods(), { group: "g1", version: "1.0.0" });
+    const { port } = await secured.listen(0);
+    t.teardown(() => secured.close({ graceMs: 0 }));
+    const want = { service: "greet.GreetService", group: "g1", version: "1.0.0" };
+    const stranger = new ZooKeeperClient({ servers: ensemble.servers });
+    stranger.start();
+    t.teardown(() => stranger.close());
+    await stranger.waitConnected(10_000);
+    t.ok(
+      await eventually(async () => (await interfaceProviders(stranger, want, "secured")).length === 1),
+      "a consumer without credentials finds the interface node",
+    );
+    t.ok(
+      await eventually(async () => (await stranger.getChildren("/services/secured-app")).length === 1),
+      "and the instance",
+    );
+    const [node] = await stranger.getChildren("/secured/greet.GreetService/providers");
+    const interfaceNode = `/secured/greet.GreetService/providers/${node}`;
+    const instance = instancePath("secured-app", "127.0.0.1", port);
+    const expected = [
+      { perms: Perm.all, scheme: "digest", id: digestId("provider", "s3cret") },
+      { perms: Perm.read, scheme: "world", id: "anyone" },
+    ];
+    // The ACL read back by a client with the same credentials (ZooKeeper 3.6+ shows a client without
+    // ADMIN on the node a digest id as `user:x`).
+    const sameUser = new ZooKeeperClient({
+      servers: ensemble.servers,
+      auth: { user: "provider", password: "s3cret" },
+    });
+    sameUser.start();
+    t.teardown(() => sameUser.close());
+    await sameUser.waitConnected(10_000);
+    const name = (path: string) => (path === interfaceNode ? "the interface node" : path);
+    for (const path of [
+      interfaceNode,
+      "/secured/greet.GreetService/providers",
+      "/secured/greet.GreetService",
+      "/secured",
+      instance,
+      "/services/secured-app",
+    ]) {
+      t.same(
+        (await sameUser.getACL(path)).acl,
+        expected,
+        `${name(path)}: the creator's digest, read for all`,
+      );
+      t.same(
+        (await stranger.getACL(path)).acl,
+        [{ ...expected[0], id: "provider:x" }, expected[1]],
+        `${name(path)}: the same, masked for a stranger`,
+      );
+    }
+    t.match(
+      JSON.parse((await stranger.getData(instance)).data.toString()),
+      { name: "secured-app", port },
+      "the instance JSON reads without credentials",
+    );
+    for (const path of [interfaceNode, instance]) {
+      t.equal(
+        (await rejection(stranger.delete(path))).codeName,
+        "NOAUTH",
+        `${name(path)}: no delete without the credentials`,
+      );
+      t.equal(
+        (await rejection(stranger.setData(path, Buffer.from("x")))).codeName,
+        "NOAUTH",
+        `${name(path)}: no write without the credentials`,
+      );
+    }
+    t.equal(
+      (await rejection(stranger.create(`${interfaceNode}x`, Buffer.alloc(0), "ephemeral"))).codeName,
+      "NOAUTH",
+      "no node of another provider slipped in beside it",
+    );
+    t.ok(await stranger.exists(interfaceNode), "the nodes are still there");
+    t.ok(await stranger.exists(instance));
+    t.notOk(
+      events.some((e) => e.kind === "error" && e.path?.startsWith("/secured")),
+      "the provider itself was never refused",
+    );
   },
 );
 
