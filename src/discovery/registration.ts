@@ -62,7 +62,10 @@ export interface RegistrarOptions {
   /** The exports to register (never the health or metadata services), asked at each reconcile. */
   exports: () => readonly ProviderExport[];
   identity: ProviderIdentity;
-  /** `creator` when the registry URL has credentials: only this provider may change its nodes. */
+  /**
+   * `creator` when the registry URL has credentials: only this provider's user may change or delete its
+   * nodes and the parents it creates; everyone may read them.
+   */
   acl?: "open" | "creator";
   onEvent?: (event: RegistrationEvent) => void;
   now?: () => number;
@@ -251,7 +254,10 @@ export class Registrar {
 
   async #create(path: string, data: string): Promise<void> {
     const { client, acl } = this.#options;
-    await client.ensurePath(path.slice(0, path.lastIndexOf("/")));
+    // Missing parents get the node's ACL too: ZooKeeper checks a delete against the parent's ACL, so an
+    // open parent would let anyone delete a node only its creator may change (Dubbo Java's ACLProvider
+    // gives every path it creates the same CREATOR_ALL_ACL).
+    await client.ensurePath(path.slice(0, path.lastIndexOf("/")), acl);
     try {
       await client.create(path, Buffer.from(data), "ephemeral", acl);
     } catch (error) {

@@ -18,7 +18,7 @@ export interface RegistryClient {
   getData(path: string): Promise<{ data: Buffer; stat: { version: number } }>;
   setData(path: string, data: Buffer, version?: number): Promise<unknown>;
   getChildren(path: string): Promise<string[]>;
-  ensurePath(path: string): Promise<unknown>;
+  ensurePath(path: string, acl?: "open" | "creator"): Promise<unknown>;
   close(): Promise<void> | void;
 }
 

@@ -20,8 +20,11 @@ export function digestId(user: string, password: string): string {
 export const openAcl: ReadonlyArray<Acl> = [{ perms: Perm.all, scheme: "world", id: "anyone" }];
 
 /**
- * Every right for the digest user, read for everyone: what Dubbo's ZooKeeper registry writes when it
- * has credentials, so consumers without them still read the providers.
+ * Every right for the digest user, read for everyone. Dubbo Java with credentials gives every node it
+ * creates `CREATOR_ALL_ACL` (Curator5ZookeeperClient's ACLProvider): only its user may change, delete or
+ * read it, so its consumers carry the same user. dubbo-go's client (dubbogo/gost gxzookeeper) sends no
+ * credentials and creates everything `world:anyone` ALL. Read for everyone lets both kinds of consumer
+ * find the providers; changes and deletes stay the creator's, as in Java.
  */
 export function creatorAcl(user: string, password: string): Acl[] {
   return [

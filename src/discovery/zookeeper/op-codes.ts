@@ -8,6 +8,7 @@ export const OpCode = {
   exists: 3,
   getData: 4,
   setData: 5,
+  getACL: 6,
   getChildren: 8,
   ping: 11,
   getChildren2: 12,

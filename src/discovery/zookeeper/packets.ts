@@ -129,6 +129,19 @@ export function writePathWatch(xid: number, op: number, path: string, watch: boo
   });
 }
 
+/** `GetACLRequest`: the path only (no watch). */
+export function writeGetAcl(xid: number, path: string): Buffer {
+  return writeRequest(xid, OpCode.getACL, (w) => {
+    w.ustring(path);
+  });
+}
+
+/** `GetACLResponse`: the node's ACL entries and its stat. */
+export function readGetAclResponse(reader: JuteReader): { acl: Acl[]; stat: Stat } {
+  const acl = reader.vector(readAcl, 12) ?? [];
+  return { acl, stat: readStat(reader) };
+}
+
 /** `SetDataRequest`: path, data, version (-1 for any). */
 export function writeSetData(xid: number, path: string, data: Uint8Array, version: number): Buffer {
   return writeRequest(xid, OpCode.setData, (w) => {

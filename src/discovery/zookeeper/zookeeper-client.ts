@@ -13,6 +13,7 @@ import {
   newSessionPassword,
   pingPacket,
   readCreateResponse,
+  readGetAclResponse,
   readGetChildrenResponse,
   readGetDataResponse,
   readReplyHeader,
@@ -23,6 +24,7 @@ import {
   writeCloseSession,
   writeCreate,
   writeDelete,
+  writeGetAcl,
   writePathWatch,
   writeSetData,
   writeSetWatches,
@@ -300,6 +302,14 @@ export class ZooKeeperClient {
         if (watch) this.#watches.add("data", path, watch);
         resolve(readGetDataResponse(reader));
       },
+    }));
+  }
+
+  /** The node's ACL (what `getAcl` in zkCli shows) and stat: to check what a create left on a node. */
+  getACL(path: string): Promise<{ acl: Acl[]; stat: ZooKeeperStat }> {
+    return this.#call(OpCode.getACL, path, (resolve) => ({
+      write: (xid) => writeGetAcl(xid, path),
+      onReply: (reader) => resolve(readGetAclResponse(reader)),
     }));
   }
 
