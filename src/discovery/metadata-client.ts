@@ -60,19 +60,13 @@ export function tripleMetadataFetcher(timeoutMs = 3000): MetadataFetcher {
   };
 }
 
-// protobufjs leaves absent maps and strings out of decoded messages: fill them in, so readers need no guards.
-function normalize(info: Partial<MetadataInfo>): MetadataInfo {
+// A decoded message keeps its zero-valued fields on its prototype (protobufjs), where JSON.stringify and a
+// spread do not see them: copied into plain objects, every field its own.
+function normalize(info: MetadataInfo): MetadataInfo {
   const services: MetadataInfo["services"] = {};
-  for (const [key, service] of Object.entries(info.services ?? {})) {
-    services[key] = {
-      name: service.name ?? "",
-      group: service.group ?? "",
-      version: service.version ?? "",
-      protocol: service.protocol ?? "",
-      port: service.port ?? 0,
-      path: service.path ?? "",
-      params: { ...(service.params ?? {}) },
-    };
+  for (const [key, service] of Object.entries(info.services)) {
+    const { name, group, version, protocol, port, path } = service;
+    services[key] = { name, group, version, protocol, port, path, params: { ...service.params } };
   }
-  return { app: info.app ?? "", version: info.version ?? "", services, tag: info.tag ?? "" };
+  return { app: info.app, version: info.version, services, tag: info.tag };
 }

@@ -141,6 +141,23 @@ t.test("exit codes and output on a real ensemble", needsZooKeeper(), async (t) =
     new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z health tri://127\\.0\\.0\\.1:${ours.port} SERVING`),
     20_000,
   );
+  // Health changes while watching: a provider going NOT_SERVING and back prints a line each way (after
+  // whatever line its first status printed when the watch began).
+  const goHealth = (status: string) =>
+    new RegExp(`^\\d{4}-[\\d-]+T[\\d:.]+Z health tri://127\\.0\\.0\\.1:${go.port} ${status} \\(.*\\)$`, "m");
+  const printed = watching.stdout.length;
+  go.server.health.set(`g1/${greet}:1.0.0`, ServingStatus.NotServing, "maintenance");
+  await watching.line(goHealth("NOT_SERVING"), 20_000);
+  go.server.health.set(`g1/${greet}:1.0.0`, ServingStatus.Serving, "back");
+  const healthBy = Date.now() + 20_000;
+  const downThenUp = () => {
+    const rest = watching.stdout.slice(printed);
+    const down = goHealth("NOT_SERVING").exec(rest);
+    return down === null ? null : goHealth("SERVING").exec(rest.slice(down.index));
+  };
+  while (downThenUp() === null && Date.now() < healthBy)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  t.ok(downThenUp(), "NOT_SERVING, then SERVING again, each printed with its time");
   const joiner = await startProvider(t, { app: "go-app", group: "g1", version: "1.0.0" });
   await writeInstance(writer, {
     app: "go-app",
