@@ -301,6 +301,11 @@ t.test("a raw-frame rogue ignoring SETTINGS_MAX_HEADER_LIST_SIZE (HEADERS + CONT
   t.match(overRun.messages[0], /response headers of 65537 bytes exceed the 65536/);
   t.equal(over.connections, 1, "only the stream is reset: the connection goes on serving calls");
 
+  const trailers = await rogueFrames(t, servingWithHeaders(1_024, limit + 1));
+  const trailersRun = await checkCodes(t, trailers, {}, 2);
+  t.same(trailersRun.codes, [8, 8], "trailers one byte over: RESOURCE_EXHAUSTED");
+  t.match(trailersRun.messages[0], /trailers of 65537 bytes exceed the 65536/);
+
   // Never acknowledged, our SETTINGS are not in force in nghttp2: 128 KiB fit in the 9 frames it takes.
   const unacked = await rogueFrames(t, answer(128 * 1024), { ackSettings: false });
   const unackedRun = await checkCodes(t, unacked, {}, 3);
