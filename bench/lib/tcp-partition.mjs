@@ -3,12 +3,17 @@
 // ensemble stays up, so the server, not the client, decides the session expired.
 import net from "node:net";
 
+const epochNow = () => performance.timeOrigin + performance.now();
+
 export class PartitionProxy {
   /** @param {{host: string, port: number}} upstream */
   constructor(upstream) {
     this.upstream = upstream;
     this.cut = false;
     this.pairs = new Set();
+    // When the last chunk went through each way (epoch ms): a keepalive counts from its peer's last byte.
+    this.lastToServerAt = 0;
+    this.lastToClientAt = 0;
     this.server = net.createServer((client) => this.#accept(client));
   }
 
@@ -32,10 +37,14 @@ export class PartitionProxy {
     const pair = { client, server };
     this.pairs.add(pair);
     client.on("data", (chunk) => {
-      if (!this.cut) server.write(chunk);
+      if (this.cut) return;
+      this.lastToServerAt = epochNow();
+      server.write(chunk);
     });
     server.on("data", (chunk) => {
-      if (!this.cut) client.write(chunk);
+      if (this.cut) return;
+      this.lastToClientAt = epochNow();
+      client.write(chunk);
     });
   }
 

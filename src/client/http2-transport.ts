@@ -9,10 +9,10 @@ import type {
   IncomingHeaders,
   TransportOptions,
 } from "./http-transport.ts";
-import { SessionPool, unprocessedStream } from "./session-pool.ts";
+import { maxResponseHeaderListBytes, SessionPool, unprocessedStream } from "./session-pool.ts";
 import { transportError } from "./transport-errors.ts";
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
 /** Marks the error of a stream the server never processed: its request may be sent once more. */
 const kUnprocessed: unique symbol = Symbol("triple-health.unprocessed");
@@ -95,7 +95,9 @@ function exchange(
   else signal.addEventListener("abort", onAbort, { once: true });
   stream.once("close", () => signal.removeEventListener("abort", onAbort));
   stream.on("trailers", (headers: http2.IncomingHttpHeaders) => {
-    trailers = headers;
+    const tooLarge = oversizedHeaders(headers, "trailers");
+    if (tooLarge !== undefined) refuse(stream, tooLarge);
+    else trailers = headers;
   });
   trace?.({ type: "request-body", bytes: request.body });
   stream.end(request.body);
@@ -109,6 +111,13 @@ function exchange(
     stream.once("response", (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
       stream.off("error", onEarlyError);
       stream.off("close", onEarlyClose);
+      const tooLarge = oversizedHeaders(headers, "response headers");
+      if (tooLarge !== undefined) {
+        stream.on("error", () => {});
+        refuse(stream, tooLarge);
+        reject(tooLarge);
+        return;
+      }
       // Keep an error listener: iteration reports the error, this only prevents an unhandled 'error'.
       stream.on("error", () => {});
       const status = headers[":status"] ?? 200;
@@ -124,6 +133,31 @@ function exchange(
       });
     });
   });
+}
+
+/**
+ * RESOURCE_EXHAUSTED for a header list larger than the SETTINGS_MAX_HEADER_LIST_SIZE the session advertises,
+ * counted as that setting counts (each name and value, plus 32). nghttp2 and node enforce it only once the
+ * server has acknowledged our SETTINGS, and node reads the limit when a stream opens: a server that delays its
+ * acknowledgement (or never sends one) gets the first calls of every connection answered with a list of any
+ * size nghttp2 takes (up to 9 frames, 128 fields). Checked here, every call holds the same line.
+ */
+function oversizedHeaders(headers: http2.IncomingHttpHeaders, what: string): RpcError | undefined {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    for (const one of Array.isArray(value) ? value : [value]) bytes += name.length + String(one).length + 32;
+  }
+  if (bytes <= maxResponseHeaderListBytes) return undefined;
+  return new RpcError(
+    Code.ResourceExhausted,
+    `${what} of ${bytes} bytes exceed the ${maxResponseHeaderListBytes} this client accepts`,
+  );
+}
+
+// Resets the stream (ENHANCE_YOUR_CALM, as nghttp2 does past the limit) and fails its reads with `error`.
+function refuse(stream: http2.ClientHttp2Stream, error: RpcError): void {
+  if (!stream.closed) stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+  stream.destroy(error);
 }
 
 // The failure of a stream that ended before its response headers, marked when the server never processed it.

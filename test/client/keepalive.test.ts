@@ -68,31 +68,72 @@ t.test("without keepalive the same Watch stays open (the black hole is silent)",
   await next;
 });
 
-t.test("the picker stops routing to a black-holed endpoint and routes to the other", async (t) => {
-  const [a, b] = await Promise.all([
-    spawnUpstream(t, "a", 0, calmServer),
-    spawnUpstream(t, "b", 0, calmServer),
-  ]);
-  const relay = await startBlackHoleRelay(t, b.port);
-  const direct = `http://127.0.0.1:${a.port}`;
-  const relayed = `http://${relay.addr}`;
-  const picker = createEndpointPicker({
-    endpoints: [direct, relayed],
-    healthClient: { ...keepalive, connectTimeoutMs: 500 },
-    lostStreamGraceMs: 100,
-    backoff: { initialMs: 100, maxMs: 500 },
-  });
-  t.teardown(() => picker.close());
-  await picker.ready();
-  await eventually(() => picker.routable.length === 2, "both endpoints routable");
-  relay.blackHole();
-  const started = Date.now();
-  await eventually(() => !picker.routable.includes(relayed), "the black-holed endpoint dropped");
-  const tookMs = Date.now() - started;
-  t.ok(tookMs < detectionBoundMs + 100, `dropped in ${tookMs} ms`);
-  t.same(picker.routable, [direct]);
-  for (let i = 0; i < 4; i++) t.equal(picker.pick()?.endpoint, direct);
-});
+t.test(
+  "the picker stops routing to a black-holed endpoint, routes to the other, reconnects with its backoff",
+  async (t) => {
+    const [a, b] = await Promise.all([
+      spawnUpstream(t, "a", 0, calmServer),
+      spawnUpstream(t, "b", 0, calmServer),
+    ]);
+    const relay = await startBlackHoleRelay(t, b.port);
+    const direct = `http://127.0.0.1:${a.port}`;
+    const relayed = `http://${relay.addr}`;
+    const connectTimeoutMs = 500;
+    // No jitter and a doubling: the delays are exact, 100, 200, 400, 800 ms, then 800.
+    const backoff = { initialMs: 100, maxMs: 800, multiplier: 2, jitter: 0 };
+    const picker = createEndpointPicker({
+      endpoints: [direct, relayed],
+      healthClient: { ...keepalive, connectTimeoutMs },
+      lostStreamGraceMs: 100,
+      backoff,
+    });
+    t.teardown(() => picker.close());
+    const reconnects: { attempt: number; delayMs: number; time: number; error: string }[] = [];
+    let lostAt = 0;
+    picker.on((event) => {
+      if (event.type === "disconnected" && event.endpoint === relayed && lostAt === 0) lostAt = Date.now();
+      if (event.type === "reconnect" && event.endpoint === relayed && lostAt !== 0)
+        reconnects.push({ ...event, error: event.error?.message ?? "" });
+    });
+    await picker.ready();
+    await eventually(() => picker.routable.length === 2, "both endpoints routable");
+    relay.blackHole();
+    const started = Date.now();
+    await eventually(() => !picker.routable.includes(relayed), "the black-holed endpoint dropped");
+    const tookMs = Date.now() - started;
+    t.ok(tookMs < detectionBoundMs + 100, `dropped in ${tookMs} ms`);
+    t.same(picker.routable, [direct]);
+    for (let i = 0; i < 4; i++) t.equal(picker.pick()?.endpoint, direct);
+
+    // The follower reconnects: each attempt is a new connection the relay accepts (and black-holes, so the
+    // handshake times out), the next one only after the backoff's delay.
+    const attempts = () => relay.acceptedAt.filter((at) => at >= lostAt);
+    await eventually(() => attempts().length >= 4, "four reconnection attempts", 20_000);
+    const [first, ...rest] = reconnects;
+    t.match(first?.error, /keepalive timeout/, "the first reconnect follows the keepalive death");
+    t.same(
+      reconnects.slice(0, 4).map((r) => r.delayMs),
+      [100, 200, 400, 800],
+      "delays as the backoff says",
+    );
+    t.ok(
+      rest.slice(0, 3).every((r) => /timed out/.test(r.error)),
+      "later attempts fail at the handshake",
+    );
+    const at = attempts();
+    for (let k = 1; k < 4; k++) {
+      const gapMs = at[k]! - at[k - 1]!;
+      // Attempt k+1 starts once attempt k's handshake timed out and the next delay passed; a few ms of
+      // slack for the two sides' clocks reading at different moments.
+      const floorMs = connectTimeoutMs + reconnects[k]!.delayMs - 20;
+      t.ok(
+        gapMs >= floorMs && gapMs < floorMs + 3_000,
+        `attempt ${k + 1}, ${gapMs} ms after the one before (at least ${floorMs})`,
+      );
+    }
+    t.ok(at[3]! - at[2]! > at[1]! - at[0]!, "the gaps grow");
+  },
+);
 
 t.test("remoteHealthCheck fails once its remote's path goes black", async (t) => {
   const upstream = await spawnUpstream(t, "a", 0, calmServer);

@@ -396,3 +396,49 @@ t.test(
     t.equal(await target.stop("SIGTERM"), 0);
   },
 );
+
+t.test(
+  'a child\'s -log json: a check that never passed carries its last error, for its service and ""',
+  async (t) => {
+    const closedPort = await unusedPort();
+    const sidecar = startCli(t, [
+      "serve",
+      "--port",
+      "0",
+      "--log",
+      "json",
+      "--check",
+      `db=tcp://127.0.0.1:${closedPort}`,
+      "--check-interval",
+      "100ms",
+      "--failure-threshold",
+      "1",
+    ]);
+    t.match(
+      await nextLine(sidecar, 0, { service: "db", previous: null }),
+      { status: "NOT_SERVING", reason: "db: not passed yet", source: "db" },
+      "registered NOT_SERVING before its first attempt",
+    );
+    const refused = new RegExp(`^db: connect 127\\.0\\.0\\.1:${closedPort}: ECONNREFUSED$`);
+    const end = Date.now() + 30_000;
+    let lines: LogLine[] = [];
+    while (Date.now() < end) {
+      lines = logLines(sidecar).slice(1);
+      if (["db", ""].every((service) => lines.some((l) => l.service === service && refused.test(l.reason))))
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const service of ["db", ""]) {
+      t.match(
+        lines.find((l) => l.service === service && refused.test(l.reason)),
+        { status: "NOT_SERVING", previous: "NOT_SERVING", reason: refused, source: "db" },
+        `${JSON.stringify(service)}: still NOT_SERVING, because of the refused connection`,
+      );
+    }
+    t.notOk(
+      logLines(sidecar).some((l) => (l.service === "db" || l.service === "") && l.status === "SERVING"),
+      'neither "db" nor "" ever said SERVING',
+    );
+    t.equal(await sidecar.stop("SIGTERM"), 0);
+  },
+);
