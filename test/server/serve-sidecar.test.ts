@@ -442,3 +442,47 @@ t.test(
     t.equal(await sidecar.stop("SIGTERM"), 0);
   },
 );
+
+t.test("in process: with -check, a Check waiting for the port to open is answered NOT_SERVING", async (t) => {
+  // The checks are added before the port opens, so no request can find "" SERVING before they ran: this one
+  // waits in the kernel's queue and is read as soon as the server accepts (and -metrics, a name to resolve,
+  // puts I/O between listen() and what follows it).
+  const closed = await unusedPort();
+  const port = await unusedPort();
+  const request =
+    "POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+    "Content-Length: 14\r\nConnection: close\r\n\r\n" +
+    '{"service":""}';
+  // Knocks until the port opens; the request is written the moment it does.
+  const answer = new Promise<string>((resolve) => {
+    const knock = () => {
+      const socket = net.connect(port, "127.0.0.1");
+      let text = "";
+      socket.on("connect", () => socket.write(request));
+      socket.on("data", (chunk) => {
+        text += chunk.toString();
+      });
+      socket.on("error", () => setTimeout(knock, 1));
+      socket.on("close", () => text !== "" && resolve(text));
+    };
+    knock();
+  });
+  const out = captureIo();
+  const running = run(
+    [
+      "--port",
+      String(port),
+      "--metrics",
+      "localhost:0",
+      "--check",
+      `db=tcp://127.0.0.1:${closed}`,
+      "--grace-ms",
+      "0",
+    ],
+    out.io,
+  );
+  t.match(await answer, /\r\n\r\n\{"status":"NOT_SERVING"\}$/);
+  await until(() => out.out.includes("metrics on"), 30_000);
+  process.emit("SIGTERM", "SIGTERM");
+  t.equal(await running, 0);
+});

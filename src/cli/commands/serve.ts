@@ -466,7 +466,37 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
     } catch (error) {
       throw new FlagError((error as Error).message);
     }
-    const bound = await listenOrFail(server, options);
+    // The checks go in before the port opens: each starts failing, so NAME and "" are NOT_SERVING from the first
+    // request a peer can send (added after listen(), a Check in between was answered SERVING). What they print
+    // waits for the banner: each check's line and, in text, every change until then.
+    let beforeBanner = "";
+    const stopBuffering = json
+      ? undefined
+      : health.onChange((event) => {
+          beforeBanner += textChangeLine(prefix, event);
+        });
+    for (const check of options.checks) {
+      // The check's own settings over the global flags (or their defaults).
+      const timing = { ...(options.checkTiming ?? defaultTiming), initialDelayMs: 0, ...check.settings };
+      beforeBanner += `${prefix}check ${JSON.stringify(check.name)}: ${check.url} ${timingText(timing)}\n`;
+      // NAME and "" both: the registry holds "" NOT_SERVING while any check's source fails for it.
+      // As a Kubernetes readiness probe (every check starts failing): nothing is SERVING before it was seen so.
+      const probe = checkProbe(check);
+      runner.add({
+        ...(metrics === undefined ? probe : instrumentCheck(metrics, probe)),
+        // Shown on the admin surface: a password in the URL stays out of it.
+        target: check.url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@"),
+        services: [check.name, ""],
+        ...timing,
+      });
+    }
+    let bound: { host: string; port: number };
+    try {
+      bound = await listenOrFail(server, options);
+    } catch (error) {
+      await runner.close();
+      throw error;
+    }
     const where =
       options.tls === undefined
         ? `http://${bound.host}:${bound.port} (h2c, HTTP/1.1)`
@@ -484,27 +514,15 @@ Exit codes: 0 after a graceful close, 1 bad arguments, 2 cannot listen.
         addresses.push(started.url);
         lines.write(`${prefix}metrics on ${started.url}\n`);
       } catch (error) {
+        await runner.close();
         await server.close({ graceMs: 0 });
         throw error;
       }
     }
+    lines.write(beforeBanner);
     // Text: changes from here on; the banner above already says what is registered.
+    stopBuffering?.();
     if (!json) health.onChange((event) => io.stdout.write(textChangeLine(prefix, event)));
-    for (const check of options.checks) {
-      // The check's own settings over the global flags (or their defaults).
-      const timing = { ...(options.checkTiming ?? defaultTiming), initialDelayMs: 0, ...check.settings };
-      lines.write(`${prefix}check ${JSON.stringify(check.name)}: ${check.url} ${timingText(timing)}\n`);
-      // NAME and "" both: the registry holds "" NOT_SERVING while any check's source fails for it.
-      // As a Kubernetes readiness probe (every check starts failing): nothing is SERVING before it was seen so.
-      const probe = checkProbe(check);
-      runner.add({
-        ...(metrics === undefined ? probe : instrumentCheck(metrics, probe)),
-        // Shown on the admin surface: a password in the URL stays out of it.
-        target: check.url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@"),
-        services: [check.name, ""],
-        ...timing,
-      });
-    }
     if (registry !== undefined) lines.write(`${prefix}registering in ${registry.url} (${registry.mode})\n`);
     const host = {
       health,
