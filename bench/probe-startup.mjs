@@ -3,7 +3,8 @@
 // falls on both alike; medians of N runs each. The check asks a real server (examples/server.mjs, started by
 // this script as a child on the same node binary and port 0) and must print `status: SERVING` and exit 0
 // every time; the server's own CPU is its process's, not the check's. A second row checks a closed port
-// (connection refused at once, exit 2): start-up without the call.
+// (connection refused at once, exit 2): start-up without the call. A third, `node -e "require('node:http2')"`,
+// is the floor no HTTP/2 client on node:http2 gets under.
 // `npm run build && node bench/probe-startup.mjs [--runs=20] [--node=/path/to/node]`.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -71,11 +72,13 @@ const median = (values) => {
 const bare = [];
 const check = [];
 const refused = [];
+const http2 = [];
 try {
   for (let i = 0; i < options.runs; i++) {
     bare.push(measure(["-e", "0"]));
     check.push(measure([main, "check", "-addr", serverAddress]));
     refused.push(measure([main, "check", "-addr", `127.0.0.1:${closedPort}`], 2));
+    http2.push(measure(["-e", "require('node:http2')"]));
   }
 } finally {
   server.kill("SIGTERM");
@@ -89,6 +92,7 @@ const row = (name, runs) => ({
 const b = row("node -e 0", bare);
 const c = row("triple-health check (SERVING)", check);
 const r = row("triple-health check (refused)", refused);
+const h = row("node -e \"require('node:http2')\"", http2);
 const result = {
   bench: "probe-startup",
   node: version,
@@ -96,8 +100,11 @@ const result = {
   bare: b,
   check: c,
   refused: r,
+  http2: h,
   cpuRatio: Math.round((c.cpuMs / b.cpuMs) * 100) / 100,
   rssRatio: Math.round((c.rssMiB / b.rssMiB) * 100) / 100,
+  http2CpuRatio: Math.round((h.cpuMs / b.cpuMs) * 100) / 100,
+  http2RssRatio: Math.round((h.rssMiB / b.rssMiB) * 100) / 100,
   load: (await import("node:os")).loadavg()[0],
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
