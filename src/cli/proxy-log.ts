@@ -2,9 +2,15 @@
 // ejection and routing change, once, as text or as JSON lines with serve's field names (-log json).
 import type { PickerEvent } from "../client/picker-events.ts";
 import { servingStatusName } from "../codec/health-types.ts";
+import type { DiscoveryEvent } from "../discovery/provider-discovery.ts";
+import { describeDiscoveryEvent } from "./discovery-flags.ts";
 
-/** One line per picker event (the text of `-v`). @internal */
-export function describeEvent(event: PickerEvent): string {
+/**
+ * One line per picker event (the text of `-v`, and of `discover -watch`); `levels`, for an endpoint found
+ * in a registry, are the Dubbo levels that list it.
+ * @internal
+ */
+export function describeEvent(event: PickerEvent, levels?: readonly string[]): string {
   switch (event.type) {
     case "status":
       return `${event.endpoint} ${event.status === undefined ? "UNKNOWN" : servingStatusName(event.status)} (${event.reason})`;
@@ -19,9 +25,9 @@ export function describeEvent(event: PickerEvent): string {
     case "restored":
       return `${event.endpoint} back from ejection (${event.reason})`;
     case "added":
-      return `${event.endpoint} discovered`;
+      return `${event.endpoint} discovered${levels === undefined || levels.length === 0 ? "" : ` (${levels.join("+")} level)`}`;
     case "removed":
-      return `${event.endpoint} gone from the registry (${event.outstanding} calls in flight finish)`;
+      return `${event.endpoint} gone from the registry${event.outstanding > 0 ? ` (${event.outstanding} calls in flight finish)` : ""}`;
     case "invalid":
       return `${event.endpoint} skipped: ${event.reason}`;
     case "source":
@@ -54,6 +60,8 @@ export interface ProxyLogOptions {
   routing: () => { readonly endpoints: readonly string[]; readonly panic: boolean };
   /** The picker clock's now(), for that line's time. */
   now: () => number;
+  /** With -registry: the Dubbo levels that list an endpoint found there, for its `added` line. */
+  levels?: (endpoint: string) => readonly string[] | undefined;
 }
 
 /**
@@ -71,8 +79,8 @@ export class ProxyLog {
   readonly #waiting: Set<string>;
   // Routing and panic lines are let out (every upstream answered once, or the startup timeout passed).
   #open = false;
-  // The routing state held back during startup.
-  #routing: Extract<PickerEvent, { type: "routable" }> | undefined = undefined;
+  // The log said routing is in panic (a panic line, or a routing line with "(panic)") and not its end yet.
+  #panicShown = false;
   // Upstreams in an outage already reported (cleared when they answer again).
   readonly #down = new Set<string>();
 
@@ -152,15 +160,16 @@ export class ProxyLog {
           this.#fields(event.endpoint, "restored", event.reason),
         );
         return;
-      case "added":
+      case "added": {
         // Found before routing was first reported: routing waits for its first answer too.
         if (!this.#open) this.#waiting.add(event.endpoint);
-        this.#line(
-          event,
-          `upstream ${describeEvent(event)}`,
-          this.#fields(event.endpoint, "added", "discovered"),
-        );
+        const levels = this.#options.levels?.(event.endpoint);
+        this.#line(event, `upstream ${describeEvent(event, levels)}`, {
+          ...this.#fields(event.endpoint, "added", "discovered"),
+          ...(levels === undefined ? {} : { levels }),
+        });
         return;
+      }
       case "removed":
         this.#down.delete(event.endpoint);
         this.#line(
@@ -185,7 +194,9 @@ export class ProxyLog {
         });
         return;
       case "panic":
-        if (!this.started) return;
+        // Not before routing is reported; and an end only of a panic the log told of.
+        if (!this.started || (!event.active && !this.#panicShown)) return;
+        this.#panicShown = event.active;
         this.#line(event, describeEvent(event), {
           event: "panic",
           active: event.active,
@@ -196,9 +207,29 @@ export class ProxyLog {
         });
         return;
       default:
-        this.#routing = event;
         if (this.started) this.#routingLine(event, "");
     }
+  }
+
+  /**
+   * What discovery reports beside the picker's events: entries skipped as unusable and failed registry
+   * reads. Providers found and gone, and the registry's outages, reach the log once, as picker events.
+   */
+  onDiscovery(event: DiscoveryEvent): void {
+    if (event.type !== "skipped" && event.type !== "error") return;
+    const reason = describeDiscoveryEvent(event);
+    const time = new Date(event.time).toISOString();
+    this.#options.write(
+      this.#options.json
+        ? `${JSON.stringify({
+            time,
+            service: this.#options.service,
+            event: event.type === "skipped" ? "skipped" : "registry-error",
+            reason,
+            source: "proxy",
+          })}\n`
+        : `${time} registry: ${reason}\n`,
+    );
   }
 
   /** The startup timeout passed: report routing now, saying which upstreams have not answered. */
@@ -220,12 +251,14 @@ export class ProxyLog {
 
   #flush(note: string): void {
     this.#open = true;
-    const now = this.#options.routing();
-    const routing = this.#routing ?? { type: "routable", ...now, time: this.#options.now() };
-    this.#routingLine(routing, note);
+    // The picker's routing now, not the last routing event held back: the picker updates its state before
+    // it emits the event that lets the log out (an upstream's first answer), so a held event may still say
+    // "panic" that this very answer ended.
+    this.#routingLine({ type: "routable", ...this.#options.routing(), time: this.#options.now() }, note);
   }
 
   #routingLine(event: Extract<PickerEvent, { type: "routable" }>, note: string): void {
+    if (event.panic) this.#panicShown = true;
     this.#line(event, `${describeEvent(event)}${note}`, {
       event: "routing",
       upstreams: event.endpoints,

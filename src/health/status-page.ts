@@ -101,6 +101,7 @@ ol, ul { padding-left: 2.5em; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #ddd; vertical-align: top; white-space: nowrap; }
 td.reason { white-space: normal; min-width: 14em; }
+td.name, td.target { white-space: normal; overflow-wrap: anywhere; min-width: 10em; }
 .status { font-weight: bold; }
 .status-SERVING { color: #070; }
 .status-NOT_SERVING { color: #b00; }

@@ -138,7 +138,7 @@ t.test("exit codes and output on a real ensemble", needsZooKeeper(), async (t) =
   await watching.line(new RegExp(`:${go.port}  instance  SERVING`), 90_000);
   ours.server.health.set(`g1/${greet}:1.0.0`, ServingStatus.Serving, "test");
   await watching.line(
-    new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z health tri://127\\.0\\.0\\.1:${ours.port} SERVING`),
+    new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z tri://127\\.0\\.0\\.1:${ours.port} SERVING \\(`),
     20_000,
   );
   // Health changes while watching: a provider going NOT_SERVING and back prints a line each way (after
@@ -165,9 +165,13 @@ t.test("exit codes and output on a real ensemble", needsZooKeeper(), async (t) =
     revision: joiner.metadata.version,
     shape: "go",
   });
-  await watching.line(new RegExp(`Z added tri://127\\.0\\.0\\.1:${joiner.port}$`), 20_000);
+  // The proxy log's wording (src/cli/proxy-log.ts), with the level that lists the provider.
+  await watching.line(
+    new RegExp(`Z tri://127\\.0\\.0\\.1:${joiner.port} discovered \\(instance level\\)$`),
+    20_000,
+  );
   await writer.delete(`/services/go-app/127.0.0.1:${joiner.port}`);
-  await watching.line(new RegExp(`Z removed tri://127\\.0\\.0\\.1:${joiner.port}$`), 20_000);
+  await watching.line(new RegExp(`Z tri://127\\.0\\.0\\.1:${joiner.port} gone from the registry$`), 20_000);
   t.equal(await watching.stop("SIGINT"), 0, "exits 0 when interrupted");
 
   // A provider registered by our own `serve -registry`: found at both levels, SERVING; gone after SIGTERM.

@@ -13,7 +13,13 @@ import { listenLocal } from "../fixtures/start-server.ts";
 const a = "http://a:1";
 const b = "http://b:1";
 
-function log(options: { json?: boolean; verbose?: boolean } = {}) {
+function log(
+  options: {
+    json?: boolean;
+    verbose?: boolean;
+    routing?: { endpoints: readonly string[]; panic: boolean };
+  } = {},
+) {
   const lines: string[] = [];
   const proxyLog = new ProxyLog({
     json: options.json ?? false,
@@ -21,14 +27,15 @@ function log(options: { json?: boolean; verbose?: boolean } = {}) {
     service: "svc",
     endpoints: [a, b],
     write: (line) => lines.push(line.replace(/^\S+Z /, "").replace(/\n$/, "")),
-    routing: () => ({ endpoints: [], panic: false }),
+    routing: () => options.routing ?? { endpoints: [], panic: false },
     now: () => 0,
   });
   return { proxyLog, lines };
 }
 
 t.test("startup: no panic or routing until every upstream answered or failed", async (t) => {
-  const { proxyLog, lines } = log();
+  // The picker's routing when the last upstream failed: panic already over.
+  const { proxyLog, lines } = log({ routing: { endpoints: [a], panic: false } });
   proxyLog.onEvent({ type: "panic", active: true, healthy: 0, total: 2, time: 0 });
   proxyLog.onEvent({ type: "routable", endpoints: [a, b], panic: true, time: 0 });
   t.same(lines, [], "nothing said before any answer");
@@ -107,7 +114,7 @@ t.test("after startup: changes, losses with their cause, ejections, panic", asyn
 t.test(
   "-v: every reconnect with its cause, connections; the startup timeout names the silent ones",
   async (t) => {
-    const { proxyLog, lines } = log({ verbose: true });
+    const { proxyLog, lines } = log({ verbose: true, routing: { endpoints: [], panic: true } });
     proxyLog.onEvent({ type: "routable", endpoints: [], panic: true, time: 0 });
     proxyLog.onEvent({ type: "connected", endpoint: a, time: 0 });
     proxyLog.onEvent({ type: "reconnect", endpoint: a, attempt: 1, delayMs: 50, time: 0 });
@@ -244,4 +251,29 @@ t.test("a real proxy polling an upstream down from the start: said once, with th
     .map((line) => JSON.parse(line) as { event: string });
   t.equal(events.filter((e) => e.event === "unreachable").length, 1, "the outage said once");
   t.equal(events.filter((e) => e.event === "reconnect").length, 0, "the retries only with -v");
+});
+
+t.test("the first answer that ends the startup panic: routing without (panic)", async (t) => {
+  // The picker updates its state before emitting the answer: routing() says panic is over already.
+  const { proxyLog, lines } = log({ routing: { endpoints: [a, b], panic: false } });
+  proxyLog.onEvent({ type: "routable", endpoints: [a, b], panic: true, time: 0 });
+  proxyLog.onEvent({
+    type: "status",
+    endpoint: a,
+    previous: undefined,
+    status: ServingStatus.Serving,
+    reason: "watch: SERVING",
+    time: 1,
+  });
+  proxyLog.onEvent({
+    type: "status",
+    endpoint: b,
+    previous: undefined,
+    status: ServingStatus.Serving,
+    reason: "watch: SERVING",
+    time: 1,
+  });
+  proxyLog.onEvent({ type: "panic", active: false, healthy: 2, total: 2, time: 1 });
+  t.equal(lines.at(-1), "routing to http://a:1, http://b:1");
+  t.notMatch(lines.join("\n"), /panic/);
 });

@@ -3,7 +3,10 @@
 // health scripted so only the forwarding is under test.
 import http2 from "node:http2";
 import t, { type Test } from "tap";
+import { instrumentProxy } from "../../src/host/proxy-metrics.ts";
 import { createTripleProxy, type TripleProxy } from "../../src/host/triple-proxy.ts";
+import { renderMetrics } from "../../src/metrics/exposition.ts";
+import { MetricRegistry } from "../../src/metrics/metric-registry.ts";
 import {
   endsWithTrailers,
   forwardedResponseHeaders,
@@ -203,6 +206,8 @@ t.test("gateway errors count against the upstream", async (t) => {
     },
   });
   t.teardown(() => proxy.close({ graceMs: 0 }));
+  const metrics = new MetricRegistry();
+  instrumentProxy(metrics, proxy);
   await proxy.picker.ready();
   const { port } = await proxy.listen(0);
   for (let i = 0; i < 2; i++) {
@@ -215,6 +220,13 @@ t.test("gateway errors count against the upstream", async (t) => {
     t.equal(result.headers[":status"], 503);
   }
   t.ok(proxy.picker.snapshot()[0]!.ejected, "ejected after two 503s");
+  // The same in /metrics: the picks, the ejection counted, the upstream ejected now.
+  const text = renderMetrics(metrics, "text");
+  const upstreamLabel = `upstream="${upstream.url}"`;
+  t.match(text, `triple_health_proxy_picks_total{${upstreamLabel}} 2\n`);
+  t.match(text, `triple_health_proxy_ejections_total{${upstreamLabel}} 1\n`);
+  t.match(text, `triple_health_proxy_upstream_ejected{${upstreamLabel}} 1\n`);
+  t.match(text, `triple_health_proxy_upstream_healthy{${upstreamLabel}} 0\n`);
 });
 
 t.test("megabytes both ways under backpressure; a caller that cancels cancels the upstream", async (t) => {

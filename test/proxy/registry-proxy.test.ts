@@ -108,6 +108,6 @@ t.test("a rolling SIGTERM restart behind proxy -registry loses no call", needsZo
     "every restarted provider took calls",
   );
   t.equal(await proxy.stop("SIGTERM"), 0);
-  t.match(proxy.stderr, /added tri:\/\/127\.0\.0\.1:\d+ \((interface|instance)/);
-  t.match(proxy.stderr, /removed tri:\/\/127\.0\.0\.1:\d+/);
+  t.match(proxy.stderr, /upstream tri:\/\/127\.0\.0\.1:\d+ discovered \((interface|instance)/);
+  t.match(proxy.stderr, /upstream tri:\/\/127\.0\.0\.1:\d+ gone from the registry/);
 });

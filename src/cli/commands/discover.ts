@@ -3,10 +3,11 @@
 import { createEndpointPicker } from "../../client/endpoint-picker.ts";
 import { createHealthClient } from "../../client/health-client.ts";
 import { ServingStatus, servingStatusName } from "../../codec/health-types.ts";
-import type { DiscoveredProvider } from "../../discovery/provider-discovery.ts";
+import type { DiscoveredProvider, ProviderDiscovery } from "../../discovery/provider-discovery.ts";
 import { type Command, CommandError, ExitCode, rejectPositionals, runner } from "../command.ts";
 import { describeDiscoveryEvent, discoveryFlags } from "../discovery-flags.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
+import { describeEvent } from "../proxy-log.ts";
 import { startDiscovery } from "../registry-discovery.ts";
 import { abortOnStopSignals } from "../stop-signals.ts";
 
@@ -68,9 +69,11 @@ registered, 4 providers registered but none SERVING.
     const timeoutMs = (values["timeout"] as number | undefined) ?? 10_000;
     const watch = values["watch"] === true;
     const stamp = () => new Date().toISOString();
+    // Skipped entries and failed reads: discovery's own; the rest (providers, outages) -watch prints from
+    // the picker's events, described as the proxy's log describes them.
     const found = startDiscovery(values, service, (event) => {
-      if (watch && event.type !== "added" && event.type !== "removed")
-        io.stderr.write(`${stamp()} ${describeDiscoveryEvent(event)}\n`);
+      if (watch && (event.type === "skipped" || event.type === "error"))
+        io.stderr.write(`${stamp()} registry: ${describeDiscoveryEvent(event)}\n`);
     });
     try {
       try {
@@ -99,24 +102,31 @@ registered, 4 providers registered but none SERVING.
       const code =
         providers.length === 0 ? ExitCode.RpcFailure : serving > 0 ? ExitCode.Ok : ExitCode.Unhealthy;
       if (!watch) return code;
-      return await follow(found.discovery, key, io.stdout, json, stamp);
+      return await follow(found.discovery, key, io, json, stamp);
     } finally {
       await found.close();
     }
   },
 };
 
-/** `-watch`: providers joining and leaving, and each one's health as its Watch stream says. */
+/**
+ * `-watch`: providers joining and leaving, and each one's health as its Watch stream says, on stdout (text:
+ * the proxy log's wording); the registry's outages on stderr.
+ */
 async function follow(
-  discovery: Parameters<typeof createEndpointPicker>[0]["discovery"] & object,
+  discovery: ProviderDiscovery,
   key: string,
-  out: NodeJS.WritableStream,
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
   json: boolean,
   stamp: () => string,
 ): Promise<number> {
   const stop = abortOnStopSignals();
   const picker = createEndpointPicker({ discovery, service: key, panicThreshold: 0 });
   picker.on((event) => {
+    if (event.type === "source") {
+      io.stderr.write(`${stamp()} ${describeEvent(event)}\n`);
+      return;
+    }
     let change: Record<string, unknown> | undefined;
     if (event.type === "added" || event.type === "removed")
       change = { change: event.type, endpoint: event.endpoint };
@@ -130,10 +140,12 @@ async function follow(
       };
     if (change === undefined) return;
     const time = stamp();
-    out.write(
-      json
-        ? `${JSON.stringify({ time, ...change })}\n`
-        : `${time} ${change["change"]} ${change["endpoint"]}${change["status"] === undefined ? "" : ` ${change["status"]} (${change["reason"]})`}\n`,
+    const levels =
+      event.type === "added"
+        ? discovery.providers.find((p) => p.endpoint === event.endpoint)?.levels
+        : undefined;
+    io.stdout.write(
+      json ? `${JSON.stringify({ time, ...change })}\n` : `${time} ${describeEvent(event, levels)}\n`,
     );
   });
   await new Promise<void>((resolve) =>

@@ -1,7 +1,7 @@
 // `triple-health proxy`: forwards calls to healthy upstreams until SIGINT/SIGTERM.
 import { createTripleProxy, type TripleProxy } from "../../host/triple-proxy.ts";
 import { type Command, linePrefix, rejectPositionals, runner } from "../command.ts";
-import { describeDiscoveryEvent, discoveryFlags } from "../discovery-flags.ts";
+import { discoveryFlags } from "../discovery-flags.ts";
 import { FlagError, type FlagSpecs } from "../flags.ts";
 import { metricsFlag, parseMetricsAddress, startProxyMetrics } from "../metrics-flags.ts";
 import { ProxyLog } from "../proxy-log.ts";
@@ -132,12 +132,16 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
     const metricsText = values["metrics"] as string | undefined;
     const metricsAddress = metricsText === undefined ? undefined : parseMetricsAddress(metricsText);
     let proxy: TripleProxy;
-    const logDiscovery = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    // Discovery's own events go to the proxy log (below) once it exists; found providers and outages reach
+    // it as the picker's events, so each is logged once.
+    // No await lies between the discovery's start and the log's: its events (which come from ZooKeeper
+    // replies) cannot come before the log is there.
+    let log: ProxyLog | undefined;
     const found: RegistryDiscovery | undefined = fromRegistry
       ? (await import("../registry-discovery.ts")).startDiscovery(
           values,
           values["service"] as string,
-          (event) => logDiscovery(describeDiscoveryEvent(event)),
+          (event) => log?.onDiscovery(event),
         )
       : undefined;
     try {
@@ -170,7 +174,7 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
       throw new FlagError(error instanceof Error ? error.message : String(error));
     }
     const json = values["log"] === "json";
-    const log = new ProxyLog({
+    const proxyLog = new ProxyLog({
       json,
       verbose,
       service: proxy.service,
@@ -178,10 +182,17 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
       write: (line) => (json ? io.stdout : io.stderr).write(line),
       routing: () => ({ endpoints: proxy.picker.routable, panic: proxy.picker.panic }),
       now: Date.now,
+      ...(found === undefined
+        ? {}
+        : {
+            levels: (endpoint: string) =>
+              found.discovery.providers.find((p) => p.endpoint === endpoint)?.levels,
+          }),
     });
-    proxy.picker.on((event) => log.onEvent(event));
+    log = proxyLog;
+    proxy.picker.on((event) => proxyLog.onEvent(event));
     const startup = setTimeout(
-      () => log.startupOver(),
+      () => proxyLog.startupOver(),
       (values["startup-timeout"] as number | undefined) ?? 5000,
     );
     startup.unref();
