@@ -14,7 +14,10 @@ export interface AdminChange {
   readonly from: string | null;
   readonly to: string | null;
   readonly reason: string;
+  /** The layer holding the status after the change. */
   readonly source: StatusSource;
+  /** Who made the change: a check's name, `app`, the operator…: the `source` of `-log json` lines. */
+  readonly by: string;
 }
 
 /** How many changes the admin surface remembers: enough to see what just happened, constant memory. */
@@ -59,6 +62,7 @@ export class RecentChanges {
       to: nameOf(event.status),
       reason: event.reason,
       source: snapshot === undefined ? "clear" : sourceOf(this.#registry, snapshot),
+      by: event.source,
     };
     if (this.#ring.length < this.#size) this.#ring.push(change);
     else {

@@ -54,7 +54,7 @@ registry drops it) until Resume. <button type="button" id="drain-yes">Drain now<
 operator overrides, which take effect after Resume.</p>
 <div class="scroll" id="services-scroll">
 <table>
-<thead><tr><th>service</th><th>status</th><th>reason</th><th>source</th><th>since</th><th>set override</th></tr></thead>
+<thead><tr><th>service</th><th>status</th><th>reason</th><th title="the layer holding the status (set: the application\u2019s own; check; override; drain; shutdown), and who made the last change when that is someone else (the source of -log json lines)">source</th><th>since</th><th>set override</th></tr></thead>
 <tbody id="services"></tbody>
 </table>
 </div>
@@ -218,6 +218,9 @@ export const statusPageScript = String.raw`// The admin status page's script, se
     byId("resume").disabled = !state.draining || state.shutdown;
     byId("drain-note").hidden = !state.draining;
     if (state.draining) byId("drain-confirm").hidden = true;
+    // Who made each service's last change (what -log json calls its source), when still in the list.
+    const lastBy = new Map();
+    for (const change of state.changes || []) lastBy.set(change.service, change.by);
     const rows = state.services.map((service) => {
       const row = document.createElement("tr");
       row.dataset.service = service.service;
@@ -225,7 +228,11 @@ export const statusPageScript = String.raw`// The admin status page's script, se
       cell(row, service.status, "status status-" + service.status);
       cell(row, service.reason, "reason");
       const failing = service.failing.map((f) => f.source).join(", ");
-      cell(row, failing ? service.source + " (" + failing + ")" : service.source, "source");
+      let source = failing ? service.source + " (" + failing + ")" : service.source;
+      const by = lastBy.get(service.service);
+      if (by && by !== service.source && !service.failing.some((f) => f.source === by))
+        source += ", last change by " + by;
+      cell(row, source, "source");
       cell(row, when(service.sinceMs), "since");
       const actions = cell(row, "", "actions");
       // Under a drain an override changes nothing until Resume: the cell says so before the buttons, and
@@ -259,7 +266,7 @@ export const statusPageScript = String.raw`// The admin status page's script, se
         const name = change.service === "" ? "(server)" : change.service;
         item.textContent =
           when(change.timeMs) + "  " + name + ": " + (change.from || "(new)") +
-          " \u2192 " + (change.to || "(cleared)") + "  [" + change.source + "] " + change.reason;
+          " \u2192 " + (change.to || "(cleared)") + "  [" + change.source + (change.by && change.by !== change.source ? " by " + change.by : "") + "] " + change.reason;
         return item;
       });
     byId("changes").replaceChildren(...changes);

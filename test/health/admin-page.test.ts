@@ -104,14 +104,14 @@ t.test("GET /admin/health: each service's source and the last 50 changes, oldest
   body = await state();
   t.ok(body.services.every((s) => s.source === "drain"));
   t.same(
-    body.changes.map((c) => [c.service, c.from, c.to, c.source, c.reason]),
+    body.changes.map((c) => [c.service, c.from, c.to, c.source, c.by, c.reason]),
     [
-      ["a", null, "SERVING", "set", "up"],
-      ["a", "SERVING", "NOT_SERVING", "check", "ping: refused"],
-      ["b", null, "NOT_SERVING", "override", "pinned"],
-      ["c", null, "SERVING", "set", "set"],
-      ["c", "SERVING", null, "clear", "gone"],
-      ["", "SERVING", "NOT_SERVING", "drain", "maintenance"],
+      ["a", null, "SERVING", "set", "set", "up"],
+      ["a", "SERVING", "NOT_SERVING", "check", "ping", "ping: refused"],
+      ["b", null, "NOT_SERVING", "override", "override", "pinned"],
+      ["c", null, "SERVING", "set", "set", "set"],
+      ["c", "SERVING", null, "clear", "clear", "gone"],
+      ["", "SERVING", "NOT_SERVING", "drain", "drain", "maintenance"],
     ],
   );
   registry.resume(); // one change: "" back to SERVING (a fails, b is pinned NOT_SERVING)
@@ -131,6 +131,7 @@ t.test("GET /admin/health: each service's source and the last 50 changes, oldest
     to: "NOT_SERVING",
     reason: "flip 11",
     source: "override",
+    by: "override",
   });
 });
 

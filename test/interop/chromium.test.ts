@@ -68,7 +68,14 @@ t.test("the status page in headless Chromium", needs("chromium"), async (t) => {
   );
   t.match(
     await page.evaluate(`document.querySelector("#changes li").textContent`),
-    /db: SERVING → NOT_SERVING +\[check\] ping: connection refused/,
+    /db: SERVING → NOT_SERVING +\[check by ping\] ping: connection refused/,
+  );
+  // Recovered: the application's own status holds it again, and the cell names who changed it, as the log does.
+  health.markPassing("db", "ping", "ping: passing again");
+  await page.waitFor(`${statusOf("db")} === "SERVING"`, 2000);
+  t.equal(
+    await page.evaluate(`document.querySelector('tr[data-service="db"] .source').textContent`),
+    "set, last change by ping",
   );
 
   // The buttons: set, clear, drain, resume — each changes the server's registry.
