@@ -32,7 +32,14 @@ interface HealthState {
   draining: boolean;
   shutdown: boolean;
   services: Array<{ service: string; status: string; source: string }>;
-  changes: Array<{ service: string; from: string | null; to: string | null; source: string; reason: string }>;
+  changes: Array<{
+    service: string;
+    from: string | null;
+    to: string | null;
+    source: string;
+    by: string;
+    reason: string;
+  }>;
 }
 
 async function startAdmin(t: Test, options: Parameters<typeof createAdminHandler>[1] = {}) {
