@@ -23,7 +23,11 @@ export interface Http2Options {
   maxHeaderListSize?: number;
   /** Most header pairs per block. Default 128 (node's default). */
   maxHeaderListPairs?: number;
-  /** Memory a session may use, MB, before new streams are refused. Default 10 (node's default). */
+  /**
+   * Memory a session may use, MB, before new streams are refused. Default 10 (node's default). Node 22 and 24
+   * count the session's queued response bytes too (measured: about 10 queued responses of 1 MiB, then
+   * RST_STREAM(ENHANCE_YOUR_CALM) for new streams); node 20 lets 100 such streams queue.
+   */
   maxSessionMemory?: number;
   /** Closes a session idle this long, ms (0 = never). Default 0: Watch streams may be quiet for hours. */
   sessionIdleTimeoutMs?: number;
