@@ -5,6 +5,9 @@ import http2 from "node:http2";
 import type { Socket } from "node:net";
 import t, { type Test } from "tap";
 import { createCallClient } from "../../src/client/call-client.ts";
+import { instrumentProxy } from "../../src/host/proxy-metrics.ts";
+import { renderMetrics } from "../../src/metrics/exposition.ts";
+import { MetricRegistry } from "../../src/metrics/metric-registry.ts";
 import { alwaysServing } from "../fixtures/always-serving.ts";
 import { listenLocal } from "../fixtures/start-server.ts";
 import {
@@ -138,6 +141,11 @@ t.test("a call read by an upstream that then drops its connection without answer
       "the same request, resent",
     );
     t.match(proxy.stats, { retried: 0, retriedOnReset: 1, unavailable: 0 });
+    const metrics = new MetricRegistry();
+    instrumentProxy(metrics, proxy);
+    const text = renderMetrics(metrics, "text");
+    t.match(text, /^triple_health_proxy_retries_total\{reason="reset"\} 1$/m, "counted by its reason");
+    t.match(text, /^triple_health_proxy_retries_total\{reason="unprocessed"\} 0$/m);
   });
 
   t.test("retryOnReset: not resent once the replay buffer let the body go", async (t) => {

@@ -64,7 +64,7 @@ t.test("usage errors and help", async (t) => {
   t.match(help.out, /usage: triple-health proxy/);
   t.match(
     help.out,
-    /-retry-on-reset\b.*idempotent/,
+    /-retry-on-reset\n\s+resend a call cut before any answer[^-]*idempotent methods only/,
     "the opt-in retry of calls cut before an answer, and when",
   );
 });

@@ -58,7 +58,7 @@ const proxyFlags: FlagSpecs = {
   "retry-on-reset": {
     kind: "bool",
     description:
-      "also resend a call whose upstream died before answering (a crash with calls in flight) to another one; the server may have run it, so only for idempotent methods (Dubbo's failover, Envoy's retry_on: reset)",
+      "resend a call cut before any answer (an upstream crash) to another upstream; it may have run, so for idempotent methods only (as Dubbo's failover, Envoy's retry_on: reset)",
   },
   grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
   "drain-delay": {
