@@ -10,7 +10,8 @@ const statusValues = [ServingStatus.Serving, ServingStatus.NotServing, ServingSt
  * `triple_health_proxy_upstream_status{upstream,status}` (1 for the status it reports; UNKNOWN before it
  * answered), `triple_health_proxy_upstream_healthy` and `_ejected` (0/1), `triple_health_proxy_panic` (0/1),
  * `triple_health_proxy_picks_total{upstream}` (attempts sent, retries included), and
- * `triple_health_proxy_calls_total`, `_retries_total`, `_unavailable_total`, `_broken_total`; and, counted
+ * `triple_health_proxy_calls_total`, `_retries_total{reason}` (`unprocessed`, `reset`), `_unavailable_total`,
+ * `_broken_total`; and, counted
  * from the picker's events, `triple_health_proxy_ejections_total{upstream}`,
  * `triple_health_proxy_panics_total` (times panic began) and `triple_health_proxy_upstream_disconnects_total{upstream}`.
  * Returns the removal of both.
@@ -92,10 +93,13 @@ export function instrumentProxy(metrics: MetricRegistry, proxy: TripleProxy): ()
       },
       {
         name: "triple_health_proxy_retries",
-        help: "Attempts retried on another upstream (the first never reached its server).",
+        help: 'Attempts retried on another upstream, by reason: "unprocessed" (the attempt never reached its server), "reset" (it failed before any response byte; retryOnReset).',
         type: "counter",
-        labelNames: [],
-        samples: one(stats.retried),
+        labelNames: ["reason"],
+        samples: [
+          { labels: ["unprocessed"], value: stats.retried },
+          { labels: ["reset"], value: stats.retriedOnReset },
+        ],
       },
       {
         name: "triple_health_proxy_unavailable",

@@ -62,10 +62,20 @@ export interface TripleProxyOptions {
   http1?: Http1Options;
   /** Connection cap and first-request timeout; see {@link ConnectionOptions} for the defaults. */
   connections?: ConnectionOptions;
-  /** Most upstreams one call is tried on (only calls that never reached a server are retried). Default 3. */
+  /**
+   * Most upstreams one call is tried on (only calls that never reached a server are retried, and with
+   * `retryOnReset` those that got no response byte). Default 3.
+   */
   maxAttempts?: number;
   /** Request bytes kept for such a retry; a call with a larger body is not retried. Default 64 KiB. */
   maxReplayBytes?: number;
+  /**
+   * Also retry (within `maxAttempts` and `maxReplayBytes`) a call whose upstream stream or connection failed
+   * after the request was sent but before any response byte — an upstream crashing with calls in flight.
+   * The server may have run such a call, so turn it on only when the methods are idempotent (Dubbo's
+   * default failover cluster, Envoy's `retry_on: reset`). Default false.
+   */
+  retryOnReset?: boolean;
   /**
    * More paths the proxy answers 404 and never forwards (each with everything below it), besides the
    * upstreams' admin surface and probes at their default paths (`/admin`, `/livez`, `/readyz`, always
@@ -90,7 +100,14 @@ export class TripleProxy extends HostBase {
   /** The service watched on the upstreams and reported by the proxy's own health. */
   readonly service: string;
   /** Counters of calls forwarded, retried and refused since the proxy was created. */
-  readonly stats: ProxyStats = { calls: 0, attempts: new Map(), retried: 0, unavailable: 0, broken: 0 };
+  readonly stats: ProxyStats = {
+    calls: 0,
+    attempts: new Map(),
+    retried: 0,
+    retriedOnReset: 0,
+    unavailable: 0,
+    broken: 0,
+  };
   readonly #rpc: RpcHandler;
   readonly #ctx: ForwardContext;
   readonly #sessions: UpstreamSessions;
@@ -131,6 +148,7 @@ export class TripleProxy extends HostBase {
       sessions: this.#sessions,
       maxAttempts,
       maxReplayBytes: options.maxReplayBytes ?? 64 * 1024,
+      retryOnReset: options.retryOnReset ?? false,
       stats: this.stats,
       inFlight: new Set(),
     };

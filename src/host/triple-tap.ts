@@ -56,7 +56,14 @@ export interface TripleTapOptions {
 export class TripleTap extends HostBase {
   /** The upstream, as given. */
   readonly upstream: string;
-  readonly stats: ProxyStats = { calls: 0, attempts: new Map(), retried: 0, unavailable: 0, broken: 0 };
+  readonly stats: ProxyStats = {
+    calls: 0,
+    attempts: new Map(),
+    retried: 0,
+    retriedOnReset: 0,
+    unavailable: 0,
+    broken: 0,
+  };
   readonly #ctx: ForwardContext;
   readonly #sessions: UpstreamSessions;
   readonly #observe: TripleTapOptions["observe"];
@@ -83,6 +90,7 @@ export class TripleTap extends HostBase {
       sessions: this.#sessions,
       maxAttempts: 1,
       maxReplayBytes: 64 * 1024,
+      retryOnReset: false,
       stats: this.stats,
       inFlight: new Set(),
     };

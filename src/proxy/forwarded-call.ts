@@ -19,6 +19,11 @@ export interface ProxyStats {
   readonly attempts: Map<string, number>;
   /** Attempts retried on another upstream because the first never reached its server. */
   retried: number;
+  /**
+   * Attempts retried on another upstream (`retryOnReset`) after the stream or connection failed before any
+   * response byte, the request maybe already read by the server.
+   */
+  retriedOnReset: number;
   /** Calls answered UNAVAILABLE by the proxy itself (no routable upstream, or every attempt failed). */
   unavailable: number;
   /** Calls whose upstream failed after answering (reset mid-stream). */
@@ -53,6 +58,8 @@ export interface ForwardContext {
   readonly sessions: UpstreamSessions;
   readonly maxAttempts: number;
   readonly maxReplayBytes: number;
+  /** Also resend a call whose upstream failed after the request went out but before any response byte. */
+  readonly retryOnReset: boolean;
   readonly stats: ProxyStats;
   readonly inFlight: Set<ForwardedCall>;
 }
@@ -72,7 +79,9 @@ const unavailableTextHeaders = Object.freeze({ "content-type": "text/plain; char
  * One call passed through to an upstream: the request head and body bytes go up unchanged (minus
  * hop-by-hop headers), the response head, body and trailers come back unchanged; messages are never
  * decoded. Until the upstream answers, the request bytes are kept (up to `maxReplayBytes`) so a call
- * that never reached a server — connection refused, stream refused, GOAWAY — is sent to another one.
+ * that never reached a server — connection refused, stream refused, GOAWAY — is sent to another one;
+ * with `retryOnReset`, so is one whose stream or connection died before any response byte (the server
+ * may have run it: for idempotent methods only, as Dubbo's failover cluster and Envoy's `retry_on: reset`).
  * The caller's side is the server's {@link Exchange}, over HTTP/2 or HTTP/1.1 alike; this call is its listener.
  * @internal
  */
@@ -125,7 +134,7 @@ export class ForwardedCall implements ExchangeListener {
       up = ctx.sessions.request(picked.endpoint, upstreamRequestHeaders(down.method, down.url, down.headers));
     } catch {
       /* c8 ignore next 3: only when the proxy is closing between pick and request */
-      this.#failAttempt(picked, true);
+      this.#failAttempt(picked, "unprocessed");
       return;
     }
     this.#up = up;
@@ -223,8 +232,10 @@ export class ForwardedCall implements ExchangeListener {
     if (this.#done || up !== this.#up) return;
     if (!this.#responded) {
       // Never reached a server (still pending: no connection; or refused, as after GOAWAY): safe to resend.
+      // Otherwise the request went out and nothing came back (reset, connection lost): the server may have
+      // run the call, so it is resent only when the operator said the methods are idempotent.
       const unprocessed = up.pending || up.rstCode === NGHTTP2_REFUSED_STREAM;
-      this.#failAttempt(picked, unprocessed);
+      this.#failAttempt(picked, unprocessed ? "unprocessed" : this.#ctx.retryOnReset ? "reset" : undefined);
       return;
     }
     const trailers = this.#trailers;
@@ -259,13 +270,15 @@ export class ForwardedCall implements ExchangeListener {
     this.#finish("failure", this.#lease, trailers, why);
   }
 
-  #failAttempt(picked: PickedEndpoint, retryable: boolean): void {
+  /** `retry`: why the attempt may be resent (while its body is held and attempts remain); undefined: it may not. */
+  #failAttempt(picked: PickedEndpoint, retry: "unprocessed" | "reset" | undefined): void {
     picked.done("failure");
     this.#lease = undefined;
     this.#up = undefined;
     const ctx = this.#ctx;
-    if (retryable && this.#replay !== undefined && this.#tried.size < ctx.maxAttempts) {
-      ctx.stats.retried++;
+    if (retry !== undefined && this.#replay !== undefined && this.#tried.size < ctx.maxAttempts) {
+      if (retry === "reset") ctx.stats.retriedOnReset++;
+      else ctx.stats.retried++;
       this.#attempt();
       return;
     }

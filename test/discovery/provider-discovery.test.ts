@@ -140,6 +140,24 @@ t.test("both levels, every writer, on a real ensemble", needsZooKeeper(), async 
   await until("the joiner", () => discovery.endpoints.includes(`tri://127.0.0.1:${joiner.port}`));
   t.equal(discovery.stats.reads - before.reads, 2, "two reads: /services/java-app children and the new node");
   t.equal(discovery.stats.metadataCalls - before.metadataCalls, 1, "one metadata call, for the new revision");
+  // Another instance of the joiner's revision (on another host it would have the same port; here the
+  // ports differ, the exports are the same): its metadata comes from the cache, no call.
+  const twin = await startProvider(t, { app: "java-app", group, version });
+  const beforeTwin = { ...discovery.stats };
+  await writeInstance(writer, {
+    app: "java-app",
+    port: twin.port,
+    revision: joiner.metadata.version,
+    shape: "java",
+  });
+  await until("the twin", () => discovery.endpoints.includes(`tri://127.0.0.1:${twin.port}`));
+  t.equal(discovery.stats.metadataCalls, beforeTwin.metadataCalls, "a revision seen: no metadata call");
+  t.equal(discovery.stats.metadataCacheHits - beforeTwin.metadataCacheHits, 1, "one cache hit");
+  t.match(
+    discovery.providers.find((p) => p.endpoint === `tri://127.0.0.1:${twin.port}`)?.urls[0],
+    new RegExp(`^tri://127\\.0\\.0\\.1:${twin.port}/greet\\.GreetService\\?`),
+    "invoked at its own address, with the cached services",
+  );
   await new Promise((resolve) => setTimeout(resolve, 500));
   const quiet = discovery.stats.metadataCalls;
 
@@ -147,7 +165,7 @@ t.test("both levels, every writer, on a real ensemble", needsZooKeeper(), async 
   const picker = createEndpointPicker({ discovery, service: greet, group, version, lostStreamGraceMs: 0 });
   t.teardown(() => picker.close());
   await picker.ready();
-  await until("all routable", () => picker.routable.length === 6);
+  await until("all routable", () => picker.routable.length === 7);
   const goNode = (await writer.getChildren("/dubbo/greet.GreetService/providers")).find((n) =>
     decodeURIComponent(n).includes(`:${goIface.port}/`),
   )!;

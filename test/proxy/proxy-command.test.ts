@@ -62,6 +62,11 @@ t.test("usage errors and help", async (t) => {
   const help = captureIo();
   t.equal(await run(["-h"], help.io), 0);
   t.match(help.out, /usage: triple-health proxy/);
+  t.match(
+    help.out,
+    /-retry-on-reset\n\s+resend a call cut before any answer[^-]*idempotent methods only/,
+    "the opt-in retry of calls cut before an answer, and when",
+  );
 });
 
 t.test("a busy port: exit 2, as serve (cannot listen is a network failure)", async (t) => {

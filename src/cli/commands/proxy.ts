@@ -55,6 +55,11 @@ const proxyFlags: FlagSpecs = {
     kind: "duration",
     description: "first ejection time, growing with each ejection (default 10s)",
   },
+  "retry-on-reset": {
+    kind: "bool",
+    description:
+      "resend a call cut before any answer (an upstream crash) to another upstream; it may have run, so for idempotent methods only (as Dubbo's failover, Envoy's retry_on: reset)",
+  },
   grace: { kind: "duration", description: "how long calls in flight may finish on shutdown (default 5s)" },
   "drain-delay": {
     kind: "duration",
@@ -150,6 +155,7 @@ Runs until SIGINT or SIGTERM, then closes gracefully (exit 0). Exit codes: 1 inv
         group: values["group"] as string | undefined,
         version: values["version"] as string | undefined,
         drainDelayMs,
+        retryOnReset: values["retry-on-reset"] === true,
         service: (values["service"] as string | undefined) ?? "",
         picker: {
           policy: values["policy"] as "round-robin" | "least-outstanding" | undefined,
