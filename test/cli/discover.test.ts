@@ -144,7 +144,7 @@ t.test("exit codes and output on a real ensemble", needsZooKeeper(), async (t) =
   // Health changes while watching: a provider going NOT_SERVING and back prints a line each way (after
   // whatever line its first status printed when the watch began).
   const goHealth = (status: string) =>
-    new RegExp(`^\\d{4}-[\\d-]+T[\\d:.]+Z health tri://127\\.0\\.0\\.1:${go.port} ${status} \\(.*\\)$`, "m");
+    new RegExp(`^\\d{4}-[\\d-]+T[\\d:.]+Z tri://127\\.0\\.0\\.1:${go.port} ${status} \\(.*\\)$`, "m");
   const printed = watching.stdout.length;
   go.server.health.set(`g1/${greet}:1.0.0`, ServingStatus.NotServing, "maintenance");
   await watching.line(goHealth("NOT_SERVING"), 20_000);
