@@ -28,6 +28,7 @@ const increment = (n: number) => {
   payload.writeUInt32BE(n);
   return frame(FrameType.windowUpdate, 0, 0, payload);
 };
+const NO_ERROR = 0;
 const PROTOCOL_ERROR = 1;
 const INTERNAL_ERROR = 2;
 const FLOW_CONTROL_ERROR = 3;
@@ -243,13 +244,14 @@ t.test(`half-open streams: ${cap} held open (HEADERS, no END_STREAM), then reset
     next = after(next, cap);
   }
   await c.waitFor((f) => f.type === FrameType.goAway);
-  // Node 22/24 write it twice: nghttp2's GOAWAY, then node's own as it destroys the session (same code, same
-  // last stream id).
+  // nghttp2's GOAWAY first; node may write its own as it destroys the session (Node 22/24: the same code;
+  // Node 20, when the peer is still there to read it: NO_ERROR). Then the connection closes.
   await c.closed;
-  t.same(
-    c.goAwayCodes(),
-    nodeMajor === 20 ? [INTERNAL_ERROR] : [INTERNAL_ERROR, INTERNAL_ERROR],
-    "past 1,000 resets: GOAWAY(INTERNAL_ERROR), connection closed",
+  const [verdict, ...closing] = c.goAwayCodes();
+  t.equal(verdict, INTERNAL_ERROR, "past 1,000 resets: GOAWAY(INTERNAL_ERROR), connection closed");
+  t.ok(
+    closing.length <= 1 && closing.every((code) => code === INTERNAL_ERROR || code === NO_ERROR),
+    `then at most node's own GOAWAY as it closes the session (${closing.join()})`,
   );
   t.equal(await grpcCheck(port), 1, "another connection's Check: SERVING");
 });
