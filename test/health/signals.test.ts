@@ -5,7 +5,6 @@ import t from "tap";
 import { ServingStatus } from "../../src/codec/health-types.ts";
 import { HealthRegistry } from "../../src/health/registry.ts";
 import { installSignalHandlers } from "../../src/health/signals.ts";
-import { compiledTest } from "../fixtures/compiled-src.ts";
 import { startNode } from "../fixtures/node-process.ts";
 
 const { Serving, NotServing } = ServingStatus;
@@ -27,10 +26,7 @@ const jsonLines = (stdout: string): Array<Record<string, unknown>> =>
 
 t.test("SIGTERM in a child process: drain, delay, graceful close, exit 0", async (t) => {
   const delayMs = 300;
-  const child = startNode(t, [compiledTest("test/fixtures/health-sigterm.ts"), String(delayMs)], {
-    stderr: "inherit",
-    loader: false,
-  });
+  const child = startNode(t, ["test/fixtures/health-sigterm.ts", String(delayMs)], { stderr: "inherit" });
   await child.line(/"ready":true/);
   t.equal(await child.stop("SIGTERM"), 0, "exit code 0");
   const lines = jsonLines(child.stdout);
@@ -50,10 +46,7 @@ t.test("SIGTERM in a child process: drain, delay, graceful close, exit 0", async
 t.test(
   "SIGTERM with the real server: a grpc-js Watch sees NOT_SERVING, then the stream ends; exit 0",
   async (t) => {
-    const child = startNode(t, [compiledTest("test/fixtures/health-sigterm.ts"), "200", "real"], {
-      stderr: "inherit",
-      loader: false,
-    });
+    const child = startNode(t, ["test/fixtures/health-sigterm.ts", "200", "real"], { stderr: "inherit" });
     const port = JSON.parse((await child.line(/"ready":true/)).input).port as number;
     const client = new loaded.grpc.health.v1.Health(
       `127.0.0.1:${port}`,

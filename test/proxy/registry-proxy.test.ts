@@ -11,11 +11,11 @@
 // it was gone (in flight, or written on its connection before the proxy's event loop saw that connection
 // close) got no response byte: with -retry-on-reset (Greet is idempotent, as Dubbo's failover cluster
 // assumes) the proxy resends it to another provider, so no call is lost to a crash either.
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import t from "tap";
 import { freePort } from "../../bench/lib/zookeeper-ensemble.mjs";
 import { ZooKeeperClient } from "../../src/discovery/zookeeper/index.ts";
-import { compiledTest } from "../fixtures/compiled-src.ts";
 import { providerSessionMs, startProvider } from "../fixtures/dubbo-provider.ts";
 import { GrpcHealthClient, type GrpcHealthStub } from "../fixtures/grpc-health.ts";
 import { type RunningNode, startNode, stderrLine } from "../fixtures/node-process.ts";
@@ -24,7 +24,7 @@ import { needsZooKeeper, startEnsemble } from "../fixtures/zookeeper-ensemble.ts
 import { type Shape, startShapedProvider } from "./fixtures/dubbo-shaped-provider.ts";
 import { from, type GreetStub, grpcClient } from "./fixtures/proxy-harness.ts";
 
-const shapedProcess = compiledTest("test/proxy/fixtures/dubbo-shaped-process.ts");
+const shapedProcess = fileURLToPath(new URL("fixtures/dubbo-shaped-process.ts", import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // Start-up of a child under tap's TypeScript loader: seconds alone, far more on a loaded 2-core CI machine.
 const startMs = 300_000;
@@ -88,7 +88,6 @@ t.test("a Dubbo fleet churning behind proxy -registry: no failed call", needsZoo
   const ownProcess = async (shape: Shape, id: string) => {
     const node = startNode(t, [shapedProcess, shape, id, connect, String(providerSessionMs)], {
       stderr: "inherit",
-      loader: false,
     });
     const { port } = JSON.parse((await node.line(/^\{"port"/, startMs)).input) as { port: number };
     const join = async () => {
