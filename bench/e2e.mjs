@@ -30,7 +30,7 @@ const spec = {
   },
   "ours-from": {
     default: "dist",
-    help: "load our server from dist (built), src (needs a TypeScript loader) or a directory of compiled src/",
+    help: "load our server from dist (built) or src (needs a TypeScript loader)",
   },
   "server-cpu": { default: 0, help: "CPU the servers are pinned to (taskset)" },
   "loader-cpu": { default: 1, help: "CPU h2load/wrk are pinned to (taskset)" },

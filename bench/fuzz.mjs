@@ -5,7 +5,7 @@
 // liveness Check, or on watchers / streams left behind.
 //
 //   npm run fuzz -- --seconds=60 --seed=1234        (dist/, after the build npm run does)
-//   node --import=@tapjs/typescript/import bench/fuzz.mjs --from=src --seconds=5   (src/ under a loader)
+//   node --import=@tapjs/typescript/import bench/fuzz.mjs --from=src --seconds=5   (src/, as the test does)
 //
 // The same seed replays the same sequence of requests (timing may still differ between runs).
 import http2 from "node:http2";
@@ -17,10 +17,7 @@ const spec = {
   seconds: { default: 10, help: "how long to fuzz (the run also stops at --max-cases)" },
   seed: { default: 1, help: "PRNG seed: the same seed replays the same requests" },
   "max-cases": { default: 1_000_000, help: "stop after this many requests" },
-  from: {
-    default: "dist",
-    help: "load the server from dist (built), src (needs a TypeScript loader) or a directory of compiled src/",
-  },
+  from: { default: "dist", help: "load the server from dist (built) or src (needs a TypeScript loader)" },
   json: { default: false, help: "print only the JSON summary line" },
 };
 

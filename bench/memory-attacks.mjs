@@ -22,10 +22,7 @@ const spec = {
   "max-connection-buffered": { default: "", help: "the server's per-connection budget (default: its own)" },
   "max-process-buffered": { default: "", help: "the server's per-port budget (default: its own)" },
   "max-growth-mb": { default: 128, help: "allowed RSS growth during an attack, MiB" },
-  from: {
-    default: "dist",
-    help: "load the server from dist (built), src (needs a TypeScript loader) or a directory of compiled src/",
-  },
+  from: { default: "dist", help: "load the server from dist (built) or src (needs a TypeScript loader)" },
 };
 
 const options = parseOptions(spec);

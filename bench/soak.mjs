@@ -39,10 +39,7 @@ const spec = {
     default: 20,
     help: "RSS is compared with its level this far in (at most a third of the run)",
   },
-  from: {
-    default: "dist",
-    help: "load the server from dist (built), src (needs a TypeScript loader) or a directory of compiled src/",
-  },
+  from: { default: "dist", help: "load the server from dist (built) or src (needs a TypeScript loader)" },
 };
 
 const options = parseOptions(spec);

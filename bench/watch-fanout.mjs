@@ -24,7 +24,7 @@ const spec = {
   },
   "ours-from": {
     default: "dist",
-    help: "load our server from dist (built), src (needs a TypeScript loader) or a directory of compiled src/",
+    help: "load our server from dist (built) or src (needs a TypeScript loader)",
   },
   "server-cpu": { default: 0, help: "CPU the server is pinned to (taskset)" },
   "client-cpu": { default: 1, help: "CPU the watch client is pinned to (taskset)" },

@@ -17,7 +17,7 @@ const spec = {
   top: { default: 16, help: "rows shown (largest differences first)" },
   "ours-from": {
     default: "dist",
-    help: "load our server from dist (built), src (needs a TypeScript loader) or a directory of compiled src/",
+    help: "load our server from dist (built) or src (needs a TypeScript loader)",
   },
 };
 const here = fileURLToPath(new URL(".", import.meta.url));

@@ -1,7 +1,6 @@
 // This project's server: createTripleServer on one port for h2c and HTTP/1.1, the bench service SERVING.
-// Loads dist/ (after `npm run build`), src/ with --from=src when the parent runs under a TypeScript loader, or
-// --from=<dir> holding compiled src/ relative to the repository (the smoke tests' test/fixtures/compiled-src.ts
-// tree, so that they need no build and no loader).
+// Loads dist/ (after `npm run build`), or src/ with --from=src when the parent runs under a TypeScript
+// loader (the smoke test does, so that it needs no build).
 
 import { benchService } from "../lib/health-bytes.mjs";
 import { childFlag, runServerChild } from "../lib/server-child.mjs";

@@ -5,21 +5,26 @@
 // (.ci/run installs them) its test is skipped, saying so; the watch fan-out harness needs neither.
 //
 // Our server runs from dist/ when the build is at least as new as every file in src/ (CI builds before the
-// tests), otherwise from src/ compiled by test/fixtures/compiled-src.ts; either way plain node, no loader (a
-// TypeScript loader costs each process seconds of CPU).
+// tests; a child then starts in well under a second), otherwise from src/ through tap's TypeScript loader,
+// passed on with process.execArgv (slower: the loader costs each process seconds of CPU, but no build needed).
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { compiledSrcFromRoot } from "../fixtures/compiled-src.ts";
 import { type NodeRun, runNode } from "../fixtures/node-process.ts";
 import { needs } from "../fixtures/tools.ts";
 import { distIsFresh } from "../package/fixtures/build.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const from = distIsFresh() ? "dist" : compiledSrcFromRoot();
+
+function oursFrom(): "dist" | "src" {
+  return distIsFresh() ? "dist" : "src";
+}
+
+const from = oursFrom();
 t.comment(`our server runs from ${from}/`);
 
 function runBench(script: string, args: string[]): Promise<NodeRun> {
-  return runNode([script, ...args], { cwd: root, loader: false });
+  // The TypeScript loader only when our server must be read from src/.
+  return runNode([script, ...args], { cwd: root, loader: from === "src" });
 }
 
 interface E2eLine {

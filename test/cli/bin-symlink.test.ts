@@ -7,7 +7,6 @@ import { pathToFileURL } from "node:url";
 import t from "tap";
 import { isEntryPoint } from "../../src/cli/main.ts";
 import { runNode } from "../fixtures/node-process.ts";
-import { cliScript } from "../fixtures/run-cli.ts";
 import { unusedPort } from "../fixtures/start-server.ts";
 
 const entry = resolve("src/cli/main.ts");
@@ -29,14 +28,11 @@ t.test("run through a symlink, as node_modules/.bin does, the CLI answers and fa
   const dir = mkdtempSync(join(tmpdir(), "triple-health-bin-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const link = join(dir, "triple-health");
-  // The compiled entry, as npm links dist/cli/main.js; plain node, no loader between it and the link.
-  symlinkSync(cliScript(), link);
-  const help = await runNode([link, "--help"], { loader: false });
+  symlinkSync(entry, link);
+  const help = await runNode([link, "--help"]);
   t.equal(help.code, 0, "--help exits 0");
   t.match(help.stdout, /usage: triple-health/, "--help prints the usage");
   const port = await unusedPort();
-  const check = await runNode([link, "check", "-addr", `127.0.0.1:${port}`, "-connect-timeout", "2s"], {
-    loader: false,
-  });
+  const check = await runNode([link, "check", "-addr", `127.0.0.1:${port}`, "-connect-timeout", "2s"]);
   t.equal(check.code, 2, "check against a closed port exits 2 (connection failure), not 0");
 });

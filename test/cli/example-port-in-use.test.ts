@@ -10,8 +10,7 @@ t.test("a port in use: a clear message and exit 1", async (t) => {
   await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
   t.teardown(() => taken.close());
   const port = (taken.address() as net.AddressInfo).port;
-  const run = await runNode([...packageFromSrc(), "examples/server.mjs", String(port)], {
-    loader: false,
+  const run = await runNode([...packageFromSrc, "examples/server.mjs", String(port)], {
     killAfterMs: 60_000,
   });
   t.equal(run.code, 1, "exit 1");

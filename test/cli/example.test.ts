@@ -5,12 +5,9 @@ import { packageFromSrc } from "../fixtures/package-from-src.ts";
 import { runCli } from "../fixtures/run-cli.ts";
 
 t.test("the example client prints the sample's line twice", async (t) => {
-  const server = startNode(t, [...packageFromSrc(), "examples/server.mjs", "0"], {
-    stderr: "inherit",
-    loader: false,
-  });
+  const server = startNode(t, [...packageFromSrc, "examples/server.mjs", "0"], { stderr: "inherit" });
   const address = (await server.line(/listening on (\S+)/))[1]!;
-  const client = await runNode([...packageFromSrc(), "examples/client.mjs", address], { loader: false });
+  const client = await runNode([...packageFromSrc, "examples/client.mjs", address]);
   t.equal(client.code, 0, client.stderr);
   t.equal(
     client.stdout,

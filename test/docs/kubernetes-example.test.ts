@@ -39,7 +39,7 @@ t.test("docs/kubernetes.md's readiness example is NOT_SERVING while its database
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const script = join(dir, "example.mjs");
   await writeFile(script, `const greetMethods = {};\n${code}`);
-  const child = startNode(t, [...packageFromSrc(), script], { loader: false });
+  const child = startNode(t, [...packageFromSrc, script]);
   const port = (JSON.parse((await child.line(/^\{"port"/, 60_000)).input) as { port: number }).port;
 
   const client = createHealthClient(`127.0.0.1:${port}`, { timeoutMs: 5_000 });

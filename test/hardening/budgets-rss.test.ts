@@ -6,13 +6,11 @@
 // issue's sizes and default budgets come from `npm run bench:memory` (SECURITY.md, Budgets).
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { compiledSrcFromRoot } from "../fixtures/compiled-src.ts";
 import { runNode } from "../fixtures/node-process.ts";
 import { distIsFresh } from "../package/fixtures/build.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-// dist/ when built after the last change in src/, else src/ compiled by compiled-src.ts: plain node either way.
-const from = distIsFresh() ? "dist" : compiledSrcFromRoot();
+const from = distIsFresh() ? "dist" : "src";
 t.comment(`our server runs from ${from}/`);
 
 interface AttackLine {
@@ -34,7 +32,7 @@ async function attacks(names: string[], extra: string[]): Promise<AttackLine[]> 
       "--max-process-buffered=4194304",
       ...extra,
     ],
-    { cwd: root, loader: false, killAfterMs: 200_000 },
+    { cwd: root, loader: from === "src", killAfterMs: 200_000 },
   );
   const lines = run.stdout
     .split("\n")

@@ -1,10 +1,9 @@
 // Seeded fuzzing over real connections, bounded for CI: bench/fuzz.mjs (the same engine as `npm run fuzz`)
-// runs our server from src/ (compiled by test/fixtures/compiled-src.ts) in a child process for a few seconds, with a
+// runs our server from src/ in a child process under tap's TypeScript loader for a few seconds, with a
 // liveness Check after every batch. Asserts no crash, no unhandled rejection, a live server and nothing left
 // behind. A failure prints the seed; replay it with `npm run fuzz -- --seed=N --seconds=S`.
 import { fileURLToPath } from "node:url";
 import t from "tap";
-import { compiledSrcFromRoot } from "../fixtures/compiled-src.ts";
 import { type NodeRun, runNode } from "../fixtures/node-process.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -24,12 +23,10 @@ interface Summary {
   firstErrors: string[];
 }
 
-function runFuzz(args: string[], fromSrc = true): Promise<NodeRun> {
-  const script = fromSrc
-    ? ["bench/fuzz.mjs", `--from=${compiledSrcFromRoot()}`, "--json"]
-    : ["bench/fuzz.mjs"];
+function runFuzz(args: string[], loader = true): Promise<NodeRun> {
+  const script = loader ? ["bench/fuzz.mjs", "--from=src", "--json"] : ["bench/fuzz.mjs"];
   // Bounded: the fuzzer stops itself; the kill only guards against a hung child.
-  return runNode([...script, ...args], { cwd: root, loader: false, killAfterMs: (seconds + 60) * 1000 });
+  return runNode([...script, ...args], { cwd: root, loader, killAfterMs: (seconds + 60) * 1000 });
 }
 
 t.test(`fuzz for ${seconds} s, seed ${seed}`, async (t) => {

@@ -7,7 +7,7 @@ import t from "tap";
 import { parseServeArgs } from "../../src/cli/commands/serve.ts";
 import { run as status } from "../../src/cli/commands/status.ts";
 import { runNode } from "../fixtures/node-process.ts";
-import { captureIo, cliScript, spawnCli, startCli } from "../fixtures/run-cli.ts";
+import { captureIo, spawnCli, startCli } from "../fixtures/run-cli.ts";
 
 const fixturePath = (name: string) => new URL(`../client/fixtures/${name}`, import.meta.url).pathname;
 const pem = (name: string) => readFileSync(fixturePath(name));
@@ -137,9 +137,8 @@ t.test(
     t.equal(probe.code, 0, "check -tls against it: exit 0");
     t.equal(probe.stdout, "status: SERVING\n");
 
-    const admin = await runNode([cliScript(), "status", "-addr", `https://localhost:${port}`], {
+    const admin = await runNode(["src/cli/main.ts", "status", "-addr", `https://localhost:${port}`], {
       env: { ...process.env, TRIPLE_HEALTH_ADMIN_TOKEN: "flag-token", NODE_EXTRA_CA_CERTS: ca },
-      loader: false,
     });
     t.same(
       [admin.code, admin.stderr],
