@@ -9,7 +9,12 @@ import type { EndpointSource } from "../client/endpoint-source.ts";
 import { ServingStatus } from "../codec/health-types.ts";
 import type { HealthServiceOptions } from "../health/health-service.ts";
 import { HealthRegistry } from "../health/registry.ts";
-import { type ForwardContext, ForwardedCall, type ProxyStats } from "../proxy/forwarded-call.ts";
+import {
+  emptyProxyStats,
+  type ForwardContext,
+  ForwardedCall,
+  type ProxyStats,
+} from "../proxy/forwarded-call.ts";
 import { defaultLocalPaths, localPathMatcher, refuseLocalPath } from "../proxy/local-paths.ts";
 import { type UpstreamConnectionOptions, UpstreamSessions } from "../proxy/upstream-sessions.ts";
 import { H1Exchange } from "../server/h1-exchange.ts";
@@ -100,14 +105,7 @@ export class TripleProxy extends HostBase {
   /** The service watched on the upstreams and reported by the proxy's own health. */
   readonly service: string;
   /** Counters of calls forwarded, retried and refused since the proxy was created. */
-  readonly stats: ProxyStats = {
-    calls: 0,
-    attempts: new Map(),
-    retried: 0,
-    retriedOnReset: 0,
-    unavailable: 0,
-    broken: 0,
-  };
+  readonly stats: ProxyStats = emptyProxyStats();
   readonly #rpc: RpcHandler;
   readonly #ctx: ForwardContext;
   readonly #sessions: UpstreamSessions;

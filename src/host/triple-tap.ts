@@ -3,6 +3,7 @@ import type http2 from "node:http2";
 import { HealthRegistry } from "../health/registry.ts";
 import type { IncomingHeaders } from "../protocol/request-head.ts";
 import {
+  emptyProxyStats,
   type ForwardContext,
   ForwardedCall,
   type ForwardObserver,
@@ -56,14 +57,7 @@ export interface TripleTapOptions {
 export class TripleTap extends HostBase {
   /** The upstream, as given. */
   readonly upstream: string;
-  readonly stats: ProxyStats = {
-    calls: 0,
-    attempts: new Map(),
-    retried: 0,
-    retriedOnReset: 0,
-    unavailable: 0,
-    broken: 0,
-  };
+  readonly stats: ProxyStats = emptyProxyStats();
   readonly #ctx: ForwardContext;
   readonly #sessions: UpstreamSessions;
   readonly #observe: TripleTapOptions["observe"];

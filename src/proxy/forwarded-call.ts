@@ -30,6 +30,11 @@ export interface ProxyStats {
   broken: number;
 }
 
+/** Counters at zero, for a new proxy or tap. */
+export function emptyProxyStats(): ProxyStats {
+  return { calls: 0, attempts: new Map(), retried: 0, retriedOnReset: 0, unavailable: 0, broken: 0 };
+}
+
 /**
  * Sees one forwarded call's bytes as they pass, for `tap`: the caller's request body, the upstream's
  * response head, body and trailers, and how the call ended. It only watches: what it is given is
