@@ -25,6 +25,7 @@ import {
 } from "./fixtures/attack.ts";
 import {
   assertBoundedAttack,
+  attackerSession,
   type ChildServer,
   mib,
   outcomes,
@@ -214,7 +215,7 @@ async function halfBodies(
 ): Promise<{ outcomes: Record<string, number>; peak: number }> {
   const head = envelope(0, Buffer.alloc(0), 4 * mib);
   const half = Buffer.alloc(2 * mib, 0x61);
-  const sessions = await Promise.all([connect(server.port), connect(server.port)]);
+  const sessions = await Promise.all([attackerSession(server.port), attackerSession(server.port)]);
   let peak = server.rss();
   const sampler = setInterval(() => {
     peak = Math.max(peak, server.rss());

@@ -25,6 +25,7 @@ import {
 } from "./fixtures/attack.ts";
 import {
   assertBoundedAttack,
+  attackerSession,
   type ChildServer,
   inMiB,
   mib,
@@ -188,8 +189,8 @@ async function zeroWindowGreets(
   waitMs: number,
 ): Promise<{ outcomes: Record<string, number>; peak: number }> {
   const sessions = await Promise.all([
-    connect(server.port, { settings: { initialWindowSize: 0 } }),
-    connect(server.port, { settings: { initialWindowSize: 0 } }),
+    attackerSession(server.port, { initialWindowSize: 0 }),
+    attackerSession(server.port, { initialWindowSize: 0 }),
   ]);
   let peak = server.rss();
   const sampler = setInterval(() => {
