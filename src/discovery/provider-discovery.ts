@@ -11,7 +11,8 @@
 //
 // Both levels are read and merged by address (see `levels`). Cost of a change: one read of the
 // changed path (a provider joining: the parent's child list and its own node), and a metadata call
-// only for a revision not seen yet. A registry outage keeps the last set.
+// only for a revision not seen yet. A registry outage keeps the last set, and so does the first read on a
+// new session for `rejoinGraceMs` (see ProviderDiscoveryOptions).
 import type { EndpointSource, EndpointSourceListener } from "../client/endpoint-source.ts";
 import { serviceKey } from "../health/service-key.ts";
 import { hostPort, parseProviderUrl, providerMatches, providersPath } from "./dubbo/interface-url.ts";
@@ -62,6 +63,14 @@ export interface ProviderDiscoveryOptions {
   metadataConcurrency?: number;
   /** Every provider change, skip and outage, for logs and `discover --watch`. */
   onEvent?: (event: DiscoveryEvent) => void;
+  /**
+   * After the registry comes back on a new session, how long a provider missing from it stays in the set,
+   * ms. Default 10,000. An outage long enough to expire our session expired the providers' sessions too,
+   * and their ephemeral nodes with them; each registers again once its own client reconnects, usually
+   * after our first reads. Without the grace, those reads would empty the set for a moment and fail calls
+   * that the providers, still up and checked by the picker, could answer. 0 turns it off.
+   */
+  rejoinGraceMs?: number;
 }
 
 /** One provider as discovered: an address and what registered it. */
@@ -105,6 +114,7 @@ const firstRetryMs = 200;
 const firstMetadataRetryMs = 1000;
 const maxMetadataRetryMs = 60_000;
 const maxRetryMs = 10_000;
+const defaultRejoinGraceMs = 10_000;
 
 /** Re-reads one path: serialized, a notification during a read asks for one more read, failures retry with backoff. */
 class PathReader {
@@ -209,6 +219,10 @@ export class ProviderDiscovery implements EndpointSource {
   #flushQueued = false;
   #down = false;
   #hadSession = false;
+  readonly #rejoinGraceMs: number;
+  /** Until when providers missing from the registry are kept (a new session's first reads); 0: not now. */
+  #rejoinUntil = 0;
+  #rejoinTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #unsubscribeState: (() => void) | undefined;
   readonly #metadataSlots: { free: number; waiting: (() => void)[] };
@@ -223,6 +237,7 @@ export class ProviderDiscovery implements EndpointSource {
     this.#fetch = options.fetchMetadata ?? tripleMetadataFetcher();
     this.#onEvent = options.onEvent;
     this.#metadataSlots = { free: options.metadataConcurrency ?? 32, waiting: [] };
+    this.#rejoinGraceMs = options.rejoinGraceMs ?? defaultRejoinGraceMs;
   }
 
   /** The service key the providers must match (`group/interface:version`). */
@@ -283,6 +298,7 @@ export class ProviderDiscovery implements EndpointSource {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribeState?.();
+    clearTimeout(this.#rejoinTimer);
     for (const reader of this.#readers) reader.close();
     this.#readers.clear();
     for (const app of this.#apps.values())
@@ -293,9 +309,14 @@ export class ProviderDiscovery implements EndpointSource {
   readonly #onState = (state: string, info: { newSession: boolean }): void => {
     if (this.#closed) return;
     if (state === "connected") {
+      const rejoin = info.newSession && this.#hadSession && this.#rejoinGraceMs > 0;
+      if (rejoin) this.#rejoinUntil = Date.now() + this.#rejoinGraceMs;
       if (this.#down) {
         this.#down = false;
-        this.#emit({ type: "outage", down: false, reason: "registry connected", time: Date.now() });
+        const reason = rejoin
+          ? `registry connected on a new session: providers missing from it are kept ${this.#rejoinGraceMs} ms while they register again`
+          : "registry connected";
+        this.#emit({ type: "outage", down: false, reason, time: Date.now() });
       }
       // A new session after the first has lost every watch: read everything again (the set stands meanwhile).
       if (info.newSession && this.#hadSession) for (const reader of this.#readers) reader.trigger();
@@ -669,8 +690,13 @@ export class ProviderDiscovery implements EndpointSource {
     const previous = this.#current;
     const added: DiscoveredProvider[] = [];
     const removed: DiscoveredProvider[] = [];
+    const keepMissing = this.#keepMissing();
     for (const [address, provider] of next) if (!previous.has(address)) added.push(provider);
-    for (const [address, provider] of previous) if (!next.has(address)) removed.push(provider);
+    for (const [address, provider] of previous) {
+      if (next.has(address)) continue;
+      if (keepMissing) next.set(address, provider);
+      else removed.push(provider);
+    }
     this.#current = next;
     if (added.length + removed.length === 0) return;
     const time = Date.now();
@@ -679,6 +705,24 @@ export class ProviderDiscovery implements EndpointSource {
     const addedEndpoints = added.map((p) => p.endpoint);
     const removedEndpoints = removed.map((p) => p.endpoint);
     for (const listener of [...this.#listeners]) listener.changed(addedEndpoints, removedEndpoints);
+  }
+
+  /** True while a new session's rejoin grace lasts; its end flushes again, removing who did not come back. */
+  #keepMissing(): boolean {
+    if (this.#rejoinUntil === 0) return false;
+    const left = this.#rejoinUntil - Date.now();
+    if (left <= 0) {
+      this.#rejoinUntil = 0;
+      return false;
+    }
+    if (this.#rejoinTimer === undefined) {
+      this.#rejoinTimer = setTimeout(() => {
+        this.#rejoinTimer = undefined;
+        this.#queueFlush();
+      }, left + 1);
+      this.#rejoinTimer.unref();
+    }
+    return true;
   }
 
   #checkReady(): void {

@@ -242,3 +242,72 @@ t.test("both levels, every writer, on a real ensemble", needsZooKeeper(), async 
     "no metadata call after the outage: every revision was cached",
   );
 });
+
+// An outage past every session: the providers' nodes go with their sessions, and each provider registers
+// again once its own client reconnects, often after our first reads. A provider back within the rejoin
+// grace never leaves the set; one that does not come back leaves it when the grace ends.
+t.test(
+  "a new session's first reads keep missing providers for rejoinGraceMs",
+  needsZooKeeper(),
+  async (t) => {
+    const ensemble = await startEnsemble(t);
+    const sessionTimeoutMs = 4000;
+    const rejoinGraceMs = 6000;
+    const writer = new ZooKeeperClient({ servers: ensemble.servers, sessionTimeoutMs });
+    writer.start();
+    t.teardown(() => writer.close());
+    await writer.waitConnected(10_000);
+    const node = { app: "go-app", group: "", version: "" };
+    const [back, gone] = [2001, 2002];
+    const backPath = await writeGoInterfaceNode(writer, { ...node, port: back });
+    await writeGoInterfaceNode(writer, { ...node, port: gone });
+
+    const reader = new ZooKeeperClient({ servers: ensemble.servers, sessionTimeoutMs });
+    reader.start();
+    t.teardown(() => reader.close());
+    const events: DiscoveryEvent[] = [];
+    const discovery = new ProviderDiscovery({
+      client: reader,
+      service: greet,
+      levels: "interface",
+      rejoinGraceMs,
+      onEvent: (event) => events.push(event),
+    }).start();
+    t.teardown(() => discovery.close());
+    t.ok(await discovery.ready(20_000), "a complete first set");
+    t.same(discovery.endpoints.length, 2, "both providers found");
+
+    await ensemble.stopAll();
+    await until("outage reported", () => events.some((e) => e.type === "outage" && e.down));
+    await new Promise((resolve) => setTimeout(resolve, 2 * sessionTimeoutMs + 1000));
+    ensemble.startAll();
+    await ensemble.ready(60_000);
+    await until("outage over", () => events.some((e) => e.type === "outage" && !e.down), 60_000);
+    const over = events.find((e) => e.type === "outage" && !e.down)!;
+    t.match(over, { reason: /new session: providers missing from it are kept 6000 ms/ }, "the log says why");
+
+    // The writer's old session was closed at its reconnect, taking both nodes: "back" registers again.
+    await writer.waitConnected(30_000);
+    const end = Date.now() + 20_000;
+    while ((await writer.exists(backPath)) !== null && Date.now() < end)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    await writeGoInterfaceNode(writer, { ...node, port: back });
+
+    await until(
+      "the provider that did not come back removed",
+      () => events.some((e) => e.type === "removed"),
+      30_000,
+    );
+    const removed = events.flatMap((e) => (e.type === "removed" ? [e] : []));
+    t.same(
+      removed.map((e) => e.provider.address),
+      [`127.0.0.1:${gone}`],
+      "only the provider that did not register again left the set",
+    );
+    t.ok(
+      removed[0]!.time >= over.time + rejoinGraceMs - 50,
+      `and only once the grace ended (${removed[0]!.time - over.time} ms after the registry came back)`,
+    );
+    t.same(discovery.endpoints, [`tri://127.0.0.1:${back}`], "the one that came back stays");
+  },
+);
