@@ -9,7 +9,12 @@ import type {
   IncomingHeaders,
   TransportOptions,
 } from "./http-transport.ts";
-import { maxResponseHeaderListBytes, SessionPool, unprocessedStream } from "./session-pool.ts";
+import {
+  maxResponseHeaderListBytes,
+  oversizedHeaderList,
+  SessionPool,
+  unprocessedStream,
+} from "./session-pool.ts";
 import { transportError } from "./transport-errors.ts";
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
@@ -94,8 +99,8 @@ function exchange(
   if (signal.aborted) onAbort();
   else signal.addEventListener("abort", onAbort, { once: true });
   stream.once("close", () => signal.removeEventListener("abort", onAbort));
-  stream.on("trailers", (headers: http2.IncomingHttpHeaders) => {
-    const tooLarge = oversizedHeaders(headers, "trailers");
+  stream.on("trailers", (headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders?: string[]) => {
+    const tooLarge = oversizedHeaders(rawHeaders, "trailers");
     if (tooLarge !== undefined) refuse(stream, tooLarge);
     else trailers = headers;
   });
@@ -108,46 +113,44 @@ function exchange(
     const onEarlyClose = () => reject(earlyError(stream, undefined));
     stream.once("error", onEarlyError);
     stream.once("close", onEarlyClose);
-    stream.once("response", (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
-      stream.off("error", onEarlyError);
-      stream.off("close", onEarlyClose);
-      const tooLarge = oversizedHeaders(headers, "response headers");
-      if (tooLarge !== undefined) {
+    stream.once(
+      "response",
+      (
+        headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader,
+        _flags: number,
+        rawHeaders?: string[],
+      ) => {
+        stream.off("error", onEarlyError);
+        stream.off("close", onEarlyClose);
+        const tooLarge = oversizedHeaders(rawHeaders, "response headers");
+        if (tooLarge !== undefined) {
+          stream.on("error", () => {});
+          refuse(stream, tooLarge);
+          reject(tooLarge);
+          return;
+        }
+        // Keep an error listener: iteration reports the error, this only prevents an unhandled 'error'.
         stream.on("error", () => {});
-        refuse(stream, tooLarge);
-        reject(tooLarge);
-        return;
-      }
-      // Keep an error listener: iteration reports the error, this only prevents an unhandled 'error'.
-      stream.on("error", () => {});
-      const status = headers[":status"] ?? 200;
-      const responseHeaders: IncomingHeaders = {};
-      for (const [name, value] of Object.entries(headers))
-        if (!name.startsWith(":")) responseHeaders[name] = value;
-      trace?.({ type: "response", status, headers: responseHeaders });
-      resolve({
-        status,
-        headers: responseHeaders,
-        body: readBody(stream, trace),
-        trailers: () => trailers,
-      });
-    });
+        const status = headers[":status"] ?? 200;
+        const responseHeaders: IncomingHeaders = {};
+        for (const [name, value] of Object.entries(headers))
+          if (!name.startsWith(":")) responseHeaders[name] = value;
+        trace?.({ type: "response", status, headers: responseHeaders });
+        resolve({
+          status,
+          headers: responseHeaders,
+          body: readBody(stream, trace),
+          trailers: () => trailers,
+        });
+      },
+    );
   });
 }
 
-/**
- * RESOURCE_EXHAUSTED for a header list larger than the SETTINGS_MAX_HEADER_LIST_SIZE the session advertises,
- * counted as that setting counts (each name and value, plus 32). nghttp2 and node enforce it only once the
- * server has acknowledged our SETTINGS, and node reads the limit when a stream opens: a server that delays its
- * acknowledgement (or never sends one) gets the first calls of every connection answered with a list of any
- * size nghttp2 takes (up to 9 frames, 128 fields). Checked here, every call holds the same line.
- */
-function oversizedHeaders(headers: http2.IncomingHttpHeaders, what: string): RpcError | undefined {
-  let bytes = 0;
-  for (const [name, value] of Object.entries(headers)) {
-    for (const one of Array.isArray(value) ? value : [value]) bytes += name.length + String(one).length + 32;
-  }
-  if (bytes <= maxResponseHeaderListBytes) return undefined;
+// RESOURCE_EXHAUSTED for a header list over the limit our sessions advertise (see oversizedHeaderList).
+function oversizedHeaders(rawHeaders: string[] | undefined, what: string): RpcError | undefined {
+  const bytes = oversizedHeaderList(rawHeaders);
+  if (bytes === 0) return undefined;
   return new RpcError(
     Code.ResourceExhausted,
     `${what} of ${bytes} bytes exceed the ${maxResponseHeaderListBytes} this client accepts`,

@@ -2,6 +2,7 @@ import http2 from "node:http2";
 import { type KeepaliveSettings, SessionKeepalive } from "../server/session-keepalive.ts";
 import { Code } from "../wire/code.ts";
 import { ConfigError } from "../wire/config-error.ts";
+import { headerListSize } from "../wire/header-list-size.ts";
 import { RpcError } from "../wire/rpc-error.ts";
 import {
   defaultConnectTimeoutMs,
@@ -23,6 +24,21 @@ const requestOptions: http2.ClientSessionRequestOptions = { endStream: false };
 
 /** SETTINGS_MAX_HEADER_LIST_SIZE a client session advertises (the server's default limit too). @internal */
 export const maxResponseHeaderListBytes = 64 * 1024;
+
+/**
+ * The size of a response's (or its trailers') header list when it is over the maxResponseHeaderListBytes the
+ * pool's sessions advertise, else 0. nghttp2 and node enforce that setting only once the server has
+ * acknowledged our SETTINGS, and node reads the limit when a stream opens: a server that delays its
+ * acknowledgement (or never sends one) gets the first calls of every connection answered with a list of any
+ * size nghttp2 takes (up to 9 frames, 128 fields). Whoever reads a pooled stream checks this, so every call
+ * holds the same line. `rawHeaders` is the event's flat list (absent only from a hand-made event).
+ * @internal
+ */
+export function oversizedHeaderList(rawHeaders: readonly string[] | undefined): number {
+  if (rawHeaders === undefined) return 0;
+  const size = headerListSize(rawHeaders);
+  return size > maxResponseHeaderListBytes ? size : 0;
+}
 
 const kPooled = Symbol("triple-health.pooled-session");
 type PooledStream = http2.ClientHttp2Stream & { [kPooled]?: PooledSession };

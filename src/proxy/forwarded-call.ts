@@ -1,5 +1,6 @@
 import http2 from "node:http2";
 import type { CallOutcome, EndpointPicker, PickedEndpoint } from "../client/endpoint-picker.ts";
+import { oversizedHeaderList } from "../client/session-pool.ts";
 import { parseContentType } from "../protocol/content-type.ts";
 import { writerFor } from "../protocol/negotiate.ts";
 import type { OutgoingHeaders } from "../protocol/response-sink.ts";
@@ -9,7 +10,13 @@ import { RpcError } from "../wire/rpc-error.ts";
 import { endsWithTrailers, forwardedResponseHeaders, upstreamRequestHeaders } from "./hop-headers.ts";
 import type { UpstreamSessions } from "./upstream-sessions.ts";
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+const {
+  NGHTTP2_CANCEL,
+  NGHTTP2_ENHANCE_YOUR_CALM,
+  NGHTTP2_NO_ERROR,
+  NGHTTP2_REFUSED_STREAM,
+  NGHTTP2_FLAG_END_STREAM,
+} = http2.constants;
 
 /** Counters of a proxy, for operators and benchmarks. */
 export interface ProxyStats {
@@ -144,9 +151,15 @@ export class ForwardedCall implements ExchangeListener {
     }
     this.#up = up;
     up.on("error", () => {});
-    up.once("response", (headers, flags) => this.#onResponse(up, headers, flags));
-    up.once("trailers", (trailers) => {
-      this.#trailers = trailers;
+    up.once("response", (headers, flags, rawHeaders?: string[]) => {
+      // Past the limit our upstream sessions advertise: reset, as if the upstream had failed before answering.
+      if (oversizedHeaderList(rawHeaders) !== 0) up.close(NGHTTP2_ENHANCE_YOUR_CALM);
+      else this.#onResponse(up, headers, flags);
+    });
+    up.once("trailers", (trailers, _flags, rawHeaders?: string[]) => {
+      // Reset, and without trailers the response counts as cut short (UNAVAILABLE).
+      if (oversizedHeaderList(rawHeaders) !== 0) up.close(NGHTTP2_ENHANCE_YOUR_CALM);
+      else this.#trailers = trailers;
     });
     up.once("close", () => this.#onUpstreamClose(up, picked));
     for (const chunk of this.#replay ?? []) up.write(chunk);

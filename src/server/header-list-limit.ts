@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { headerListSize } from "../wire/header-list-size.ts";
 
 /** A `stream` event listener of a node:http2 server, with the event's flags and raw header list. @internal */
 export type StreamListener = (
@@ -7,18 +8,6 @@ export type StreamListener = (
   flags?: number,
   rawHeaders?: string[],
 ) => void;
-
-/**
- * The size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 §6.5.2): name and value
- * octets plus 32 per field, pseudo-headers included. node:http2 gives names and values as latin1 strings,
- * so `length` is the octet count.
- * @internal
- */
-export function headerListSize(rawHeaders: readonly string[]): number {
-  let size = 0;
-  for (let i = 0; i < rawHeaders.length; i++) size += rawHeaders[i]!.length;
-  return size + (rawHeaders.length >> 1) * 32;
-}
 
 const tooLargeHeaders = Object.freeze({
   ":status": 431,

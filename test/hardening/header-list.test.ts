@@ -3,8 +3,8 @@
 // answered. Now such a stream gets 431 and the connection goes on serving. Also the header-block
 // attacks nghttp2 ends the connection for (CONTINUATION floods, a single field over 64 KiB).
 import t from "tap";
-import { headerListSize } from "../../src/server/header-list-limit.ts";
 import { http2Defaults } from "../../src/server/options.ts";
+import { headerListSize } from "../../src/wire/header-list-size.ts";
 import { startServer } from "../fixtures/start-server.ts";
 import { frame, grpcCheck } from "./fixtures/attack.ts";
 import {

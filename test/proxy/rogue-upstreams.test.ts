@@ -1,7 +1,13 @@
 // The proxy beside upstreams that lie or stay silent (issue 24: "the picker and proxy keep serving other
 // endpoints through all of them"): every call a real gRPC client makes through it is answered by the good one.
 import t from "tap";
+import { maxResponseHeaderListBytes } from "../../src/client/session-pool.ts";
+import { createTripleProxy } from "../../src/host/triple-proxy.ts";
+import { Code } from "../../src/wire/code.ts";
+import { rogueFrames, servingWithHeaders } from "../client/fixtures/raw-frame-rogue.ts";
 import { rogueLineup } from "../client/fixtures/rogue-servers.ts";
+import { alwaysServing } from "../fixtures/always-serving.ts";
+import { grpcHeaders, h2exchange } from "../fixtures/h2-request.ts";
 import { from, grpcClient, grpcGreet, startProxy, startUpstream, until } from "./fixtures/proxy-harness.ts";
 
 // Following Watch streams, an upstream that says SERVING and keeps its stream open (an answer that never ends,
@@ -40,3 +46,35 @@ for (const healthMode of ["watch", "poll"] as const) {
     );
   });
 }
+
+// Our upstream sessions advertise a 64 KiB header list, but nghttp2 holds an upstream to it only once the
+// upstream has acknowledged our SETTINGS: one that never does could otherwise have 128 KiB of headers
+// forwarded. The proxy checks every response itself: reset upstream, UNAVAILABLE to the caller.
+t.test(
+  "an upstream's headers past the 64 KiB our sessions advertise, SETTINGS never acknowledged",
+  async (t) => {
+    const call = async (answer: Parameters<typeof rogueFrames>[1]) => {
+      const upstream = await rogueFrames(t, answer, { ackSettings: false });
+      const proxy = createTripleProxy({
+        upstreams: [`http://${upstream.addr}`],
+        service: "greet.GreetService",
+        picker: { healthSource: alwaysServing, outlier: { consecutiveFailures: 0 } },
+      });
+      await proxy.picker.ready();
+      const { port } = await proxy.listen(0, "127.0.0.1");
+      t.teardown(() => proxy.close({ graceMs: 0 }));
+      return h2exchange(`http://127.0.0.1:${port}`, grpcHeaders("/greet.GreetService/Greet"), {
+        body: [Buffer.from([0, 0, 0, 0, 0])],
+      });
+    };
+    const small = await call(servingWithHeaders(1024));
+    t.equal(small.grpcStatus, Code.Ok, "1 KiB of headers: forwarded");
+    const head = await call(servingWithHeaders(128 * 1024));
+    t.equal(head.grpcStatus, Code.Unavailable, "128 KiB of response headers: UNAVAILABLE");
+    t.match(head.grpcMessage, /failed before answering/);
+    t.notOk(JSON.stringify(head.headers).includes("x-pad"), "and none of them forwarded");
+    const trailers = await call(servingWithHeaders(1024, maxResponseHeaderListBytes + 1));
+    t.equal(trailers.grpcStatus, Code.Unavailable, "trailers one byte over: UNAVAILABLE");
+    t.match(trailers.grpcMessage, /upstream stream reset \(HTTP\/2 code 11\)/);
+  },
+);
