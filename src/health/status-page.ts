@@ -332,7 +332,11 @@ export const statusPageScript = String.raw`// The admin status page's script, se
       if (field === "event") event = value;
       else if (field === "data") data.push(value);
     }
-    if (event === "health" && data.length > 0) render(JSON.parse(data.join("\n")));
+    if (event !== "health" || data.length === 0) return;
+    render(JSON.parse(data.join("\n")));
+    // "live" once the server's state is on the page (the stream's first event, sent at once), not when the
+    // stream opens: a page saying live over tables still empty would claim more than it shows.
+    if (byId("connection").dataset.state !== "live") setConnection("live", "live");
   }
 
   // EventSource cannot send an Authorization header, so the stream is read with fetch.
@@ -348,7 +352,6 @@ export const statusPageScript = String.raw`// The admin status page's script, se
       }
       if (!response.ok) throw new Error(await errorText(response));
       byId("token-form").hidden = true;
-      setConnection("live", "live");
       showError("");
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
