@@ -58,10 +58,14 @@ t.test("serve -registry and proxy -registry: registry state as metrics", options
     "-drain-delay=0s",
   ]);
   const [, serveMetrics] = await serve.line(/metrics on (\S+)/, 60_000);
+  // registered turns 1 with the first node written; the other may still be on its way (seen on a loaded
+  // machine: 1 node at the first scrape that said registered).
   const registered = await scrapeUntil(
     serveMetrics!,
-    "registered",
-    (text) => sample(text, "triple_health_registry_registered") === 1,
+    "registered with both nodes",
+    (text) =>
+      sample(text, "triple_health_registry_registered") === 1 &&
+      sample(text, "triple_health_registry_nodes") === 2,
   );
   t.same(await promtoolCheck(registered), { code: 0, output: "" }, "promtool: serve's exposition");
   t.equal(sample(registered, 'triple_health_registry_session{state="connected"}'), 1);
