@@ -268,14 +268,16 @@ export class Registrar {
       await client.create(path, Buffer.from(data), "ephemeral", acl);
     } catch (error) {
       if (zooKeeperCode(error) !== "NODEEXISTS") throw error;
-      // A node of the same address left by a session not expired yet (a restart), or one this session
-      // created whose reply was lost: replaced, as dubbo-go's registerTempZookeeperNode does.
+      // A node of the same address left by a session not expired yet (a restart, a whole-ensemble outage
+      // that revived the old session), or one this session created whose reply was lost: replaced, as
+      // dubbo-go's registerTempZookeeperNode does, but in one transaction, so that consumers never see this
+      // provider gone in between. NONODE: the old one went meanwhile (its session expired), so created.
       try {
-        await client.delete(path, -1);
-      } catch (deleteError) {
-        if (zooKeeperCode(deleteError) !== "NONODE") throw deleteError;
+        await client.replace(path, Buffer.from(data), "ephemeral", acl);
+      } catch (replaceError) {
+        if (zooKeeperCode(replaceError) !== "NONODE") throw replaceError;
+        await client.create(path, Buffer.from(data), "ephemeral", acl);
       }
-      await client.create(path, Buffer.from(data), "ephemeral", acl);
     }
     this.#nodes.set(path, data);
     this.#event({ kind: "registered", path });

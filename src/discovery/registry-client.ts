@@ -14,6 +14,7 @@ export interface RegistryClient {
     acl?: "open" | "creator",
   ): Promise<string>;
   delete(path: string, version?: number): Promise<void>;
+  replace(path: string, data: Buffer, mode: "ephemeral", acl?: "open" | "creator"): Promise<string>;
   exists(path: string): Promise<{ version: number } | null>;
   getData(path: string): Promise<{ data: Buffer; stat: { version: number } }>;
   setData(path: string, data: Buffer, version?: number): Promise<unknown>;

@@ -12,6 +12,10 @@ export const OpCode = {
   getChildren: 8,
   ping: 11,
   getChildren2: 12,
+  /** A transaction: its operations apply together or not at all. */
+  multi: 14,
+  /** In a multi's reply, the result of an operation that failed (or was not applied because another did). */
+  error: -1,
   auth: 100,
   setWatches: 101,
   closeSession: -11,

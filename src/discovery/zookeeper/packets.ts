@@ -1,4 +1,5 @@
 import type { Acl } from "./acl.ts";
+import { ErrorCode, ZooKeeperError } from "./errors.ts";
 import { JuteReader, JuteWriter } from "./jute.ts";
 import { OpCode, sessionPasswordBytes, Xid } from "./op-codes.ts";
 
@@ -120,6 +121,56 @@ export function writeDelete(xid: number, path: string, version: number): Buffer 
   return writeRequest(xid, OpCode.delete, (w) => {
     w.ustring(path).int(version);
   });
+}
+
+/** One operation of a multi (transaction): a create or a delete, with the ACL already chosen. */
+export type MultiOp =
+  | { op: "create"; path: string; data: Uint8Array; acl: ReadonlyArray<Acl>; flags: number }
+  | { op: "delete"; path: string; version: number };
+
+/** What a multi's operation came to: a create's path, a delete, or the error code of one not applied. */
+export type MultiResult = { op: "create"; path: string } | { op: "delete" } | { op: "error"; err: number };
+
+// `MultiHeader`: the operation's type, whether the list is done, and an error code (-1 in requests).
+function writeMultiHeader(writer: JuteWriter, type: number, done: boolean): void {
+  writer.int(type).bool(done).int(-1);
+}
+
+/**
+ * `MultiOperationRecord`: each operation as a MultiHeader and its usual request body, then a MultiHeader
+ * of type -1 marked done (apache/zookeeper MultiOperationRecord.serialize).
+ */
+export function writeMulti(xid: number, ops: readonly MultiOp[]): Buffer {
+  return writeRequest(xid, OpCode.multi, (w) => {
+    for (const op of ops) {
+      if (op.op === "create") {
+        writeMultiHeader(w, OpCode.create, false);
+        w.ustring(op.path).buffer(op.data).vector(op.acl, writeAcl).int(op.flags);
+      } else {
+        writeMultiHeader(w, OpCode.delete, false);
+        w.ustring(op.path).int(op.version);
+      }
+    }
+    writeMultiHeader(w, -1, true);
+  });
+}
+
+/**
+ * `MultiResponse`: a MultiHeader and a result per operation until one marked done (MultiResponse.deserialize).
+ * Only the results of the operations writeMulti sends are expected; any other type is a MARSHALLINGERROR.
+ */
+export function readMultiResponse(reader: JuteReader): MultiResult[] {
+  const results: MultiResult[] = [];
+  for (;;) {
+    const type = reader.int();
+    const done = reader.bool();
+    reader.int();
+    if (done) return results;
+    if (type === OpCode.create) results.push({ op: "create", path: reader.ustring() ?? "" });
+    else if (type === OpCode.delete) results.push({ op: "delete" });
+    else if (type === OpCode.error) results.push({ op: "error", err: reader.int() });
+    else throw new ZooKeeperError(ErrorCode.MARSHALLINGERROR, `a multi result of type ${type}`);
+  }
 }
 
 /** `ExistsRequest`, `GetDataRequest`, `GetChildrenRequest`: path and whether to set a watch. */

@@ -10,12 +10,14 @@ import { defaultMaxPacketBytes, maxRequestBytes } from "./framing.ts";
 import { JuteReader } from "./jute.ts";
 import { CreateFlag, OpCode, Xid } from "./op-codes.ts";
 import {
+  type MultiResult,
   newSessionPassword,
   pingPacket,
   readCreateResponse,
   readGetAclResponse,
   readGetChildrenResponse,
   readGetDataResponse,
+  readMultiResponse,
   readReplyHeader,
   readStat,
   readWatcherEvent,
@@ -25,6 +27,7 @@ import {
   writeCreate,
   writeDelete,
   writeGetAcl,
+  writeMulti,
   writePathWatch,
   writeSetData,
   writeSetWatches,
@@ -272,6 +275,37 @@ export class ZooKeeperClient {
       write: (xid) => writeDelete(xid, path, version),
       onReply: () => resolve(),
     }));
+  }
+
+  /**
+   * Deletes `path` (whatever its version) and creates it again with `data`, in one transaction (a multi):
+   * watchers never see it missing, and if either step fails neither is applied. For an ephemeral node left
+   * by another session (which this session cannot take over): a consumer watching the parent sees one
+   * change and reads the new node, where a delete then a create would show it gone in between. Resolves
+   * with the created path; rejects with the ZooKeeperError of the step that failed (NONODE: nothing to
+   * replace).
+   */
+  async replace(
+    path: string,
+    data: Uint8Array,
+    mode: "persistent" | "ephemeral",
+    acl: "open" | "creator" = "open",
+  ): Promise<string> {
+    const flags = mode === "ephemeral" ? CreateFlag.ephemeral : CreateFlag.persistent;
+    const acls = this.#acl(acl, path);
+    const results = await this.#call<MultiResult[]>(OpCode.multi, path, (resolve) => ({
+      write: (xid) =>
+        writeMulti(xid, [
+          { op: "delete", path, version: -1 },
+          { op: "create", path, data, acl: acls, flags },
+        ]),
+      onReply: (reader) => resolve(readMultiResponse(reader)),
+    }));
+    const failed = multiFailure(results);
+    if (failed !== undefined)
+      throw new ZooKeeperError(failed, "the replace (delete + create in one multi) was not applied", path);
+    const created = results[1];
+    return created?.op === "create" ? created.path : path;
   }
 
   /**
@@ -821,4 +855,14 @@ export class ZooKeeperClient {
       connection.destroy();
     }
   }
+}
+
+/**
+ * The error of a multi that was not applied: the code of the operation that failed. The server answers every
+ * operation of a failed multi with an error result: the culprit's own code, OK (0) for those before it and
+ * RUNTIMEINCONSISTENCY for those after (ZooKeeper.multiInternal reports the first that is not OK).
+ */
+function multiFailure(results: readonly MultiResult[]): number | undefined {
+  for (const result of results) if (result.op === "error" && result.err !== ErrorCode.OK) return result.err;
+  return undefined;
 }

@@ -12,6 +12,7 @@ import {
   readCreateResponse,
   readGetChildrenResponse,
   readGetDataResponse,
+  readMultiResponse,
   readReplyHeader,
   readStat,
   readWatcherEvent,
@@ -22,6 +23,7 @@ import {
   writeConnectRequest,
   writeCreate,
   writeDelete,
+  writeMulti,
   writePathWatch,
   writeReplyHeader,
   writeSetData,
@@ -221,4 +223,47 @@ t.test("errors carry the code, its name and the path", async (t) => {
   t.equal(errorCodeName(-112), "SESSIONEXPIRED");
   t.equal(errorCodeName(-111), "NOTEMPTY");
   t.equal(errorCodeName(-999), "UNKNOWN(-999)");
+});
+
+// MultiOperationRecord and MultiResponse as apache/zookeeper writes and reads them: a MultiHeader (type, done,
+// err) before each operation's usual body, and a last one of type -1 marked done.
+t.test("multi: the request's headers and bodies, every kind of result", async (t) => {
+  t.equal(
+    h(
+      writeMulti(9, [
+        { op: "delete", path: "/a", version: -1 },
+        { op: "create", path: "/a", data: Buffer.from("hi"), acl: openAcl, flags: CreateFlag.ephemeral },
+      ]),
+    ),
+    h(
+      hex(
+        "00000009 0000000e" +
+          " 00000002 00 ffffffff 00000002 2f61 ffffffff" +
+          " 00000001 00 ffffffff 00000002 2f61 00000002 6869 00000001 0000001f 00000005 776f726c64 00000006 616e796f6e65 00000001" +
+          " ffffffff 01 ffffffff",
+      ),
+    ),
+    "xid 9, op 14: delete /a any version, create /a hi world:anyone:cdrwa ephemeral, done",
+  );
+  t.same(
+    readMultiResponse(
+      new JuteReader(hex("00000002 00 00000000 00000001 00 00000000 00000002 2f61 ffffffff 01 ffffffff")),
+    ),
+    [{ op: "delete" }, { op: "create", path: "/a" }],
+    "applied: a delete result (no body), a create result (its path)",
+  );
+  t.same(
+    readMultiResponse(
+      new JuteReader(hex("ffffffff 00 ffffff9b ffffff9b ffffffff 00 fffffffe fffffffe ffffffff 01 ffffffff")),
+    ),
+    [
+      { op: "error", err: ErrorCode.NONODE },
+      { op: "error", err: ErrorCode.RUNTIMEINCONSISTENCY },
+    ],
+    "not applied: the failing operation's code, then RUNTIMEINCONSISTENCY for the next",
+  );
+  t.throws(() => readMultiResponse(new JuteReader(hex("00000005 00 00000000"))), {
+    code: ErrorCode.MARSHALLINGERROR,
+    message: /multi result of type 5/,
+  });
 });

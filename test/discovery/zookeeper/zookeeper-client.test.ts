@@ -203,6 +203,34 @@ t.test("on a real ensemble", needsZooKeeper(), async (t) => {
     t.equal(client.state, "connected");
   });
 
+  t.test("replace: delete + create in one multi, applied together or not at all", async (t) => {
+    const { client: owner } = startClient(t, { servers, sessionTimeoutMs: 10000 });
+    const { client } = startClient(t, { servers, sessionTimeoutMs: 4000 });
+    await owner.waitConnected(15000);
+    await client.waitConnected(15000);
+    await owner.ensurePath("/replace");
+    await owner.create("/replace/e", Buffer.from("old"), "ephemeral");
+    const changed = watchEvent(5000);
+    t.same(await client.getChildren("/replace", changed.watch), ["e"]);
+    t.equal(await client.replace("/replace/e", Buffer.from("new"), "ephemeral"), "/replace/e");
+    t.same(await changed.event, { type: "children", path: "/replace" });
+    t.same(await client.getChildren("/replace"), ["e"], "there when the watcher reads");
+    const { data, stat } = await client.getData("/replace/e");
+    t.equal(data.toString(), "new");
+    t.equal(stat.ephemeralOwner, client.sessionId, "now owned by the session that replaced it");
+    t.equal(stat.czxid, (await client.exists("/replace"))!.pzxid, "the parent's last child change");
+
+    const missing = await rejection(client.replace("/replace/none", Buffer.from("x"), "ephemeral"));
+    t.equal(missing.codeName, "NONODE", "nothing to replace: NONODE (the delete's)");
+    t.match(missing.message, /not applied/);
+    t.equal(await client.exists("/replace/none"), null, "and the create in the same multi was not applied");
+    await owner.create("/replace/full", Buffer.alloc(0), "persistent");
+    await owner.create("/replace/full/child", Buffer.alloc(0), "persistent");
+    const notEmpty = await rejection(client.replace("/replace/full", Buffer.from("x"), "persistent"));
+    t.equal(notEmpty.codeName, "NOTEMPTY");
+    t.same(await client.getChildren("/replace/full"), ["child"], "left as it was");
+  });
+
   t.test("ephemeral nodes go at once when the owner closes", async (t) => {
     const owner = startClient(t, { servers, sessionTimeoutMs: 10000 }).client;
     const { client: reader } = startClient(t, { servers, sessionTimeoutMs: 4000 });
